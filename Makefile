@@ -1,0 +1,38 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+# PyTorch: the CPU build by default. A user with a GPU picks another build, e.g.
+#   make test TORCH="torch==2.13.0" TORCH_INDEX="--index-url https://download.pytorch.org/whl/cu126"
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+
+.PHONY: demo test lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet "$(TORCH)" $(TORCH_INDEX)
+
+$(VENV)/.demo-installed: $(PY) pyproject.toml
+	$(PIP) install --quiet -e ".[plot]"
+	touch $@
+
+$(VENV)/.test-installed: $(PY) pyproject.toml
+	$(PIP) install --quiet -e ".[plot,test]"
+	touch $@
+
+demo: $(VENV)/.demo-installed
+	$(PY) examples/demo_digits.py
+
+test: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check sksiamese tests examples benchmarks
+	$(PY) -m pytest
+
+lint: $(VENV)/.test-installed
+	$(VENV)/bin/ruff check sksiamese tests examples benchmarks
+	$(VENV)/bin/ruff format --check sksiamese tests examples benchmarks
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info demo_output

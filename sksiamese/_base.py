@@ -1,0 +1,151 @@
+"""What the public estimators share: training parameters, seeding, the skorch net."""
+
+import contextlib
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._net import OPTIMIZERS, Diverged, SiameseNet, default_callbacks, resolve_device
+from .encoders import ENCODERS
+
+# Rows embedded per forward call at inference: large batches keep the per-call
+# overhead negligible, and this bounds the activations held at once.
+INFERENCE_BATCH_ROWS = 4096
+
+TRAINING_CONSTRAINTS = {
+    "encoder": [StrOptions(set(ENCODERS)), torch.nn.Module, type],
+    "encoder_params": [dict, None],
+    "n_components": [Interval(Integral, 1, None, closed="left")],
+    "margin": [Interval(Real, 0, None, closed="neither")],
+    "distance": [StrOptions({"euclidean", "cosine"})],
+    "optimizer": [StrOptions(set(OPTIMIZERS)), type],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "batch_size": [Interval(Integral, 2, None, closed="left")],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "device": [str, torch.device],
+    "callbacks": [list, None],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
+
+
+def draw_seed(random_state):
+    """A torch seed from ``random_state``, without touching global RNGs.
+
+    ``None`` takes fresh entropy from the operating system rather than from
+    numpy's global generator, which is the user's, not ours.
+    """
+    if random_state is None:
+        return int(np.random.default_rng().integers(2**31 - 1))
+    return int(check_random_state(random_state).randint(2**31 - 1))
+
+
+@contextlib.contextmanager
+def seeded(seed, device):
+    """Run a block with torch's global RNG seeded, and restore it afterwards.
+
+    Module initialisation and dropout draw from torch's global generator; the
+    fork keeps the user's generator exactly as it was.
+    """
+    devices = []
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        index = torch.device(device).index
+        devices = [torch.cuda.current_device() if index is None else index]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def optimizer_spec(optimizer):
+    if isinstance(optimizer, str):
+        return OPTIMIZERS[optimizer]
+    if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
+        return optimizer, {}
+    raise ValueError(
+        "optimizer must be one of "
+        f"{', '.join(map(repr, OPTIMIZERS))} or a torch.optim.Optimizer class; "
+        f"got {optimizer!r}."
+    )
+
+
+def make_net(est, module, criterion, *, balanced, seed, samples_per_class=None):
+    """The skorch net for estimator ``est``'s training parameters."""
+    opt_cls, opt_kwargs = optimizer_spec(est.optimizer)
+    return SiameseNet(
+        module=module,
+        criterion=criterion,
+        optimizer=opt_cls,
+        lr=est.lr,
+        max_epochs=est.max_epochs,
+        batch_size=est.batch_size,
+        train_split=None,
+        device=resolve_device(est.device),
+        callbacks=default_callbacks(est.verbose, est.callbacks),
+        verbose=int(est.verbose),
+        balanced=balanced,
+        samples_per_class=samples_per_class,
+        generator=torch.Generator().manual_seed(seed),
+        **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
+    )
+
+
+def train(est, net, X, y, seed):
+    """Fit ``net`` on tensors, keeping the last finite weights if training diverges.
+
+    Returns ``True`` if training ran all its epochs with a finite loss.
+    """
+    with seeded(seed, net.device):
+        if not net.initialized_:
+            net.initialize()
+        try:
+            net.partial_fit(X, y)
+        except Diverged as exc:
+            keeper = dict(net.callbacks_)["keep_last_finite"]
+            keeper.restore(net)
+            kept = (f"the weights after epoch {keeper.epoch_} were kept"
+                    if keeper.epoch_ else "the initial weights were kept")
+            warnings.warn(
+                f"{type(est).__name__} stopped: training diverged (the loss "
+                f"became {exc.loss} in epoch {exc.epoch}); {kept}. Try a smaller "
+                f"lr (now {est.lr}), a smaller margin, another optimizer, or "
+                "scaling the input features (for example StandardScaler).",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+            return False
+    return True
+
+
+def to_tensor(X, dtype=torch.float32):
+    """A torch tensor over ``X``'s memory where possible (read-only arrays copied)."""
+    X = np.asarray(X)
+    if not X.flags.writeable or not X.flags.c_contiguous:
+        X = np.ascontiguousarray(X).copy()
+    return torch.from_numpy(X).to(dtype)
+
+
+def embed(module, X, device, forward=None):
+    """Run ``module`` over ``X`` in inference mode and large batches, on ``device``.
+
+    Returns float32 numpy on the host.
+    """
+    forward = forward or module
+    module.eval()
+    outputs = []
+    with torch.inference_mode():
+        for start in range(0, len(X), INFERENCE_BATCH_ROWS):
+            batch = X[start:start + INFERENCE_BATCH_ROWS].to(device, non_blocking=True)
+            outputs.append(forward(batch).float().cpu())
+    out = torch.cat(outputs).numpy()
+    if not np.isfinite(out).all():
+        raise ValueError(
+            "The embedding contains NaN or infinite values: the input is far "
+            "outside the range the network was trained on, or the weights are "
+            "not finite. Scale the input like the training data."
+        )
+    return out

@@ -1,0 +1,316 @@
+"""SiameseTransformer: learn an embedding from class labels, as a scikit-learn transformer."""
+
+import math
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import (
+    TRAINING_CONSTRAINTS,
+    draw_seed,
+    embed,
+    make_net,
+    seeded,
+    to_tensor,
+    train,
+)
+from .encoders import build_encoder, input_spec
+from .losses import ContrastiveLoss, TripletLoss
+
+__all__ = ["SiameseTransformer"]
+
+LOSSES = {"contrastive": ContrastiveLoss, "triplet": TripletLoss}
+
+
+class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                         BaseEstimator):
+    """Learn an embedding in which samples of one class are close, others far.
+
+    ``fit`` trains a Siamese network from class labels: batches hold a few
+    samples of each of several classes, and the loss forms pairs (contrastive)
+    or triplets inside each batch, so nothing grows with the square of the data
+    set. ``transform`` returns the embedding, for a nearest-neighbour
+    classifier, one-shot classification of new classes, or verification.
+
+    Training runs in a skorch ``NeuralNet`` (``net_``), so skorch callbacks,
+    history and devices work as in skorch.
+
+    Parameters
+    ----------
+    encoder : {"mlp"} or torch.nn.Module instance or class, default="mlp"
+        The embedding network. ``"mlp"`` is an :class:`~sksiamese.encoders.MLPEncoder`
+        for flat rows. A module instance is copied and re-initialised from
+        ``random_state``; a module class is built with ``encoder_params`` and
+        those of ``n_features``, ``n_components`` and ``input_shape`` that its
+        constructor names.
+    encoder_params : dict, default=None
+        Keyword arguments for the encoder, for example
+        ``{"hidden_layer_sizes": (256, 128)}`` for ``"mlp"``.
+    input_shape : tuple of int, default=None
+        Shape of one sample. Flat rows of ``X`` are reshaped to it before they
+        reach the encoder, so that image encoders work after other
+        transformers in a ``Pipeline``.
+    n_components : int, default=16
+        Width of the embedding.
+    loss : {"contrastive", "triplet"} or callable, default="contrastive"
+        ``"contrastive"`` is :class:`~sksiamese.losses.ContrastiveLoss`,
+        ``"triplet"`` :class:`~sksiamese.losses.TripletLoss`, both built with
+        ``margin``, ``distance`` and ``miner``. A ``torch.nn.Module`` instance
+        (or any callable) is called as ``loss(embeddings, labels)`` and must
+        return a scalar tensor: pytorch-metric-learning losses fit.
+    margin : float, default=1.0
+        Margin of the built-in losses.
+    miner : {"all", "hard", "semi-hard"}, default="all"
+        Which in-batch pairs or triplets the built-in losses use.
+    distance : {"euclidean", "cosine"}, default="euclidean"
+        Distance in the embedding space, for the loss and for users of the
+        embedding (see ``OneShotClassifier``).
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch.optim.Optimizer class, \
+            default="adam"
+        ``"sgd"`` uses momentum 0.9.
+    lr : float, default=1e-3
+        Learning rate.
+    batch_size : int, default=128
+        Rows per training batch (a batch may exceed it by less than
+        ``samples_per_class``).
+    samples_per_class : int, default=4
+        Rows of one class kept together in a batch, so each batch holds
+        positive pairs.
+    max_epochs : int, default=20
+        Passes over the training data.
+    device : str or torch.device, default="cpu"
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"`` (CUDA if
+        available). ``transform`` always returns numpy on the host.
+    callbacks : list of skorch callbacks, default=None
+        Extra skorch callbacks (instances or ``(name, callback)`` tuples), for
+        example ``skorch.callbacks.ProgressBar()`` or ``Checkpoint``. They are
+        copied at each ``fit``; the ones used are in ``net_.callbacks_``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weights and batches. The same seed gives the same embedding.
+        The global torch and numpy generators are left as they were.
+    verbose : int, default=0
+        0 is silent; 1 prints skorch's per-epoch table; 2 adds a progress bar.
+
+    Attributes
+    ----------
+    net_ : SiameseNet
+        The trained skorch net; its module is ``net_.module_``.
+    history_ : skorch.History
+        Per-epoch and per-batch training records (``history_[:, "train_loss"]``).
+    classes_ : ndarray of shape (n_classes,)
+        Class labels seen in ``fit``.
+    n_components_ : int
+        Width of the embedding that ``transform`` returns.
+    sample_shape_ : tuple of int
+        Shape of one sample as the encoder sees it (after ``input_shape``).
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen in ``fit``, where ``X`` had string column names.
+
+    See Also
+    --------
+    OneShotClassifier : classify new classes from a few examples in this embedding.
+    SiamesePairClassifier : train and verify on explicit pairs.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sksiamese import SiameseTransformer
+    >>> X, y = load_digits(return_X_y=True)
+    >>> emb = SiameseTransformer(n_components=2, max_epochs=2, random_state=0)
+    >>> emb.fit_transform(X, y).shape
+    (1797, 2)
+    """
+
+    _parameter_constraints = {
+        **TRAINING_CONSTRAINTS,
+        "input_shape": [tuple, None],
+        "loss": [StrOptions(set(LOSSES)), callable],
+        "miner": [StrOptions({"all", "hard", "semi-hard"})],
+        "samples_per_class": [Interval(Integral, 2, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        encoder="mlp",
+        *,
+        encoder_params=None,
+        input_shape=None,
+        n_components=16,
+        loss="contrastive",
+        margin=1.0,
+        miner="all",
+        distance="euclidean",
+        optimizer="adam",
+        lr=1e-3,
+        batch_size=128,
+        samples_per_class=4,
+        max_epochs=20,
+        device="cpu",
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.encoder = encoder
+        self.encoder_params = encoder_params
+        self.input_shape = input_shape
+        self.n_components = n_components
+        self.loss = loss
+        self.margin = margin
+        self.miner = miner
+        self.distance = distance
+        self.optimizer = optimizer
+        self.lr = lr
+        self.batch_size = batch_size
+        self.samples_per_class = samples_per_class
+        self.max_epochs = max_epochs
+        self.device = device
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    # -- input -------------------------------------------------------------
+    def _validate_X(self, X, y=None, reset=True):
+        dtype, flat_input, check_input = input_spec(self.encoder)
+        kwargs = {
+            "dtype": [np.float32, np.float64] if dtype == "float32" else "numeric",
+            "allow_nd": True,
+        }
+        if y is None:
+            X = validate_data(self, X, reset=reset, **kwargs)
+        else:
+            X, y = validate_data(self, X, y, reset=reset, **kwargs)
+        if flat_input and X.ndim != 2:
+            name = self.encoder if isinstance(self.encoder, str) else "this encoder"
+            raise ValueError(
+                f"encoder={name!r} expects 2-D X of shape (n_samples, n_features); "
+                f"got shape {X.shape}. Flatten each sample (X.reshape(len(X), -1)) "
+                "or use an encoder for images or sequences."
+            )
+        X = self._reshape(X)
+        if reset:
+            self.sample_shape_ = X.shape[1:]
+        elif X.shape[1:] != self.sample_shape_:
+            raise ValueError(
+                f"{type(self).__name__} was fitted on samples of shape "
+                f"{self.sample_shape_}; got samples of shape {X.shape[1:]}."
+            )
+        if check_input is not None:
+            check_input(X)
+        return X if y is None else (X, y)
+
+    def _reshape(self, X):
+        if self.input_shape is None:
+            return X
+        shape = tuple(int(s) for s in self.input_shape)
+        if math.prod(X.shape[1:]) != math.prod(shape):
+            raise ValueError(
+                f"input_shape={shape} expects samples of {math.prod(shape)} "
+                f"values; got samples of shape {X.shape[1:]}."
+            )
+        return X.reshape((len(X), *shape))
+
+    def _make_loss(self):
+        if isinstance(self.loss, str):
+            return LOSSES[self.loss](
+                margin=self.margin, distance=self.distance, miner=self.miner
+            )
+        return self.loss
+
+    # -- fit / transform ---------------------------------------------------
+    def fit(self, X, y):
+        """Train the embedding network on samples ``X`` with class labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training samples (or ``(n_samples, *input_shape)`` for encoders
+            that take images or sequences).
+        y : array-like of shape (n_samples,)
+            Class labels (ints or strings). At least two classes, and at least
+            one class with two samples; classes with one sample serve as
+            negatives only.
+
+        Returns
+        -------
+        self : SiameseTransformer
+            The fitted transformer.
+        """
+        self._validate_params()
+        X, y = self._validate_X(X, y, reset=True)
+        check_classification_targets(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes in y to learn "
+                f"what tells them apart; got 1 class ({self.classes_[0]!r})."
+            )
+        if np.bincount(codes).max() < 2:
+            raise ValueError(
+                "Every class in y has a single sample, so there is no pair of "
+                "the same class to learn from; give at least one class two or "
+                "more samples."
+            )
+
+        seed = draw_seed(self.random_state)
+        X_t = self._to_tensor(X)
+        y_t = torch.from_numpy(codes.astype(np.int64))
+        with seeded(seed, "cpu"):
+            module = build_encoder(
+                self.encoder,
+                n_features=math.prod(X.shape[1:]),
+                n_components=self.n_components,
+                input_shape=tuple(X.shape[1:]),
+                encoder_params=self.encoder_params,
+            )
+        self.net_ = make_net(
+            self,
+            module,
+            self._make_loss(),
+            balanced=True,
+            seed=seed,
+            samples_per_class=self.samples_per_class,
+        )
+        train(self, self.net_, X_t, y_t, seed)
+        self.history_ = self.net_.history
+        self.n_components_ = int(
+            embed(self.net_.module_, X_t[:1], self.net_.device).shape[1]
+        )
+        return self
+
+    @property
+    def _n_features_out(self):
+        return self.n_components_
+
+    def transform(self, X):
+        """Embed ``X`` with the trained network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples shaped like those given to ``fit``.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components_), dtype float32
+            The embeddings.
+        """
+        check_is_fitted(self, "net_")
+        X = self._validate_X(X, reset=False)
+        return embed(self.net_.module_, self._to_tensor(X), self.net_.device)
+
+    def _to_tensor(self, X):
+        dtype, _, _ = input_spec(self.encoder)
+        return to_tensor(X, torch.int64 if dtype == "int64" else torch.float32)
