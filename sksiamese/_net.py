@@ -20,14 +20,18 @@ OPTIMIZERS = {
 
 
 class TensorData:
-    """Tensors held whole; batches are taken by index, never row by row."""
+    """Tensors held whole; batches are taken by index, never row by row.
+
+    ``X`` is a tensor, or a tuple of tensors of equal length that the module's
+    ``forward`` receives as separate arguments.
+    """
 
     def __init__(self, X, y=None):
         self.X = X
         self.y = y
 
     def __len__(self):
-        return len(self.X)
+        return len(self.X[0]) if isinstance(self.X, (tuple, list)) else len(self.X)
 
 
 class Batches:
@@ -60,7 +64,15 @@ class Batches:
     def __iter__(self):
         X, y = self.data.X, self.data.y
         for idx in self._indices():
-            yield X[idx], (None if y is None else y[idx])
+            yield _take(X, idx), (None if y is None else y[idx])
+
+
+def _take(X, idx):
+    # X is a tensor, or a tuple of tensors with one row per sample each (for
+    # modules whose forward takes several inputs).
+    if isinstance(X, (tuple, list)):
+        return type(X)(x[idx] for x in X)
+    return X[idx]
 
 
 class Diverged(RuntimeError):

@@ -54,7 +54,8 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     input_shape : tuple of int, default=None
         Shape of one sample. Flat rows of ``X`` are reshaped to it before they
         reach the encoder, so that image encoders work after other
-        transformers in a ``Pipeline``.
+        transformers in a ``Pipeline``. One entry may be -1, as in
+        ``numpy.reshape``.
     n_components : int, default=16
         Width of the embedding.
     loss : {"contrastive", "triplet"} or callable, default="contrastive"
@@ -215,12 +216,13 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         if self.input_shape is None:
             return X
         shape = tuple(int(s) for s in self.input_shape)
-        if math.prod(X.shape[1:]) != math.prod(shape):
+        try:
+            return X.reshape((len(X), *shape))
+        except ValueError:
             raise ValueError(
-                f"input_shape={shape} expects samples of {math.prod(shape)} "
-                f"values; got samples of shape {X.shape[1:]}."
-            )
-        return X.reshape((len(X), *shape))
+                f"input_shape={shape} does not fit samples of shape {X.shape[1:]} "
+                f"({math.prod(X.shape[1:])} values each)."
+            ) from None
 
     def _make_loss(self):
         if isinstance(self.loss, str):
