@@ -107,6 +107,8 @@ def train(est, net, X, y, seed):
         except Diverged as exc:
             keeper = dict(net.callbacks_)["keep_last_finite"]
             keeper.restore(net)
+            # The history then ends with the epoch whose weights were kept.
+            del net.history[-1]
             kept = (f"the weights after epoch {keeper.epoch_} were kept"
                     if keeper.epoch_ else "the initial weights were kept")
             warnings.warn(

@@ -93,7 +93,7 @@ class KeepLastFinite(Callback):
 
     def _snapshot(self, net):
         self.state_ = copy.deepcopy(net.module_.state_dict())
-        self.epoch_ = len(net.history) - 1 if len(net.history) else 0
+        self.epoch_ = len(net.history)
 
     def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
         # run_single_epoch has already called loss.item(): this adds no sync.

@@ -18,7 +18,8 @@ def balanced_batches(codes, batch_size, samples_per_class, generator):
     codes : torch.Tensor of shape (n,), int64
         Class codes in ``0 .. n_classes - 1``.
     batch_size : int
-        Target rows per batch; a batch may exceed it by less than one group.
+        Target rows per batch; a batch may differ from it by less than one
+        group.
     samples_per_class : int
         Rows of one class that sit together in a batch (K).
     generator : torch.Generator

@@ -4,7 +4,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["ContrastiveLoss", "TripletLoss", "pairwise_distances"]
+__all__ = [
+    "ContrastiveLoss",
+    "PairContrastiveLoss",
+    "TripletLoss",
+    "pairwise_distances",
+]
 
 DISTANCES = ("euclidean", "cosine")
 MINERS = ("all", "hard", "semi-hard")
@@ -120,9 +125,9 @@ class ContrastiveLoss(nn.Module):
     miner : {"all", "hard", "semi-hard"}, default="all"
         ``"all"``: the mean over every pair. ``"hard"``: for each anchor, its
         farthest same-class pair and its closest different-class pair
-        (batch-hard). ``"semi-hard"``: only the pairs that still cost something
-        (same-class pairs at a non-zero distance, different-class pairs inside
-        the margin), so that easy pairs do not dilute the mean.
+        (batch-hard). ``"semi-hard"``: every same-class pair, and only the
+        different-class pairs inside the margin, so that negatives that are
+        already far enough do not dilute the mean.
 
     Examples
     --------
@@ -174,7 +179,6 @@ class ContrastiveLoss(nn.Module):
         upper = torch.ones_like(pos).triu(diagonal=1)
         pos, neg = pos & upper, neg & upper
         if self.miner == "semi-hard":
-            pos = pos & (pos_cost > 0)
             neg = neg & (neg_cost > 0)
         return _mean_or_zero(torch.cat([pos_cost[pos], neg_cost[neg]]), embeddings)
 
@@ -246,3 +250,63 @@ class TripletLoss(nn.Module):
             total = total + costs.sum()
             count += costs.numel()
         return total / count if count else total
+
+
+class PairContrastiveLoss(nn.Module):
+    """Contrastive loss of Hadsell, Chopra and LeCun (2006) on explicit pairs.
+
+    Row ``i`` of ``left`` and row ``i`` of ``right`` form a pair at distance
+    ``d``. A pair labelled "same" (1) costs ``d**2``, a pair labelled
+    "different" (0) costs ``max(0, margin - d)**2``; the loss is the mean cost.
+    Unlike :class:`ContrastiveLoss`, no pairs are formed inside the batch: the
+    pairs and their labels are given.
+
+    Parameters
+    ----------
+    margin : float, default=1.0
+        Different pairs closer than this are pushed apart.
+    distance : {"euclidean", "cosine"}, default="euclidean"
+        Distance between the two embeddings of a pair. Its gradient is finite
+        everywhere, including between identical embeddings.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sksiamese.losses import PairContrastiveLoss
+    >>> left = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
+    >>> right = torch.tensor([[0.0, 0.5], [0.3, 0.0]])
+    >>> loss = PairContrastiveLoss(margin=1.0)(left, right, torch.tensor([1, 0]))
+    >>> round(float(loss), 4)  # (0.5**2 + (1 - 0.3)**2) / 2
+    0.37
+    """
+
+    def __init__(self, margin=1.0, distance="euclidean"):
+        super().__init__()
+        _check_margin(margin)
+        _check_choice("distance", distance, DISTANCES)
+        self.margin = margin
+        self.distance = distance
+
+    def forward(self, left, right, labels):
+        if left.ndim != 2 or left.shape != right.shape:
+            raise ValueError(
+                "left and right must be 2-D tensors of the same shape "
+                f"(n_pairs, n_components); got shapes {tuple(left.shape)} and "
+                f"{tuple(right.shape)}."
+            )
+        if labels.ndim != 1 or labels.shape[0] != left.shape[0]:
+            raise ValueError(
+                f"labels must be 1-D with one label per pair; got shape "
+                f"{tuple(labels.shape)} for {left.shape[0]} pairs."
+            )
+        if self.distance == "euclidean":
+            d2 = ((left - right) ** 2).sum(dim=1)
+            d = _safe_sqrt(d2)
+        else:
+            unit_l = F.normalize(left, dim=1, eps=1e-12)
+            unit_r = F.normalize(right, dim=1, eps=1e-12)
+            d = (1 - (unit_l * unit_r).sum(dim=1)).clamp_min(0)
+            d2 = d * d
+        same = labels.to(torch.bool)
+        costs = torch.where(same, d2, F.relu(self.margin - d) ** 2)
+        return _mean_or_zero(costs, left)

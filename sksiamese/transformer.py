@@ -77,8 +77,8 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     lr : float, default=1e-3
         Learning rate.
     batch_size : int, default=128
-        Rows per training batch (a batch may exceed it by less than
-        ``samples_per_class``).
+        Rows per training batch (a batch may differ from it by less than
+        ``samples_per_class``, as batches take whole same-class groups).
     samples_per_class : int, default=4
         Rows of one class kept together in a batch, so each batch holds
         positive pairs.
@@ -183,13 +183,14 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         return tags
 
     # -- input -------------------------------------------------------------
-    def _validate_X(self, X, y=None, reset=True):
+    def _validate_X(self, X, y="no_validation", reset=True):
         dtype, flat_input, check_input = input_spec(self.encoder)
         kwargs = {
             "dtype": [np.float32, np.float64] if dtype == "float32" else "numeric",
             "allow_nd": True,
         }
-        if y is None:
+        no_y = isinstance(y, str) and y == "no_validation"
+        if no_y:
             X = validate_data(self, X, reset=reset, **kwargs)
         else:
             X, y = validate_data(self, X, y, reset=reset, **kwargs)
@@ -210,7 +211,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             )
         if check_input is not None:
             check_input(X)
-        return X if y is None else (X, y)
+        return X if no_y else (X, y)
 
     def _reshape(self, X):
         if self.input_shape is None:

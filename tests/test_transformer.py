@@ -1,0 +1,337 @@
+import pickle
+import re
+
+import numpy as np
+import pytest
+import torch
+from skorch.callbacks import Callback, ProgressBar
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sksiamese import SiameseTransformer
+from sksiamese.losses import TripletLoss
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
+
+
+def small(**params):
+    defaults = {"max_epochs": 2, "batch_size": 32, "random_state": 0}
+    return SiameseTransformer(**{**defaults, **params})
+
+
+@parametrize_with_checks([small()])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_fit_transform_shape_dtype_and_string_labels(digits):
+    X, y = digits
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six",
+                      "seven", "eight", "nine"])
+    est = small(n_components=5).fit(X[:300], names[y[:300]])
+    Z = est.transform(X[300:400])
+    assert Z.shape == (100, 5) and Z.dtype == np.float32
+    assert list(est.classes_) == sorted(names)
+    assert est.n_components_ == 5 and est.n_features_in_ == 64
+    assert len(est.history_) == 2
+    assert est.history_[-1, "train_loss"] < est.history_[0, "train_loss"]
+
+
+@pytest.mark.slow
+def test_pipeline_reaches_095_on_digits_with_defaults():
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=0, stratify=y
+    )
+    pipe = make_pipeline(
+        StandardScaler(),
+        SiameseTransformer(random_state=0),
+        KNeighborsClassifier(n_neighbors=1),
+    )
+    assert pipe.fit(X_train, y_train).score(X_test, y_test) >= 0.95
+
+
+def test_same_seed_same_embedding_and_global_rng_untouched(digits):
+    X, y = digits
+    torch.manual_seed(123)
+    np.random.seed(123)
+    torch_state = torch.get_rng_state()
+    numpy_state = np.random.get_state()[1].copy()
+
+    a = small(random_state=7).fit(X[:400], y[:400]).transform(X[:50])
+    b = small(random_state=7).fit(X[:400], y[:400]).transform(X[:50])
+    c = small(random_state=8).fit(X[:400], y[:400]).transform(X[:50])
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)
+    # random_state=None draws fresh entropy, not from numpy's global generator.
+    small(random_state=None).fit(X[:100], y[:100])
+    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)
+
+
+def test_clone_and_pickle_round_trip(digits):
+    X, y = digits
+    est = small().fit(X[:300], y[:300])
+    cloned = clone(est)
+    assert not hasattr(cloned, "net_")
+    assert cloned.get_params() == est.get_params()
+    restored = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(restored.transform(X[300:]), est.transform(X[300:]))
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_grid_search(digits, n_jobs):
+    X, y = digits
+    grid = GridSearchCV(
+        make_pipeline(small(max_epochs=1), KNeighborsClassifier(1)),
+        {
+            "siamesetransformer__margin": [0.5, 2.0],
+            "siamesetransformer__optimizer": ["adam", "sgd"],
+            "siamesetransformer__lr": [1e-3, 1e-2],
+        },
+        cv=2,
+        n_jobs=n_jobs,
+    )
+    grid.fit(X[:300], y[:300])
+    assert len(grid.cv_results_["params"]) == 8
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+    assert grid.best_score_ > 0.5
+
+
+def test_set_output_pandas_and_feature_names(digits):
+    pd = pytest.importorskip("pandas")
+    X, y = digits
+    frame = pd.DataFrame(X[:200], columns=[f"px{i}" for i in range(64)])
+    est = small(n_components=3).set_output(transform="pandas").fit(frame, y[:200])
+    out = est.transform(frame)
+    assert list(out.columns) == ["siamesetransformer0", "siamesetransformer1",
+                                 "siamesetransformer2"]
+    assert list(est.feature_names_in_) == list(frame.columns)
+    assert list(est.get_feature_names_out()) == list(out.columns)
+
+
+class RecordBatches(Callback):
+    def on_train_begin(self, net, **kwargs):
+        self.batches = []
+
+    def on_batch_begin(self, net, batch=None, **kwargs):
+        self.batches.append(batch[1].clone())
+
+
+def test_batches_are_class_balanced_and_cover_each_row_once(digits):
+    X, y = digits
+    est = small(max_epochs=1, batch_size=40, samples_per_class=4,
+                callbacks=[("rec", RecordBatches())]).fit(X[:500], y[:500])
+    batches = dict(est.net_.callbacks_)["rec"].batches
+    assert sum(len(b) for b in batches) == 500
+    assert np.array_equal(
+        np.sort(np.concatenate([b.numpy() for b in batches])),
+        np.sort(np.searchsorted(est.classes_, y[:500])),
+    )
+    for labels in batches:
+        counts = np.bincount(labels.numpy())
+        # Groups of K=4 rows per class (a class's last group may have 2 to 5);
+        # a batch takes whole groups, so it is within one group of batch_size.
+        assert counts.max() >= 2
+        assert abs(len(labels) - 40) < 5 or labels is batches[-1]
+
+
+def test_single_sample_classes_serve_as_negatives(digits):
+    X, y = digits
+    X_fit = np.vstack([X[y == 0][:10], X[y == 1][:1], X[y == 2][:1]])
+    y_fit = np.array([0] * 10 + [1, 2])
+    est = small().fit(X_fit, y_fit)
+    assert est.transform(X_fit).shape == (12, 16)
+
+
+BAD_INPUT = [
+    ("nan", lambda X, y: (np.where(X == X.max(), np.nan, X), y),
+     "Input X contains NaN"),
+    ("inf", lambda X, y: (np.where(X == X.max(), np.inf, X), y),
+     "Input X contains infinity"),
+    ("empty", lambda X, y: (X[:0], y[:0]),
+     r"Found array with 0 sample\(s\)"),
+    ("one class", lambda X, y: (X[:20], np.zeros(20)),
+     re.escape("SiameseTransformer needs at least 2 classes in y to learn what "
+               "tells them apart; got 1 class (np.float64(0.0)).")),
+    ("lengths", lambda X, y: (X[:20], y[:19]),
+     "Found input variables with inconsistent numbers of samples: \\[20, 19\\]"),
+    ("3-D X", lambda X, y: (X[:20].reshape(20, 8, 8), y[:20]),
+     re.escape("encoder='mlp' expects 2-D X of shape (n_samples, n_features); "
+               "got shape (20, 8, 8).")),
+    ("no pairs", lambda X, y: (X[:10], np.arange(10)),
+     "Every class in y has a single sample, so there is no pair of the same "
+     "class to learn from"),
+    ("continuous y", lambda X, y: (X[:20], np.linspace(0, 1, 20)),
+     "Unknown label type: continuous"),
+]
+
+
+@pytest.mark.parametrize("name, corrupt, message", BAD_INPUT,
+                         ids=[b[0] for b in BAD_INPUT])
+def test_bad_input_raises_clear_value_error(digits, name, corrupt, message):
+    X, y = corrupt(*digits)
+    with pytest.raises(ValueError, match=message):
+        small().fit(X, y)
+
+
+BAD_PARAMS = [
+    ({"margin": -1.0}, "The 'margin' parameter of SiameseTransformer must be a "
+     "float in the range \\(0.0, inf\\). Got -1.0 instead."),
+    ({"n_components": 0}, "The 'n_components' parameter of SiameseTransformer "
+     "must be an int in the range \\[1, inf\\). Got 0 instead."),
+    ({"loss": "hinge"}, "The 'loss' parameter of SiameseTransformer must be a "
+     "str among {'(contrastive|triplet)', '(contrastive|triplet)'} or a callable. "
+     "Got 'hinge' instead."),
+    ({"optimizer": "lbfgs"}, "The 'optimizer' parameter of SiameseTransformer "
+     "must be a str among"),
+    ({"optimizer": int}, "optimizer must be one of 'adam', 'adamw', 'sgd', "
+     "'rmsprop' or a torch.optim.Optimizer class; got <class 'int'>."),
+    ({"encoder": "transformer"}, "The 'encoder' parameter of SiameseTransformer "
+     "must be a str among"),
+]
+
+
+@pytest.mark.parametrize("params, message", BAD_PARAMS)
+def test_bad_parameters_raise_value_error(digits, params, message):
+    X, y = digits
+    with pytest.raises(ValueError, match=message):
+        small(**params).fit(X[:50], y[:50])
+
+
+def test_transform_checks_fitted_and_width(digits):
+    X, y = digits
+    with pytest.raises(NotFittedError):
+        small().transform(X)
+    est = small().fit(X[:100], y[:100])
+    with pytest.raises(ValueError, match="X has 10 features, but SiameseTransformer "
+                       "is expecting 64 features as input"):
+        est.transform(X[:5, :10])
+
+
+@pytest.mark.parametrize("loss", ["contrastive", "triplet", TripletLoss(margin=0.5)])
+@pytest.mark.parametrize("miner", ["all", "hard", "semi-hard"])
+def test_losses_and_miners_train(digits, loss, miner):
+    X, y = digits
+    est = small(loss=loss, miner=miner, max_epochs=3).fit(X[:400], y[:400])
+    losses = est.history_[:, "train_loss"]
+    assert np.isfinite(losses).all()
+    assert np.isfinite(est.transform(X[:20])).all()
+
+
+def test_cosine_distance_and_optimizer_class(digits):
+    X, y = digits
+    est = small(distance="cosine", margin=0.5, optimizer=torch.optim.RMSprop)
+    est.fit(X[:300], y[:300])
+    assert isinstance(est.net_.optimizer_, torch.optim.RMSprop)
+    assert np.isfinite(est.transform(X[:10])).all()
+
+
+class TinyEncoder(torch.nn.Module):
+    def __init__(self, n_features, n_components, hidden=8):
+        super().__init__()
+        self.hidden = hidden
+        self.net = torch.nn.Sequential(torch.nn.Linear(n_features, hidden),
+                                       torch.nn.Tanh(),
+                                       torch.nn.Linear(hidden, n_components))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def test_encoder_module_class_and_instance(digits):
+    X, y = digits
+    est = small(encoder=TinyEncoder, encoder_params={"hidden": 5}, n_components=3)
+    est.fit(X[:200], y[:200])
+    assert est.net_.module_.hidden == 5
+    assert est.get_params()["encoder_params"] == {"hidden": 5}
+    est.set_params(encoder_params={"hidden": 7}).fit(X[:200], y[:200])
+    assert est.net_.module_.hidden == 7
+
+    instance = TinyEncoder(64, 4)
+    before = [p.detach().clone() for p in instance.parameters()]
+    a = small(encoder=instance).fit(X[:200], y[:200]).transform(X[:10])
+    b = small(encoder=instance).fit(X[:200], y[:200]).transform(X[:10])
+    np.testing.assert_array_equal(a, b)  # re-initialised from random_state
+    for p, q in zip(before, instance.parameters(), strict=True):
+        assert torch.equal(p, q)  # the user's module is not trained in place
+    with pytest.raises(ValueError, match="encoder_params cannot be used with an "
+                       "encoder instance"):
+        small(encoder=instance, encoder_params={"hidden": 3}).fit(X[:50], y[:50])
+
+
+def test_verbose_prints_epochs_and_is_silent_by_default(digits, capsys):
+    X, y = digits
+    small().fit(X[:200], y[:200])
+    assert capsys.readouterr().out == ""
+    small(verbose=1).fit(X[:200], y[:200])
+    out = capsys.readouterr().out
+    assert "train_loss" in out and re.search(r"^\s+2\s", out, re.MULTILINE)
+
+
+def test_progress_bar_through_callbacks(digits, capsys):
+    X, y = digits
+    est = small(callbacks=[ProgressBar()]).fit(X[:200], y[:200])
+    assert any(isinstance(cb, ProgressBar) for _, cb in est.net_.callbacks_)
+    assert "train_loss" in capsys.readouterr().err
+
+
+def test_divergence_stops_with_message_and_finite_weights(digits):
+    X, y = digits
+    with pytest.warns(ConvergenceWarning, match=r"training diverged \(the loss "
+                      r"became nan in epoch 1\); the initial weights were kept\. "
+                      r"Try a smaller lr \(now 1000000.0\)"):
+        est = small(optimizer="sgd", lr=1e6).fit(X[:300], y[:300])
+    assert np.isfinite(est.transform(X)).all()
+    assert len(est.history_) == 0
+
+
+class ExplodeAfter(Callback):
+    """Set an absurd learning rate once ``epoch`` epochs have finished."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            for group in net.optimizer_.param_groups:
+                group["lr"] = 1e8
+
+
+def test_divergence_keeps_the_last_finite_epoch(digits):
+    X, y = digits
+    reference = small(optimizer="sgd", max_epochs=2).fit(X[:300], y[:300])
+    with pytest.warns(ConvergenceWarning, match="the weights after epoch 2 were kept"):
+        est = small(optimizer="sgd", max_epochs=6,
+                    callbacks=[ExplodeAfter(2)]).fit(X[:300], y[:300])
+    assert len(est.history_) == 2
+    np.testing.assert_array_equal(est.transform(X), reference.transform(X))
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu"])
+def test_device_auto_resolves(digits, device):
+    X, y = digits
+    est = small(device=device).fit(X[:100], y[:100])
+    expected = "cuda" if device == "auto" and torch.cuda.is_available() else "cpu"
+    assert est.net_.device == expected
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_training_returns_host_numpy_and_unpickles(digits):
+    X, y = digits
+    est = small(device="cuda").fit(X[:300], y[:300])
+    Z = est.transform(X[:10])
+    assert isinstance(Z, np.ndarray) and Z.dtype == np.float32
+    restored = pickle.loads(pickle.dumps(est))
+    np.testing.assert_allclose(restored.transform(X[:10]), Z, atol=1e-5)
