@@ -2,10 +2,14 @@
 
 import copy
 import inspect
+from numbers import Integral
 
+import numpy as np
+import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["MLPEncoder", "build_encoder", "input_spec"]
+__all__ = ["CNNEncoder", "MLPEncoder", "RNNEncoder", "build_encoder", "input_spec"]
 
 
 class MLPEncoder(nn.Module):
@@ -55,9 +59,285 @@ class MLPEncoder(nn.Module):
         return self.layers(x)
 
 
+def _check_int(name, value, low):
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
+
+
+class CNNEncoder(nn.Module):
+    """A convolutional network for small images.
+
+    Each block is ``Conv2d -> BatchNorm2d -> ReLU -> MaxPool2d``; pooling halves
+    the height and the width while they are at least 2, so that tiny images
+    (down to 1x1) pass through the same blocks. An adaptive average pooling to
+    a ``pooled_size`` x ``pooled_size`` grid then fixes the number of features
+    whatever the image size, and a ``Linear`` layer maps them to
+    ``n_components``. The defaults suit grayscale images from 16x16 to 105x105.
+
+    With :class:`~sksiamese.SiameseTransformer`, pass images as ``X`` of shape
+    ``(n_samples, height, width)`` or ``(n_samples, channels, height, width)``,
+    or flat rows with ``input_shape=(channels, height, width)``.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        Shape of one image: ``(height, width)`` for single-channel images, or
+        ``(channels, height, width)``.
+    n_components : int
+        Width of the embedding.
+    channels : tuple of int, default=(32, 32, 64, 64)
+        Output channels of the convolution blocks, one block per entry.
+    kernel_size : int, default=3
+        Side of the square convolution kernels (odd sizes keep the image size
+        until the pooling).
+    pooled_size : int, default=2
+        Side of the grid that the last feature maps are averaged onto. 1 is
+        global average pooling; larger grids keep a coarse layout of the
+        features for large images.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sksiamese.encoders import CNNEncoder
+    >>> encoder = CNNEncoder(input_shape=(1, 28, 28), n_components=8).eval()
+    >>> encoder(torch.zeros(5, 1, 28, 28)).shape
+    torch.Size([5, 8])
+    """
+
+    input_dtype = "float32"
+    flat_input = False
+
+    def __init__(self, input_shape, n_components, channels=(32, 32, 64, 64),
+                 kernel_size=3, pooled_size=2):
+        super().__init__()
+        shape = tuple(input_shape) if input_shape is not None else ()
+        if len(shape) not in (2, 3) or any(
+            not isinstance(s, Integral) or s < 1 for s in shape
+        ):
+            raise ValueError(
+                "CNNEncoder needs input_shape=(height, width) or (channels, "
+                f"height, width) with positive sizes; got {input_shape!r}."
+            )
+        _check_int("n_components", n_components, 1)
+        channels = tuple(channels)
+        if not channels:
+            raise ValueError("channels must name at least one block; got ().")
+        for c in channels:
+            _check_int("each entry of channels", c, 1)
+        _check_int("kernel_size", kernel_size, 1)
+        _check_int("pooled_size", pooled_size, 1)
+
+        self.input_shape = shape
+        in_channels, height, width = (1, *shape) if len(shape) == 2 else shape
+        blocks = []
+        for out_channels in channels:
+            pool = (2 if height >= 2 else 1, 2 if width >= 2 else 1)
+            blocks += [
+                # The batch norm right after makes a convolution bias redundant.
+                nn.Conv2d(in_channels, out_channels, kernel_size,
+                          padding=kernel_size // 2, bias=False),
+                nn.BatchNorm2d(out_channels),
+                nn.ReLU(),
+                nn.MaxPool2d(pool),
+            ]
+            in_channels = out_channels
+            height, width = height // pool[0], width // pool[1]
+        blocks += [nn.AdaptiveAvgPool2d(pooled_size), nn.Flatten()]
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Linear(in_channels * pooled_size**2, n_components)
+
+    @staticmethod
+    def check_input(X):
+        """Raise ``ValueError`` unless ``X`` is a batch of images.
+
+        Parameters
+        ----------
+        X : ndarray
+            The samples, after any reshaping to ``input_shape``.
+        """
+        if X.ndim not in (3, 4):
+            raise ValueError(
+                "encoder='cnn' expects images: X of shape (n_samples, height, "
+                "width) or (n_samples, channels, height, width), or flat rows "
+                "with input_shape=(channels, height, width); got X of shape "
+                f"{X.shape}."
+            )
+
+    def forward(self, x):
+        if x.ndim == 3:
+            x = x.unsqueeze(1)
+        return self.head(self.features(x))
+
+
+_CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+_POOLINGS = ("last", "mean", "max")
+
+
+class RNNEncoder(nn.Module):
+    """A recurrent network for sequences of token ids, with padding masked.
+
+    Tokens are embedded, read by an LSTM or a GRU, and the states are pooled
+    into one vector that a ``Linear`` layer maps to ``n_components``. Id 0 is
+    padding wherever it stands: sequences are packed so that the network never
+    reads it, and adding or removing padding leaves the embedding unchanged. A
+    row of padding only (an empty text) gets all-zero pooled features, so all
+    empty texts share one embedding.
+
+    With :class:`~sksiamese.SiameseTransformer`, pass ``X`` of shape
+    ``(n_samples, sequence_length)`` holding ids in ``0 .. vocab_size - 1``.
+    :class:`~sksiamese.TokenSequencer` makes such arrays from raw text; its
+    ``vocab_size`` bounds the ids it emits, so give both the same number:
+    ``TokenSequencer(vocab_size=n)`` with
+    ``encoder_params={"vocab_size": n}``. Both default to 10,000.
+
+    Parameters
+    ----------
+    n_components : int
+        Width of the embedding.
+    vocab_size : int, default=10_000
+        Number of token ids, padding (0) included; ids must be below it. A
+        larger table than the data needs costs only memory and optimizer time.
+    embedding_dim : int, default=64
+        Width of the token embeddings.
+    hidden_size : int, default=64
+        Width of the recurrent state (per direction).
+    cell : {"lstm", "gru"}, default="lstm"
+        The recurrent cell.
+    bidirectional : bool, default=True
+        Also read each sequence backwards, and concatenate both directions.
+    num_layers : int, default=1
+        Stacked recurrent layers.
+    pooling : {"last", "mean", "max"}, default="max"
+        How states become one vector: the final state of each direction,
+        or the mean or the maximum over the positions of the last layer's
+        outputs. ``"max"`` finds a telling phrase wherever it stands.
+    dropout : float, default=0.0
+        Dropout on the token embeddings, between stacked layers and before
+        the last ``Linear`` layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sksiamese.encoders import RNNEncoder
+    >>> encoder = RNNEncoder(n_components=8, vocab_size=50).eval()
+    >>> tokens = torch.tensor([[5, 7, 9, 0, 0], [3, 0, 0, 0, 0]])
+    >>> encoder(tokens).shape
+    torch.Size([2, 8])
+    >>> padded = torch.nn.functional.pad(tokens, (0, 3))
+    >>> torch.allclose(encoder(tokens), encoder(padded))
+    True
+    """
+
+    input_dtype = "int64"
+    flat_input = False
+
+    def __init__(self, n_components, vocab_size=10_000, embedding_dim=64,
+                 hidden_size=64, cell="lstm", bidirectional=True, num_layers=1,
+                 pooling="max", dropout=0.0):
+        super().__init__()
+        _check_int("n_components", n_components, 1)
+        _check_int("vocab_size", vocab_size, 2)
+        _check_int("embedding_dim", embedding_dim, 1)
+        _check_int("hidden_size", hidden_size, 1)
+        _check_int("num_layers", num_layers, 1)
+        if cell not in _CELLS:
+            raise ValueError(
+                f"cell must be one of {', '.join(map(repr, _CELLS))}; got {cell!r}."
+            )
+        if pooling not in _POOLINGS:
+            raise ValueError(
+                f"pooling must be one of {', '.join(map(repr, _POOLINGS))}; "
+                f"got {pooling!r}."
+            )
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1); got {dropout!r}.")
+
+        self.vocab_size = int(vocab_size)
+        self.pooling = pooling
+        self.directions = 2 if bidirectional else 1
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        self.rnn = _CELLS[cell](
+            embedding_dim, hidden_size, num_layers=num_layers, batch_first=True,
+            bidirectional=bool(bidirectional),
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(self.directions * hidden_size, n_components)
+
+    @staticmethod
+    def check_input(X):
+        """Raise ``ValueError`` unless ``X`` holds non-negative integer ids.
+
+        Parameters
+        ----------
+        X : ndarray
+            The samples, after any reshaping to ``input_shape``.
+        """
+        if X.ndim != 2:
+            raise ValueError(
+                "encoder='rnn' expects token ids: X of shape (n_samples, "
+                f"sequence_length); got X of shape {X.shape}. TokenSequencer "
+                "turns a list of texts into such an array."
+            )
+        if X.dtype.kind not in "biu" and not np.array_equal(X, np.round(X)):
+            raise ValueError(
+                "encoder='rnn' expects integer token ids; X holds non-integer "
+                "values. TokenSequencer turns a list of texts into token ids."
+            )
+        if X.size and X.min() < 0:
+            raise ValueError(
+                "encoder='rnn' expects token ids >= 0 (0 is padding); X holds "
+                f"{X.min()}."
+            )
+
+    def _check_ids(self, x):
+        # nn.Embedding fails on a bad id with an IndexError on the CPU and an
+        # unrecoverable device-side assert on CUDA: say what is wrong first.
+        low, high = torch.aminmax(x)
+        if low < 0 or high >= self.vocab_size:
+            bad = int(low) if low < 0 else int(high)
+            raise ValueError(
+                f"Token id {bad} is out of range for vocab_size={self.vocab_size}"
+                f" (ids must lie in 0 .. {self.vocab_size - 1}, 0 being padding). "
+                "Pass encoder_params={'vocab_size': n} with n above the largest "
+                "id; TokenSequencer(vocab_size=n) emits ids below n."
+            )
+
+    def forward(self, x):
+        if x.numel():
+            self._check_ids(x)
+        present = x != 0
+        lengths = present.sum(1)
+        # Move the tokens of each row to its front, in order, so that padding
+        # anywhere (leading, trailing, inside) is what packing leaves out.
+        order = torch.argsort((~present).to(torch.uint8), dim=1, stable=True)
+        x = x.gather(1, order)
+        embedded = self.dropout(self.embedding(x))
+        # A row of padding only is read as one padding token, then zeroed.
+        packed = pack_padded_sequence(
+            embedded, lengths.clamp_min(1).cpu(), batch_first=True,
+            enforce_sorted=False,
+        )
+        outputs, state = self.rnn(packed)
+        if self.pooling == "last":
+            h_n = state[0] if isinstance(state, tuple) else state
+            features = torch.cat(list(h_n[-self.directions:]), dim=1)
+        else:
+            outputs, _ = pad_packed_sequence(outputs, batch_first=True)
+            steps = torch.arange(outputs.shape[1], device=outputs.device)
+            read = lengths.clamp_min(1).unsqueeze(1)
+            valid = (steps < read).unsqueeze(2)
+            if self.pooling == "mean":
+                features = (outputs * valid).sum(1) / read
+            else:
+                features = outputs.masked_fill(~valid, -torch.inf).amax(1)
+        features = torch.where((lengths > 0).unsqueeze(1), features, 0.0)
+        return self.head(self.dropout(features))
+
+
 # name -> module class; each class takes the keyword arguments named in
 # ``_CONTEXT_ARGS`` that its signature accepts, plus ``encoder_params``.
-ENCODERS = {"mlp": MLPEncoder}
+ENCODERS = {"mlp": MLPEncoder, "cnn": CNNEncoder, "rnn": RNNEncoder}
 
 _CONTEXT_ARGS = ("n_features", "n_components", "input_shape")
 

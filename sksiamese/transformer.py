@@ -1,11 +1,15 @@
-"""SiameseTransformer: learn an embedding from class labels, as a scikit-learn transformer."""
+"""SiameseTransformer: an embedding learned from class labels, as a transformer."""
 
 import math
 from numbers import Integral
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -42,12 +46,23 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     Parameters
     ----------
-    encoder : {"mlp"} or torch.nn.Module instance or class, default="mlp"
+    encoder : {"mlp", "cnn", "rnn"} or torch.nn.Module instance or class, \
+            default="mlp"
         The embedding network. ``"mlp"`` is an :class:`~sksiamese.encoders.MLPEncoder`
-        for flat rows. A module instance is copied and re-initialised from
-        ``random_state``; a module class is built with ``encoder_params`` and
-        those of ``n_features``, ``n_components`` and ``input_shape`` that its
-        constructor names.
+        for flat rows. ``"cnn"`` is a :class:`~sksiamese.encoders.CNNEncoder`
+        for images: ``X`` of shape ``(n_samples, height, width)`` or
+        ``(n_samples, channels, height, width)``, or flat rows with
+        ``input_shape=(channels, height, width)``. ``"rnn"`` is an
+        :class:`~sksiamese.encoders.RNNEncoder` for sequences of token ids:
+        ``X`` of shape ``(n_samples, sequence_length)`` holding ints from 0 (the
+        padding, which does not change the embedding) up to, not including,
+        ``encoder_params["vocab_size"]`` (10,000 by default);
+        :class:`~sksiamese.TokenSequencer` makes such arrays from texts, with
+        the same default bound. A module instance is copied and re-initialised
+        from ``random_state``; a module class is built with ``encoder_params``
+        and those of ``n_features``, ``n_components`` and ``input_shape`` that
+        its constructor names, so that ``set_params(encoder_params=...)`` and
+        grid searches reach its settings.
     encoder_params : dict, default=None
         Keyword arguments for the encoder, for example
         ``{"hidden_layer_sizes": (256, 128)}`` for ``"mlp"``.
