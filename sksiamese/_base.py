@@ -94,33 +94,88 @@ def make_net(est, module, criterion, *, balanced, seed, samples_per_class=None):
     )
 
 
-def train(est, net, X, y, seed):
-    """Fit ``net`` on tensors, keeping the last finite weights if training diverges.
+def train(est, net, X, y, seed, epochs=None):
+    """Fit ``net`` on tensors for ``epochs`` (default ``max_epochs``) more epochs.
 
-    Returns ``True`` if training ran all its epochs with a finite loss.
+    If the loss stops being finite, or training is interrupted (Ctrl-C, which
+    skorch catches) in the middle of an epoch, the weights of the last finished
+    epoch are restored, the unfinished epoch is dropped from the history, and a
+    warning says so. Returns ``True`` if every epoch finished.
     """
     with seeded(seed, net.device):
         if not net.initialized_:
             net.initialize()
         try:
-            net.partial_fit(X, y)
+            net.partial_fit(X, y, epochs=epochs)
         except Diverged as exc:
-            keeper = dict(net.callbacks_)["keep_last_finite"]
-            keeper.restore(net)
-            # The history then ends with the epoch whose weights were kept.
-            del net.history[-1]
-            kept = (f"the weights after epoch {keeper.epoch_} were kept"
-                    if keeper.epoch_ else "the initial weights were kept")
+            _restore_last_epoch(net)
             warnings.warn(
                 f"{type(est).__name__} stopped: training diverged (the loss "
-                f"became {exc.loss} in epoch {exc.epoch}); {kept}. Try a smaller "
-                f"lr (now {est.lr}), a smaller margin, another optimizer, or "
-                "scaling the input features (for example StandardScaler).",
+                f"became {exc.loss} in epoch {exc.epoch}); {_kept(net)}. Try a "
+                f"smaller lr (now {est.lr}), a smaller margin, another optimizer, "
+                "or scaling the input features (for example StandardScaler).",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return False
+    if len(net.history) and "train_loss" not in net.history[-1]:
+        # Interrupted inside an epoch: its weights are half-updated.
+        unfinished = len(net.history)
+        _restore_last_epoch(net)
+        warnings.warn(
+            f"{type(est).__name__}: training was interrupted in epoch "
+            f"{unfinished}; {_kept(net)}.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return False
     return True
+
+
+def _keeper(net):
+    return dict(net.callbacks_)["keep_last_finite"]
+
+
+def _restore_last_epoch(net):
+    _keeper(net).restore(net)
+    # The history then ends with the epoch whose weights were kept.
+    del net.history[-1]
+
+
+def _kept(net):
+    epoch = _keeper(net).epoch_
+    return (f"the weights after epoch {epoch} were kept" if epoch
+            else "the initial weights were kept")
+
+
+def continue_seed(net):
+    """A seed for more training of ``net``, drawn from its batch generator.
+
+    Continuing (``warm_start``, ``partial_fit``) is then as reproducible as a
+    first ``fit``.
+    """
+    return int(torch.randint(2**31 - 1, (1,), generator=net.generator))
+
+
+def warn_if_collapsed(est, embeddings, scale):
+    """Warn when the embeddings of training samples sit at (nearly) one point."""
+    Z = embeddings.astype(np.float64)
+    if getattr(est, "distance", "euclidean") == "cosine":
+        Z = Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+    spread = float(np.sqrt(((Z - Z.mean(axis=0)) ** 2).sum(axis=1).mean()))
+    if spread < 1e-2 * scale:
+        warnings.warn(
+            f"{type(est).__name__}: the embeddings collapsed: {len(Z)} training "
+            f"samples lie within {spread:.2g} of one point (the margin is "
+            f"{scale:g}), so the embedding cannot tell classes apart. Likely "
+            f"causes: too high a learning rate (lr={est.lr}); mining only the "
+            "hardest pairs or triplets from the start (try miner='semi-hard' or "
+            "'all'); unnormalised embeddings (try distance='cosine').",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+        return True
+    return False
 
 
 def to_tensor(X, dtype=torch.float32):

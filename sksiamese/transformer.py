@@ -16,12 +16,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import (
     TRAINING_CONSTRAINTS,
+    continue_seed,
     draw_seed,
     embed,
     make_net,
     seeded,
     to_tensor,
     train,
+    warn_if_collapsed,
 )
 from .encoders import build_encoder, input_spec
 from .losses import ContrastiveLoss, TripletLoss
@@ -29,6 +31,9 @@ from .losses import ContrastiveLoss, TripletLoss
 __all__ = ["SiameseTransformer"]
 
 LOSSES = {"contrastive": ContrastiveLoss, "triplet": TripletLoss}
+
+# Training rows embedded after fit to detect a collapsed embedding.
+_COLLAPSE_CHECK_ROWS = 1000
 
 
 class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
@@ -111,6 +116,10 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         The global torch and numpy generators are left as they were.
     verbose : int, default=0
         0 is silent; 1 prints skorch's per-epoch table; 2 adds a progress bar.
+    warm_start : bool, default=False
+        If True, ``fit`` on a fitted transformer continues training from its
+        weights (the samples must have the same shape) instead of starting
+        anew. ``partial_fit`` always continues, one epoch at a time.
 
     Attributes
     ----------
@@ -134,6 +143,18 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     OneShotClassifier : classify new classes from a few examples in this embedding.
     SiamesePairClassifier : train and verify on explicit pairs.
 
+    Notes
+    -----
+    Training that diverges (a NaN or infinite loss) stops with a
+    ``ConvergenceWarning`` that says what to try, and keeps the weights of the
+    last finished epoch, so ``transform`` never returns NaN. An interrupted
+    ``fit`` (Ctrl-C) also leaves the weights of the last finished epoch. After
+    ``fit``, a ``ConvergenceWarning`` reports embeddings that collapsed to one
+    point.
+
+    Pickling works (the module is saved through ``torch.save``); unpickling
+    runs code, so load pickles only from trusted sources.
+
     Examples
     --------
     >>> from sklearn.datasets import load_digits
@@ -150,6 +171,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "loss": [StrOptions(set(LOSSES)), callable],
         "miner": [StrOptions({"all", "hard", "semi-hard"})],
         "samples_per_class": [Interval(Integral, 2, None, closed="left")],
+        "warm_start": ["boolean"],
     }
 
     def __init__(
@@ -172,6 +194,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         callbacks=None,
         random_state=None,
         verbose=0,
+        warm_start=False,
     ):
         self.encoder = encoder
         self.encoder_params = encoder_params
@@ -190,6 +213,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -251,6 +275,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def fit(self, X, y):
         """Train the embedding network on samples ``X`` with class labels ``y``.
 
+        With ``warm_start=True`` and a fitted network, training continues from
+        the current weights for ``max_epochs`` more epochs.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -266,14 +293,37 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self : SiameseTransformer
             The fitted transformer.
         """
+        return self._fit(X, y, epochs=None, keep=self.warm_start)
+
+    def partial_fit(self, X, y):
+        """Train one more epoch on ``X``, ``y``, from the current weights.
+
+        The first call on an unfitted transformer initialises the network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training samples.
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self : SiameseTransformer
+            The transformer, trained one epoch more.
+        """
+        return self._fit(X, y, epochs=1, keep=True)
+
+    def _fit(self, X, y, epochs, keep):
         self._validate_params()
-        X, y = self._validate_X(X, y, reset=True)
+        keep = keep and hasattr(self, "net_")
+        X, y = self._validate_X(X, y, reset=not keep)
         check_classification_targets(y)
-        self.classes_, codes = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
+        classes, codes = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 classes in y to learn "
-                f"what tells them apart; got 1 class ({self.classes_[0]!r})."
+                f"what tells them apart; got 1 class ({classes[0]!r})."
             )
         if np.bincount(codes).max() < 2:
             raise ValueError(
@@ -282,30 +332,35 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 "more samples."
             )
 
-        seed = draw_seed(self.random_state)
         X_t = self._to_tensor(X)
         y_t = torch.from_numpy(codes.astype(np.int64))
-        with seeded(seed, "cpu"):
-            module = build_encoder(
-                self.encoder,
-                n_features=math.prod(X.shape[1:]),
-                n_components=self.n_components,
-                input_shape=tuple(X.shape[1:]),
-                encoder_params=self.encoder_params,
+        if keep:
+            seed = continue_seed(self.net_)
+        else:
+            seed = draw_seed(self.random_state)
+            with seeded(seed, "cpu"):
+                module = build_encoder(
+                    self.encoder,
+                    n_features=math.prod(X.shape[1:]),
+                    n_components=self.n_components,
+                    input_shape=tuple(X.shape[1:]),
+                    encoder_params=self.encoder_params,
+                )
+            self.net_ = make_net(
+                self,
+                module,
+                self._make_loss(),
+                balanced=True,
+                seed=seed,
+                samples_per_class=self.samples_per_class,
             )
-        self.net_ = make_net(
-            self,
-            module,
-            self._make_loss(),
-            balanced=True,
-            seed=seed,
-            samples_per_class=self.samples_per_class,
-        )
-        train(self, self.net_, X_t, y_t, seed)
+        train(self, self.net_, X_t, y_t, seed, epochs=epochs)
+        self.classes_ = classes
         self.history_ = self.net_.history
-        self.n_components_ = int(
-            embed(self.net_.module_, X_t[:1], self.net_.device).shape[1]
-        )
+        sample = embed(self.net_.module_, X_t[:_COLLAPSE_CHECK_ROWS], self.net_.device)
+        self.n_components_ = int(sample.shape[1])
+        warn_if_collapsed(self, sample, self.margin if isinstance(self.loss, str)
+                          else 1.0)
         return self
 
     @property

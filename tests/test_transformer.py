@@ -4,7 +4,6 @@ import re
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback, ProgressBar
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
@@ -13,6 +12,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from skorch.callbacks import Callback, ProgressBar
 
 from sksiamese import SiameseTransformer
 from sksiamese.losses import TripletLoss
@@ -335,3 +335,85 @@ def test_cuda_training_returns_host_numpy_and_unpickles(digits):
     assert isinstance(Z, np.ndarray) and Z.dtype == np.float32
     restored = pickle.loads(pickle.dumps(est))
     np.testing.assert_allclose(restored.transform(X[:10]), Z, atol=1e-5)
+
+
+def test_collapse_is_reported(digits):
+    X, y = digits
+    # Batch-hard triplets with a high learning rate: the known failure where all
+    # embeddings meet at one point and the loss sticks at the margin.
+    collapsing = small(loss="triplet", miner="hard", margin=0.2, lr=1.0,
+                       optimizer="sgd", batch_size=128, max_epochs=15)
+    with pytest.warns(ConvergenceWarning, match=r"the embeddings collapsed: 1000 "
+                      r"training samples lie within .* of one point \(the margin "
+                      r"is 0.2\).*too high a learning rate \(lr=1.0\)"):
+        collapsing.fit(X, y)
+    assert collapsing.history_[-1, "train_loss"] == pytest.approx(0.2, abs=0.01)
+
+
+def test_healthy_fit_gives_no_warning(digits):
+    X, y = digits
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        small().fit(X[:300], y[:300])
+
+
+def test_warm_start_and_partial_fit_continue_training(digits):
+    X, y = digits
+    est = small(max_epochs=2, warm_start=True).fit(X[:300], y[:300])
+    first = est.net_.module_.state_dict()["layers.0.weight"].clone()
+    est.fit(X[:300], y[:300])
+    assert len(est.history_) == 4
+    assert not torch.equal(first, est.net_.module_.state_dict()["layers.0.weight"])
+    est.partial_fit(X[300:600], y[300:600])
+    assert len(est.history_) == 5
+
+    # Same seed, same sequence of calls, same result.
+    again = small(max_epochs=2, warm_start=True).fit(X[:300], y[:300])
+    again.fit(X[:300], y[:300]).partial_fit(X[300:600], y[300:600])
+    np.testing.assert_array_equal(again.transform(X[:20]), est.transform(X[:20]))
+
+    cold = small(max_epochs=2).fit(X[:300], y[:300]).fit(X[:300], y[:300])
+    assert len(cold.history_) == 2
+    fresh = small().partial_fit(X[:300], y[:300])
+    assert len(fresh.history_) == 1
+    with pytest.raises(ValueError, match="X has 10 features, but SiameseTransformer "
+                       "is expecting 64 features"):
+        est.partial_fit(X[:50, :10], y[:50])
+
+
+class InterruptInEpoch(Callback):
+    """Press Ctrl-C in the middle of epoch ``epoch``."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_batch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch and len(net.history[-1]["batches"]) == 3:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_fit_keeps_last_finished_epoch(digits):
+    X, y = digits
+    reference = small(max_epochs=2).fit(X[:400], y[:400])
+    with pytest.warns(UserWarning, match="training was interrupted in epoch 3; "
+                      "the weights after epoch 2 were kept"):
+        est = small(max_epochs=5, callbacks=[InterruptInEpoch(3)]).fit(X[:400],
+                                                                       y[:400])
+    assert len(est.history_) == 2
+    np.testing.assert_array_equal(est.transform(X), reference.transform(X))
+
+
+def test_checkpoint_and_load_init_state_resume(digits, tmp_path):
+    from skorch.callbacks import Checkpoint, LoadInitState
+
+    X, y = digits
+    checkpoint = Checkpoint(dirname=str(tmp_path), monitor=None)
+    first = small(max_epochs=2, callbacks=[checkpoint]).fit(X[:300], y[:300])
+    resumed = small(max_epochs=1, callbacks=[
+        Checkpoint(dirname=str(tmp_path), monitor=None),
+        LoadInitState(Checkpoint(dirname=str(tmp_path), monitor=None)),
+    ]).fit(X[:300], y[:300])
+    # The resumed run starts from the checkpoint: its history continues it.
+    assert len(resumed.history_) == len(first.history_) + 1
