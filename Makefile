@@ -8,7 +8,7 @@ TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ $(VENV)/.test-installed: $(PY) pyproject.toml
 	$(PIP) install --quiet -e ".[plot,test]"
 	touch $@
 
+$(VENV)/.docs-installed: $(PY) pyproject.toml
+	$(PIP) install --quiet -e ".[plot,docs]"
+	touch $@
+
 demo: $(VENV)/.demo-installed
 	$(PY) examples/demo_digits.py
 
@@ -34,5 +38,10 @@ lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check sksiamese tests examples benchmarks
 	$(VENV)/bin/ruff format --check sksiamese tests examples benchmarks
 
+# The documentation, with warnings as errors; runs the gallery examples.
+docs: $(VENV)/.docs-installed
+	$(MAKE) -C docs html SPHINXBUILD=$(abspath $(VENV))/bin/sphinx-build
+
 clean:
+	-$(MAKE) -C docs clean
 	rm -rf $(VENV) build dist *.egg-info demo_output

@@ -1,6 +1,10 @@
 """Siamese networks as scikit-learn estimators, trained with skorch and PyTorch."""
 
+from .classifier import OneShotClassifier
+from .pairs import SiamesePairClassifier
+from .text import TokenSequencer
 from .transformer import SiameseTransformer
 
-__all__ = ["SiameseTransformer"]
+__all__ = ["OneShotClassifier", "SiamesePairClassifier", "SiameseTransformer",
+           "TokenSequencer"]
 __version__ = "0.1.0"

@@ -95,10 +95,12 @@ class KeepLastFinite(Callback):
         self.state_ = copy.deepcopy(net.module_.state_dict())
         self.epoch_ = len(net.history)
 
-    def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
-        # run_single_epoch has already called loss.item(): this adds no sync.
-        value = net.history[-1, "batches", -1, "train_loss"]
-        if training and not math.isfinite(value):
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        # skorch has already recorded loss.item(): reading it adds no sync.
+        value = net.history[-1]["batches"][-1]["train_loss"]
+        if not math.isfinite(value):
             raise Diverged(len(net.history), value)
 
     def on_epoch_end(self, net, **kwargs):
@@ -136,6 +138,14 @@ class SiameseNet(NeuralNet):
                        samples_per_class=self.samples_per_class,
                        generator=self.generator)
 
+    def _set_training(self, training=True):
+        # skorch sets the mode of every submodule at every batch; within an
+        # epoch it never changes, so skip the walk when it is already right.
+        modules = [getattr(self, name + "_") for name in self._modules + self._criteria]
+        if all(getattr(m, "training", training) == training for m in modules):
+            return
+        super()._set_training(training)
+
     def infer(self, x, **fit_params):
         x = _to_device(x, self.device)
         if isinstance(x, (tuple, list)):
@@ -149,6 +159,9 @@ class SiameseNet(NeuralNet):
 def _to_device(x, device):
     if isinstance(x, (tuple, list)):
         return type(x)(_to_device(v, device) for v in x)
+    if str(device).startswith("cuda") and x.device.type == "cpu":
+        # A copy from pinned memory can overlap with the GPU's work.
+        return x.pin_memory().to(device, non_blocking=True)
     return x.to(device, non_blocking=True)
 
 

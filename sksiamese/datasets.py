@@ -1,0 +1,953 @@
+"""Data sets for Siamese networks: Omniglot, its one-shot benchmark, image folders."""
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import re
+import tempfile
+import zipfile
+from collections import namedtuple
+from numbers import Integral
+from pathlib import Path
+from urllib.request import urlopen
+
+import numpy as np
+from sklearn.metrics import pairwise_distances
+from sklearn.utils import Bunch
+
+from ._sick import load_sick
+from .metrics import _resolve_distance
+
+__all__ = [
+    "evaluate_one_shot_runs",
+    "fetch_omniglot",
+    "fetch_omniglot_one_shot",
+    "get_data_home",
+    "load_image_folder",
+    "load_sick",
+]
+
+logger = logging.getLogger(__name__)
+
+DATA_HOME_ENV = "SKSIAMESE_DATA"
+
+# The files of the official release (github.com/brendenlake/omniglot); the
+# checksums are those of the files at commit ceffff1 (the current release).
+_Remote = namedtuple("_Remote", "filename url sha256 size")
+_BASE_URL = "https://github.com/brendenlake/omniglot/raw/master/python/"
+_ARCHIVES = {
+    "background": _Remote(
+        "images_background.zip",
+        _BASE_URL + "images_background.zip",
+        "ad41ab679c8b5d90b271ef46be6987cc81211774a695c29dcc5367b2b26ee640",
+        9464212,
+    ),
+    "evaluation": _Remote(
+        "images_evaluation.zip",
+        _BASE_URL + "images_evaluation.zip",
+        "1f61a8f3366785b057fc117d9228e78a16e3d976c8953b2a10fcc74cf0609cee",
+        6462886,
+    ),
+    "background_small1": _Remote(
+        "images_background_small1.zip",
+        _BASE_URL + "images_background_small1.zip",
+        "f38eb80f801274ac2b4dff5b24289016bfaba4a7d5bb50deebf27104ad6cb8a4",
+        1319022,
+    ),
+    "background_small2": _Remote(
+        "images_background_small2.zip",
+        _BASE_URL + "images_background_small2.zip",
+        "3ccaa407515a8778e5d0861875af38b17e418f301ad5bb3b5a6b65d901a41c7f",
+        1580917,
+    ),
+    "one_shot_runs": _Remote(
+        "all_runs.zip",
+        _BASE_URL + "one-shot-classification/all_runs.zip",
+        "437c1eeab0af8484112e1b4cc0f3d541ec727f7c47b9b202da738af9dfd6c325",
+        352787,
+    ),
+}
+OMNIGLOT_SUBSETS = (
+    "background",
+    "evaluation",
+    "background_small1",
+    "background_small2",
+)
+
+_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+_CITATION = """\
+Lake, B. M., Salakhutdinov, R. and Tenenbaum, J. B. (2015). Human-level
+concept learning through probabilistic program induction. Science,
+350(6266), 1332-1338. Data: https://github.com/brendenlake/omniglot (MIT
+licence)."""
+
+_OMNIGLOT_DESCR = """\
+{title}
+{underline}
+
+Handwritten characters from {n_alphabets} alphabets: {n_classes} characters,
+each drawn once by each of 20 people on Amazon Mechanical Turk, {n_samples}
+images in all, here {height}x{width} pixels (the originals are 105x105, one
+bit per pixel), with ink as 1.0 and paper as 0.0.
+
+=================  ============================================================
+images             float32 array of shape ({n_samples}, {height}, {width})
+data               the images flattened, shape ({n_samples}, {n_features})
+target             character id, 0 to {max_class}
+groups, alphabet   alphabet id, 0 to {max_alphabet} (the same array; use it as
+                   ``groups`` for class- or alphabet-disjoint folds and for
+                   within-alphabet episodes)
+drawer             which of the 20 people drew the image, 0 to 19
+target_names       "Alphabet/characterNN" for each character id
+alphabet_names     the name of each alphabet id
+=================  ============================================================
+
+The "background" set (30 alphabets) is for learning; the "evaluation" set
+(20 other alphabets) is for one-shot tests on alphabets never seen. The
+two small background sets hold five alphabets each (Greek and Latin are in
+both); the one-shot runs of Lake et al. are drawn from the evaluation set.
+
+Alphabets: {alphabets}.
+
+{citation}
+"""
+
+_RUNS_DESCR = """\
+Omniglot 20-way one-shot classification runs
+=============================================
+
+The benchmark of Lake et al. (2015): {n_runs} runs; in each, one image of each
+of {n_way} characters from one alphabet of the evaluation set (the "training"
+images, here ``support_images``) and {n_query} new images of the same
+characters by other people (the "test" images, here ``query_images``) to
+classify among them. Images are {height}x{width}, ink 1.0 on paper 0.0.
+
+=================  ============================================================
+support_images     float32 array of shape ({n_runs}, {n_way}, {height}, {width}),
+                   runNN/training/classNN.png
+query_images       float32 array of shape ({n_runs}, {n_query}, {height}, {width}),
+                   runNN/test/itemNN.png
+query_target       int array of shape ({n_runs}, {n_query}): for each query, the
+                   index of its class among the run's support images, from
+                   runNN/class_labels.txt
+run_names          "run01", ...
+support_names      file names of the support images, shape ({n_runs}, {n_way})
+query_names        file names of the query images, shape ({n_runs}, {n_query})
+=================  ============================================================
+
+Reported errors (mean over the 20 runs): people 4.5%, Bayesian Program
+Learning 3.3%, the Siamese ConvNet of Koch et al. (2015) 8.0%.
+
+{citation}
+"""
+
+
+# -- files --------------------------------------------------------------------
+def get_data_home(data_home=None):
+    """Return the folder where sksiamese keeps downloaded data sets.
+
+    By default ``~/sksiamese_data``; the environment variable
+    ``SKSIAMESE_DATA`` overrides that default, and the ``data_home``
+    argument overrides both. The folder is not created here: fetchers create
+    it when they download.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        The folder to use. ``None`` means ``$SKSIAMESE_DATA`` or
+        ``~/sksiamese_data``. A leading ``~`` is expanded.
+
+    Returns
+    -------
+    data_home : str
+        The folder's path.
+
+    Examples
+    --------
+    >>> from sksiamese.datasets import get_data_home
+    >>> get_data_home("/tmp/my_data")
+    '/tmp/my_data'
+    """
+    if data_home is None:
+        data_home = os.environ.get(DATA_HOME_ENV) or os.path.join("~", "sksiamese_data")
+    return os.path.expanduser(os.fspath(data_home))
+
+
+def _locate(remote, data_home, download_if_missing, caller):
+    """The zip file (or a folder it was extracted to) for ``remote``.
+
+    Looks in ``data_home/omniglot`` and ``data_home`` itself, so that a folder
+    holding the release's files as they are works; downloads into
+    ``data_home/omniglot`` otherwise.
+    """
+    home = Path(get_data_home(data_home))
+    stem = remote.filename[: -len(".zip")]
+    for folder in (home / "omniglot", home):
+        if (folder / remote.filename).is_file():
+            return folder / remote.filename
+        if (folder / stem).is_dir():
+            return folder / stem
+    target = home / "omniglot" / remote.filename
+    if not download_if_missing:
+        raise FileNotFoundError(
+            f"{caller} found no {remote.filename} in {home / 'omniglot'} nor in "
+            f"{home}. Download it from {remote.url} and put it at {target} "
+            "(or extract it there), pass the data_home that holds it, or call "
+            f"{caller} with download_if_missing=True."
+        )
+    _download(remote, target)
+    return target
+
+
+def _download(remote, path):
+    """Download ``remote`` to ``path``, checking its SHA-256.
+
+    The bytes go to a temporary file in the same folder, renamed to ``path``
+    only once complete and verified, so that an interrupted or corrupt
+    download never leaves a file that looks like the real one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logger.info("Downloading %s (%.1f MB) to %s", remote.url, remote.size / 1e6, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out:
+            try:
+                response = urlopen(remote.url, timeout=60)
+            except OSError as exc:
+                raise OSError(
+                    f"Could not download {remote.url}: {exc}. Check the network "
+                    f"connection, or download the file by hand and put it at {path}."
+                ) from exc
+            with response:
+                while chunk := response.read(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+        if digest.hexdigest() != remote.sha256:
+            raise OSError(
+                f"The file downloaded from {remote.url} has SHA-256 "
+                f"{digest.hexdigest()}, not the expected {remote.sha256}: the "
+                "download is corrupt or the file changed upstream. Nothing was "
+                f"saved; try again, or download it by hand and put it at {path}."
+            )
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+class _Source:
+    """PNG files read from a zip file or from the folder it was extracted to.
+
+    Names are POSIX paths as inside the zip file: a folder ``images_background``
+    yields ``images_background/Alphabet/character01/0001_01.png``; a folder
+    ``all_runs`` (whose zip has no top folder) yields ``run01/...``.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._zip = None
+
+    def __enter__(self):
+        if self.path.is_file():
+            try:
+                self._zip = zipfile.ZipFile(self.path)
+            except zipfile.BadZipFile:
+                raise OSError(
+                    f"{self.path} is not a valid zip file (an incomplete copy?). "
+                    "Delete it and call the fetcher again to download it, or "
+                    "replace it with the file from the official release."
+                ) from None
+        return self
+
+    def __exit__(self, *exc):
+        if self._zip is not None:
+            self._zip.close()
+
+    def _root(self):
+        return self.path if self.path.name == "all_runs" else self.path.parent
+
+    def names(self, suffix):
+        if self._zip is not None:
+            names = [n for n in self._zip.namelist() if n.endswith(suffix)]
+        else:
+            root = self._root()
+            names = [
+                p.relative_to(root).as_posix() for p in self.path.rglob(f"*{suffix}")
+            ]
+        return sorted(n for n in names if not n.split("/")[-1].startswith("."))
+
+    def read(self, name):
+        if self._zip is not None:
+            return self._zip.read(name)
+        return (self._root() / name).read_bytes()
+
+
+# -- images -------------------------------------------------------------------
+def _pil_image(caller):
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportError(
+            f"{caller} needs Pillow to decode images. Install it with "
+            "`pip install Pillow` (or `pip install 'sksiamese[plot]'`)."
+        ) from None
+    return Image
+
+
+def _check_image_size(image_size):
+    """``(height, width)`` from ``image_size`` (int, pair of ints or None)."""
+    if image_size is None:
+        return None
+    if isinstance(image_size, Integral) and not isinstance(image_size, bool):
+        size = (int(image_size), int(image_size))
+    elif (
+        isinstance(image_size, (tuple, list))
+        and len(image_size) == 2
+        and all(isinstance(s, Integral) and not isinstance(s, bool) for s in image_size)
+    ):
+        size = (int(image_size[0]), int(image_size[1]))
+    else:
+        size = None
+    if size is None or min(size) < 1:
+        raise ValueError(
+            "image_size must be a positive int, a pair (height, width) of "
+            f"positive ints, or None for the original size; got {image_size!r}."
+        )
+    return size
+
+
+def _decode(Image, raw, size, mode="L", name=""):
+    """uint8 pixels of one image, converted to ``mode`` and resized to ``size``."""
+    try:
+        with Image.open(io.BytesIO(raw)) as img:
+            img = img.convert(mode)
+            if size is not None and img.size != (size[1], size[0]):
+                # BOX averages the pixels each output pixel covers: the right
+                # filter for shrinking line drawings, and exact for 1-bit input.
+                img = img.resize((size[1], size[0]), Image.Resampling.BOX)
+            return np.asarray(img, dtype=np.uint8)
+    except OSError as exc:
+        raise OSError(f"Cannot decode the image {name}: {exc}") from exc
+
+
+def _stack(pixels, names):
+    shapes = {p.shape for p in pixels}
+    if len(shapes) > 1:
+        first = pixels[0].shape
+        odd = next(i for i, p in enumerate(pixels) if p.shape != first)
+        raise ValueError(
+            f"The images have different sizes ({names[0]}: {first[:2]}, "
+            f"{names[odd]}: {pixels[odd].shape[:2]}); pass image_size=(height, "
+            "width) to resize them all to one size."
+        )
+    return np.stack(pixels)
+
+
+def _ink(pixels):
+    """float32 with ink as 1.0 from uint8 pixels with black ink on white."""
+    return (255 - pixels).astype(np.float32) / np.float32(255)
+
+
+# -- Omniglot -----------------------------------------------------------------
+_OMNIGLOT_FILE = re.compile(r"(\d+)_(\d+)\.png$")
+
+
+def _read_omniglot(source, size, Image):
+    with _Source(source) as src:
+        names = []
+        for name in src.names(".png"):
+            parts = name.split("/")
+            if len(parts) < 3 or not _OMNIGLOT_FILE.match(parts[-1]):
+                raise ValueError(
+                    f"{source} does not have the layout of the Omniglot release "
+                    "(<set>/<Alphabet>/characterNN/<id>_<drawer>.png): found "
+                    f"{name}. Use load_image_folder for other image folders."
+                )
+            names.append(name)
+        if not names:
+            raise ValueError(f"{source} holds no PNG images.")
+        keys = sorted((*n.split("/")[-3:], n) for n in names)
+        pixels = [255 - _decode(Image, src.read(k[3]), size, name=k[3]) for k in keys]
+    pixels = _stack(pixels, [k[3] for k in keys])
+    alphabets = np.array([k[0] for k in keys])
+    characters = np.array([f"{k[0]}/{k[1]}" for k in keys])
+    alphabet_names, groups = np.unique(alphabets, return_inverse=True)
+    target_names, target = np.unique(characters, return_inverse=True)
+    drawer = np.array([int(_OMNIGLOT_FILE.match(k[2]).group(2)) - 1 for k in keys])
+    return {
+        "ink": pixels,
+        "target": target.astype(np.int64),
+        "groups": groups.astype(np.int64),
+        "drawer": drawer.astype(np.int64),
+        "target_names": target_names,
+        "alphabet_names": alphabet_names,
+    }
+
+
+def _cache_path(source, size):
+    tag = "original" if size is None else f"{size[0]}x{size[1]}"
+    return source.with_name(f"{source.stem}_{tag}.npz")
+
+
+def _source_stamp(source):
+    stat = source.stat()
+    return np.array([stat.st_size, stat.st_mtime_ns], dtype=np.int64)
+
+
+def _load_cache(path, stamp):
+    try:
+        with np.load(path, allow_pickle=False) as cached:
+            if not np.array_equal(cached["stamp"], stamp):
+                return None
+            return {k: cached[k] for k in cached.files if k != "stamp"}
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+
+
+def _save_cache(path, stamp, arrays):
+    """Write the decoded arrays beside the zip file; skip where it cannot."""
+    try:
+        fd, tmp = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".part"
+        )
+    except OSError:
+        return  # a read-only data folder: decode again next time
+    try:
+        with os.fdopen(fd, "wb") as out:
+            np.savez_compressed(out, stamp=stamp, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def fetch_omniglot(
+    subset="background",
+    *,
+    data_home=None,
+    download_if_missing=True,
+    image_size=28,
+    return_X_y=False,
+):
+    """Load the Omniglot handwritten characters (downloading them once).
+
+    Omniglot (Lake et al., 2015) holds 1623 characters from 50 alphabets,
+    each drawn by 20 people: few examples of many classes, the classic data
+    for Siamese networks and one-shot learning. The zip files of the official
+    release are downloaded from github.com/brendenlake/omniglot into
+    ``data_home`` on first use, checked against their SHA-256, and decoded;
+    the decoded arrays are cached beside the zip file, so later calls take
+    well under a second.
+
+    Where ``data_home`` (or its ``omniglot`` sub-folder) already holds the
+    release's zip file under its own name (for example
+    ``images_background.zip``), or the folder it extracts to, nothing is
+    downloaded.
+
+    Parameters
+    ----------
+    subset : {"background", "evaluation", "background_small1", \
+            "background_small2"}, default="background"
+        Which set: "background" (30 alphabets, 964 characters, 19280 images)
+        is for training; "evaluation" (20 other alphabets, 659 characters,
+        13180 images) for testing on alphabets never seen; the two small
+        background sets (5 alphabets each, 2720 and 3120 images) are the
+        "minimal" training sets of Lake et al.
+    data_home : str or path-like, default=None
+        Where to find or put the files. ``None`` means ``$SKSIAMESE_DATA`` or
+        ``~/sksiamese_data`` (see :func:`get_data_home`).
+    download_if_missing : bool, default=True
+        If False, raise ``FileNotFoundError`` instead of downloading a file
+        that is not there.
+    image_size : int or tuple (height, width) or None, default=28
+        Size the images are resized to (by averaging pixels). 28x28 is the
+        size most few-shot work uses and keeps the background set at 60 MB;
+        ``None`` keeps the original 105x105 (850 MB for the background set).
+    return_X_y : bool, default=False
+        If True, return ``(data, target)`` instead of a Bunch.
+
+    Returns
+    -------
+    dataset : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with the following attributes.
+
+        images : ndarray of shape (n_samples, height, width), dtype float32
+            The images, ink 1.0 on paper 0.0.
+        data : ndarray of shape (n_samples, height * width), dtype float32
+            The images flattened (a view of ``images``).
+        target : ndarray of shape (n_samples,)
+            Character id, from 0 to ``n_characters - 1``.
+        groups : ndarray of shape (n_samples,)
+            Alphabet id, for alphabet-disjoint folds (``GroupKFold``) and
+            within-alphabet episodes.
+        alphabet : ndarray of shape (n_samples,)
+            The same array as ``groups``.
+        drawer : ndarray of shape (n_samples,)
+            Which of the 20 people drew the image, from 0 to 19.
+        target_names : ndarray of shape (n_characters,)
+            ``"Alphabet/characterNN"`` for each character id.
+        alphabet_names : ndarray of shape (n_alphabets,)
+            The name of each alphabet id.
+        DESCR : str
+            Description of the data set.
+
+    (data, target) : tuple if ``return_X_y`` is True
+
+    See Also
+    --------
+    fetch_omniglot_one_shot : the official 20-way one-shot runs.
+
+    Notes
+    -----
+    Character ids number the characters of one subset; the two small
+    background sets share Greek and Latin, whose characters have the same
+    ``target_names`` but not the same ids in both.
+
+    References
+    ----------
+    Lake, B. M., Salakhutdinov, R. and Tenenbaum, J. B. (2015). Human-level
+    concept learning through probabilistic program induction. Science,
+    350(6266), 1332-1338.
+
+    Examples
+    --------
+    >>> from sksiamese.datasets import fetch_omniglot
+    >>> omniglot = fetch_omniglot("background_small1")  # doctest: +SKIP
+    >>> omniglot.images.shape  # doctest: +SKIP
+    (2720, 28, 28)
+    >>> omniglot.target_names[:2]  # doctest: +SKIP
+    array(['Balinese/character01', 'Balinese/character02'], dtype='<U24')
+    """
+    if subset not in OMNIGLOT_SUBSETS:
+        raise ValueError(
+            f"subset must be one of {', '.join(map(repr, OMNIGLOT_SUBSETS))}; "
+            f"got {subset!r}."
+        )
+    size = _check_image_size(image_size)
+    source = _locate(
+        _ARCHIVES[subset], data_home, download_if_missing, "fetch_omniglot"
+    )
+
+    arrays = None
+    if source.is_file():
+        cache, stamp = _cache_path(source, size), _source_stamp(source)
+        arrays = _load_cache(cache, stamp)
+    if arrays is None:
+        arrays = _read_omniglot(source, size, _pil_image("fetch_omniglot"))
+        if source.is_file():
+            _save_cache(cache, stamp, arrays)
+
+    images = arrays["ink"].astype(np.float32) / np.float32(255)
+    n, height, width = images.shape
+    data = images.reshape(n, -1)
+    if return_X_y:
+        return data, arrays["target"]
+    title = f"Omniglot, {subset} set"
+    descr = _OMNIGLOT_DESCR.format(
+        title=title,
+        underline="=" * len(title),
+        n_alphabets=len(arrays["alphabet_names"]),
+        n_classes=len(arrays["target_names"]),
+        n_samples=n,
+        height=height,
+        width=width,
+        n_features=height * width,
+        max_class=len(arrays["target_names"]) - 1,
+        max_alphabet=len(arrays["alphabet_names"]) - 1,
+        alphabets=", ".join(arrays["alphabet_names"]),
+        citation=_CITATION,
+    )
+    return Bunch(
+        images=images,
+        data=data,
+        target=arrays["target"],
+        groups=arrays["groups"],
+        alphabet=arrays["groups"],
+        drawer=arrays["drawer"],
+        target_names=arrays["target_names"],
+        alphabet_names=arrays["alphabet_names"],
+        DESCR=descr,
+    )
+
+
+# -- the 20-way one-shot runs -------------------------------------------------
+def _read_runs(source, size, Image):
+    with _Source(source) as src:
+        label_files = src.names("class_labels.txt")
+        if not label_files:
+            raise ValueError(
+                f"{source} holds no runNN/class_labels.txt: it does not have the "
+                "layout of the one-shot runs (all_runs.zip)."
+            )
+        runs = []
+        for label_file in label_files:
+            run = label_file[: -len("class_labels.txt")]
+            # class_labels.txt names files from the runs' parent folder.
+            parent = run[: run.rstrip("/").rfind("/") + 1]
+            support = [n for n in src.names(".png") if n.startswith(run + "training/")]
+            answers = {}
+            for line_no, line in enumerate(
+                src.read(label_file).decode("utf-8").splitlines(), 1
+            ):
+                fields = [parent + f for f in line.split()]
+                if not fields:
+                    continue
+                if len(fields) != 2 or fields[1] not in support:
+                    raise ValueError(
+                        f"Line {line_no} of {label_file} should name a test image "
+                        "and one of the run's training images, as in "
+                        f"'{run[len(parent) :]}test/item01.png "
+                        f"{run[len(parent) :]}training/class01.png'; got "
+                        f"{line!r}."
+                    )
+                answers[fields[0]] = support.index(fields[1])
+            queries = sorted(answers)
+            runs.append(
+                (run.rstrip("/"), support, queries, [answers[q] for q in queries])
+            )
+        shapes = {(len(r[1]), len(r[2])) for r in runs}
+        if len(shapes) > 1:
+            raise ValueError(
+                f"The runs in {source} differ in their numbers of training or "
+                "test images; each run must have as many as the others."
+            )
+
+        def pixels(names):
+            return [_decode(Image, src.read(n), size, name=n) for n in names]
+
+        support = [pixels(r[1]) for r in runs]
+        queries = [pixels(r[2]) for r in runs]
+    all_names = [n for r in runs for n in (*r[1], *r[2])]
+    flat = _stack([p for run in support + queries for p in run], all_names)
+    n_runs, (n_way, n_query) = len(runs), shapes.pop()
+    support_images = _ink(flat[: n_runs * n_way]).reshape(
+        n_runs, n_way, *flat.shape[1:]
+    )
+    query_images = _ink(flat[n_runs * n_way :]).reshape(
+        n_runs, n_query, *flat.shape[1:]
+    )
+    return Bunch(
+        support_images=support_images,
+        query_images=query_images,
+        query_target=np.array([r[3] for r in runs], dtype=np.int64),
+        run_names=np.array([r[0].split("/")[-1] for r in runs]),
+        support_names=np.array([r[1] for r in runs]),
+        query_names=np.array([r[2] for r in runs]),
+    )
+
+
+def fetch_omniglot_one_shot(*, data_home=None, download_if_missing=True, image_size=28):
+    """Load the official Omniglot 20-way one-shot classification runs.
+
+    The benchmark of Lake et al. (2015): 20 runs, each with one image of each
+    of 20 characters from an alphabet of the evaluation set and 20 more images
+    of them, drawn by other people, to classify. Score a transformer on it
+    with :func:`evaluate_one_shot_runs`; train it on the background set only
+    (:func:`fetch_omniglot`), so that these alphabets stay unseen.
+
+    The file is ``all_runs.zip`` of the official release, found in or
+    downloaded to ``data_home`` as for :func:`fetch_omniglot`.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Where to find or put ``all_runs.zip``. ``None`` means
+        ``$SKSIAMESE_DATA`` or ``~/sksiamese_data``.
+    download_if_missing : bool, default=True
+        If False, raise ``FileNotFoundError`` instead of downloading.
+    image_size : int or tuple (height, width) or None, default=28
+        Size the images are resized to, as in :func:`fetch_omniglot`: use the
+        size the transformer was trained on.
+
+    Returns
+    -------
+    runs : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with the following attributes.
+
+        support_images : ndarray of shape (n_runs, n_way, height, width)
+            One image per class and run (``runNN/training/classNN.png``),
+            float32, ink 1.0.
+        query_images : ndarray of shape (n_runs, n_query, height, width)
+            The images to classify (``runNN/test/itemNN.png``).
+        query_target : ndarray of shape (n_runs, n_query)
+            Index of each query's class among its run's support images, from
+            ``runNN/class_labels.txt``.
+        run_names : ndarray of shape (n_runs,)
+            ``"run01"``, ...
+        support_names, query_names : ndarray of str
+            The images' file names in the archive.
+        DESCR : str
+            Description of the benchmark.
+
+    See Also
+    --------
+    evaluate_one_shot_runs : score a transformer on these runs.
+
+    Examples
+    --------
+    >>> from sksiamese.datasets import fetch_omniglot_one_shot
+    >>> runs = fetch_omniglot_one_shot()  # doctest: +SKIP
+    >>> runs.support_images.shape, runs.query_target.shape  # doctest: +SKIP
+    ((20, 20, 28, 28), (20, 20))
+    """
+    size = _check_image_size(image_size)
+    source = _locate(
+        _ARCHIVES["one_shot_runs"],
+        data_home,
+        download_if_missing,
+        "fetch_omniglot_one_shot",
+    )
+    runs = _read_runs(source, size, _pil_image("fetch_omniglot_one_shot"))
+    n_runs, n_way, height, width = runs.support_images.shape
+    runs.DESCR = _RUNS_DESCR.format(
+        n_runs=n_runs,
+        n_way=n_way,
+        n_query=runs.query_images.shape[1],
+        height=height,
+        width=width,
+        citation=_CITATION,
+    )
+    return runs
+
+
+def evaluate_one_shot_runs(transformer, runs, *, distance=None, flatten="auto"):
+    """Error of one-nearest-neighbour classification in each one-shot run.
+
+    Each query image is given the class of the nearest support image of its
+    run in the space of ``transformer.transform``, as in the benchmark of
+    Lake et al. (2015); the error of a run is the fraction of its queries
+    classified wrongly.
+
+    Parameters
+    ----------
+    transformer : fitted transformer or None
+        Anything with ``transform``: a fitted
+        :class:`~sksiamese.SiameseTransformer`, a ``Pipeline`` ending in one,
+        a ``FrozenEstimator`` around one, ... ``None`` compares raw pixels,
+        the baseline.
+    runs : Bunch
+        The runs, as :func:`fetch_omniglot_one_shot` returns them:
+        ``support_images``, ``query_images`` and ``query_target``.
+    distance : {"euclidean", "cosine"}, default=None
+        Distance between embeddings. ``None`` takes the transformer's
+        ``distance`` parameter (through a ``Pipeline`` or
+        ``FrozenEstimator``), or euclidean for transformers without one.
+    flatten : bool or "auto", default="auto"
+        Whether the transformer receives each image flattened to a row of
+        ``height * width`` values (like ``fetch_omniglot().data``) or as an
+        ``(n, height, width)`` array (like ``images``). ``"auto"`` flattens
+        unless the transformer was fitted on images of the runs' height
+        (its ``n_features_in_`` is the height).
+
+    Returns
+    -------
+    result : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with the following attributes.
+
+        errors : ndarray of shape (n_runs,)
+            Error rate of each run, between 0 and 1.
+        mean_error : float
+            Mean of ``errors``: the number reported for the benchmark (as a
+            percentage).
+        predictions : ndarray of shape (n_runs, n_query)
+            The support index predicted for each query.
+
+    See Also
+    --------
+    sksiamese.metrics.n_way_k_shot_accuracy : random episodes from any
+        labelled data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.utils import Bunch
+    >>> from sksiamese.datasets import evaluate_one_shot_runs
+    >>> rng = np.random.default_rng(0)
+    >>> support = rng.random((2, 5, 8, 8), dtype=np.float32)
+    >>> runs = Bunch(support_images=support,
+    ...              query_images=support[:, ::-1] + 0.01,
+    ...              query_target=np.tile(np.arange(5)[::-1], (2, 1)))
+    >>> evaluate_one_shot_runs(None, runs).mean_error
+    0.0
+    """
+    support = np.asarray(runs.support_images)
+    queries = np.asarray(runs.query_images)
+    target = np.asarray(runs.query_target)
+    n_runs, n_way = support.shape[:2]
+    n_query = queries.shape[1]
+    if target.shape != (n_runs, n_query):
+        raise ValueError(
+            f"runs.query_target should have shape {(n_runs, n_query)}, one entry "
+            f"per query image; got shape {target.shape}."
+        )
+    if transformer is not None and not hasattr(transformer, "transform"):
+        raise TypeError(
+            "transformer must have a transform method (a fitted "
+            "SiameseTransformer, a Pipeline, ...) or be None for raw pixels; "
+            f"got {transformer!r}."
+        )
+    distance = _resolve_distance(transformer, distance)
+    images = np.concatenate(
+        [
+            support.reshape(n_runs * n_way, *support.shape[2:]),
+            queries.reshape(n_runs * n_query, *queries.shape[2:]),
+        ]
+    )
+    if transformer is None:
+        embedded = images.reshape(len(images), -1)
+    else:
+        if flatten == "auto":
+            height = images.shape[1] if images.ndim > 2 else None
+            flatten = getattr(transformer, "n_features_in_", None) != height
+        X = images.reshape(len(images), -1) if flatten else images
+        embedded = np.asarray(transformer.transform(X))
+        embedded = embedded.reshape(len(embedded), -1)
+    z_support = embedded[: n_runs * n_way].reshape(n_runs, n_way, -1)
+    z_query = embedded[n_runs * n_way :].reshape(n_runs, n_query, -1)
+    predictions = np.stack(
+        [
+            pairwise_distances(z_query[r], z_support[r], metric=distance).argmin(axis=1)
+            for r in range(n_runs)
+        ]
+    )
+    errors = (predictions != target).mean(axis=1)
+    return Bunch(
+        errors=errors, mean_error=float(errors.mean()), predictions=predictions
+    )
+
+
+# -- a user's own images ------------------------------------------------------
+def load_image_folder(
+    path,
+    *,
+    image_size=None,
+    color_mode="grayscale",
+    invert=False,
+    extensions=_IMAGE_EXTENSIONS,
+    return_X_y=False,
+):
+    """Load images from a folder with one sub-folder per class.
+
+    ``path/cat/1.png``, ``path/cat/2.png``, ``path/dog/a.jpg``, ... become
+    samples of the classes ``"cat"`` and ``"dog"``, in the layout of
+    ``torchvision.datasets.ImageFolder``. Images in nested folders inside a
+    class folder belong to that class; hidden files and folders are skipped,
+    and so are class folders with no images.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The folder holding the class folders.
+    image_size : int or tuple (height, width) or None, default=None
+        Size to resize every image to. ``None`` keeps the images' size, which
+        must then be the same for all.
+    color_mode : {"grayscale", "rgb"}, default="grayscale"
+        ``"grayscale"`` gives images of shape ``(height, width)``, ``"rgb"``
+        of shape ``(height, width, 3)``.
+    invert : bool, default=False
+        If True, return ``1 - value``, so that dark ink on light paper is 1.0
+        on 0.0 (as in :func:`fetch_omniglot`).
+    extensions : tuple of str, default=(".png", ".jpg", ".jpeg", ".bmp", \
+            ".gif", ".tif", ".tiff", ".webp")
+        File name endings (case-insensitive) that count as images.
+    return_X_y : bool, default=False
+        If True, return ``(data, target)`` instead of a Bunch.
+
+    Returns
+    -------
+    dataset : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object with the following attributes.
+
+        images : ndarray of shape (n_samples, height, width[, 3]), dtype float32
+            Pixel values between 0 and 1.
+        data : ndarray of shape (n_samples, n_features), dtype float32
+            The images flattened (a view of ``images``).
+        target : ndarray of shape (n_samples,)
+            Class id: the index of the class folder in ``target_names``.
+        target_names : ndarray of shape (n_classes,)
+            The class folders' names, sorted.
+        filenames : ndarray of shape (n_samples,)
+            Each image's path.
+        DESCR : str
+            Description of the data set.
+
+    (data, target) : tuple if ``return_X_y`` is True
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from PIL import Image
+    >>> from sksiamese.datasets import load_image_folder
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for label in ["circle", "square"]:
+    ...     (root / label).mkdir()
+    ...     for i in range(3):
+    ...         Image.new("L", (16, 16), color=80 * i).save(root / label / f"{i}.png")
+    >>> images = load_image_folder(root, image_size=8)
+    >>> images.images.shape, images.target_names.tolist()
+    ((6, 8, 8), ['circle', 'square'])
+    """
+    if color_mode not in ("grayscale", "rgb"):
+        raise ValueError(
+            f"color_mode must be 'grayscale' or 'rgb'; got {color_mode!r}."
+        )
+    size = _check_image_size(image_size)
+    root = Path(path)
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"{root} is not a folder. load_image_folder expects a folder with "
+            "one sub-folder of images per class."
+        )
+    suffixes = tuple(e.lower() for e in extensions)
+    classes, files = [], []
+    for folder in sorted(
+        p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+    ):
+        found = sorted(
+            p
+            for p in folder.rglob("*")
+            if p.is_file()
+            and p.suffix.lower() in suffixes
+            and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        )
+        if found:
+            files.append(found)
+            classes.append(folder.name)
+    if not classes:
+        raise ValueError(
+            f"{root} has no class folders with images (ending in "
+            f"{', '.join(suffixes)}). Put the images of each class in a "
+            f"sub-folder named after the class, as in {root / 'cat' / '1.png'}."
+        )
+    Image = _pil_image("load_image_folder")
+    mode = "L" if color_mode == "grayscale" else "RGB"
+    names = [p for found in files for p in found]
+    pixels = _stack(
+        [_decode(Image, p.read_bytes(), size, mode, name=str(p)) for p in names],
+        [str(p) for p in names],
+    )
+    images = pixels.astype(np.float32) / np.float32(255)
+    if invert:
+        images = 1 - images
+    target = np.repeat(np.arange(len(classes)), [len(f) for f in files])
+    data = images.reshape(len(images), -1)
+    if return_X_y:
+        return data, target
+    shape = "x".join(map(str, images.shape[1:]))
+    return Bunch(
+        images=images,
+        data=data,
+        target=target,
+        target_names=np.array(classes),
+        filenames=np.array([str(p) for p in names]),
+        DESCR=(
+            f"Images from {root}: {len(images)} images of shape {shape} "
+            f"in {len(classes)} classes ({', '.join(classes)})."
+        ),
+    )

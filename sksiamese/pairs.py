@@ -1,0 +1,822 @@
+"""SiamesePairClassifier: train on explicit pairs and verify "same or different"."""
+
+import copy
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils import check_array
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
+
+from ._base import (
+    TRAINING_CONSTRAINTS,
+    draw_seed,
+    embed,
+    make_net,
+    seeded,
+    to_tensor,
+    train,
+    warn_if_collapsed,
+)
+from .encoders import build_encoder, input_spec
+from .losses import PairContrastiveLoss
+from .transformer import SiameseTransformer
+
+__all__ = ["SiamesePairClassifier"]
+
+SIDES = ("left", "right")
+
+# Training pairs whose left embeddings are checked for a collapse to one point.
+_COLLAPSE_CHECK_ROWS = 1024
+
+
+class _PairNetwork(nn.Module):
+    """Two towers (or one shared) and, for Koch et al.'s loss, a weighted L1 head.
+
+    ``forward(left, right)`` returns the pair's two embeddings, or the head's
+    logit of "same" where there is a head.
+    """
+
+    def __init__(self, left, right=None, head=None):
+        super().__init__()
+        self.left = left
+        # None: the right side goes through the left tower (shared weights).
+        self.right = right
+        self.head = head
+
+    def tower(self, side):
+        return self.left if side == "left" or self.right is None else self.right
+
+    def forward(self, left, right):
+        za, zb = self.tower("left")(left), self.tower("right")(right)
+        if self.head is None:
+            return za, zb
+        return self.head(torch.abs(za - zb)).squeeze(1)
+
+
+class _EmbeddingPairLoss(nn.Module):
+    """Adapts a ``loss(left, right, labels)`` to the net's ``loss(output, y)``."""
+
+    def __init__(self, loss):
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, output, labels):
+        return self.loss(*output, labels)
+
+
+def _reshape_side(X, shape, name):
+    if shape is None:
+        return X
+    shape = tuple(int(s) for s in shape)
+    try:
+        return X.reshape((len(X), *shape))
+    except ValueError:
+        raise ValueError(
+            f"{name}={shape} does not fit samples of shape {X.shape[1:]} "
+            f"({math.prod(X.shape[1:])} values each)."
+        ) from None
+
+
+def _best_threshold(scores, same, strategy):
+    """The threshold on ``scores`` (accept where ``score > threshold``)."""
+    order = np.argsort(-scores, kind="stable")
+    s, t = scores[order], same[order].astype(np.float64)
+    n = len(s)
+    n_pos = t.sum()
+    n_neg = n - n_pos
+    # Accepting the k highest scores, k = 0 .. n; only k at the end of a run of
+    # tied scores is a threshold that can be drawn.
+    tp = np.r_[0.0, np.cumsum(t)]
+    fp = np.r_[0.0, np.cumsum(1 - t)]
+    ks = np.r_[0, np.flatnonzero(np.r_[s[:-1] > s[1:], True]) + 1]
+    if strategy == "accuracy":
+        value = (tp[ks] + n_neg - fp[ks]) / n
+    elif strategy == "f1":
+        value = 2 * tp[ks] / np.maximum(2 * tp[ks] + fp[ks] + n_pos - tp[ks], 1)
+    else:
+        if n_neg == 0:
+            raise ValueError(
+                "A target false-accept rate needs 'different' pairs to measure "
+                "it on; the calibration pairs hold none."
+            )
+        # The most accepting threshold whose false-accept rate is in target.
+        value = np.where(fp[ks] / n_neg <= strategy, ks, -1.0)
+    best = np.flatnonzero(value == value.max())
+    k = ks[best[len(best) // 2]]
+    if k == 0:
+        return float(s[0])
+    if k == n:
+        spread = s[0] - s[-1]
+        return float(s[-1] - (spread / max(n - 1, 1) if spread > 0 else 1.0))
+    return float((s[k - 1] + s[k]) / 2)
+
+
+class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
+    """Verify pairs: are the two inputs of a pair of the same kind?
+
+    ``fit`` trains a Siamese network on explicit pairs labelled "same" or
+    "different": with the contrastive loss on the distance between the two
+    embeddings (Hadsell, Chopra and LeCun 2006), or with the learned weighted
+    L1 distance, a sigmoid and binary cross-entropy of Koch, Zemel and
+    Salakhutdinov (2015). A decision threshold ``threshold_`` is then
+    calibrated on pairs held out from training.
+
+    The two sides of a pair go through one network (shared weights) or through
+    two: of the same architecture with distinct weights
+    (``share_weights=False``), or of different architectures
+    (``right_encoder``), for two kinds of input such as photographs against
+    maps. Training runs in a skorch ``NeuralNet`` (``net_``).
+
+    Parameters
+    ----------
+    encoder : {"mlp"} or torch.nn.Module instance or class, default="mlp"
+        The embedding network of the left side (and of the right side unless
+        ``right_encoder`` is given), as in :class:`SiameseTransformer`.
+    encoder_params : dict, default=None
+        Keyword arguments for ``encoder``.
+    input_shape : tuple of int, default=None
+        Shape of one left sample: each left sample is reshaped to it before
+        it reaches the encoder (one entry may be -1, as in ``numpy.reshape``).
+        Use it for image encoders on flat 2-D pairs, or ``(-1,)`` to flatten
+        images for ``"mlp"``.
+    right_encoder : {"mlp"} or torch.nn.Module instance or class, default=None
+        The right side's network, for a right side of another kind than the
+        left. Needs ``share_weights=False``. None uses ``encoder``.
+    right_encoder_params : dict, default=None
+        Keyword arguments for the right encoder. None uses ``encoder_params``
+        where ``right_encoder`` is None, and none otherwise.
+    right_input_shape : tuple of int, default=None
+        Shape of one right sample; None uses ``input_shape``.
+    share_weights : bool, default=True
+        One network for both sides. With False, the right side has a tower of
+        its own (same architecture unless ``right_encoder`` is given), and the
+        two sides may differ in shape.
+    split : int, default=None
+        For 2-D ``pairs`` only: the number of leading columns that hold the
+        left sample; the other columns hold the right sample. None splits the
+        columns in half (the left side gets the smaller half when their number
+        is odd).
+    n_components : int, default=16
+        Width of the embedding.
+    loss : {"contrastive", "bce"}, default="contrastive"
+        ``"contrastive"``: :class:`~sksiamese.losses.PairContrastiveLoss` with
+        ``margin`` and ``distance``; the similarity score is minus the
+        distance. ``"bce"``: Koch et al.'s learned weighted L1 distance
+        ``w . |a - b| + c`` turned into a probability of "same" by a sigmoid
+        and trained with binary cross-entropy; the similarity score is the
+        logit, and ``margin`` and ``distance`` are not used.
+    margin : float, default=1.0
+        Margin of the contrastive loss.
+    distance : {"euclidean", "cosine"}, default="euclidean"
+        Distance between embeddings, for the contrastive loss.
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch.optim.Optimizer class, \
+            default="adam"
+        ``"sgd"`` uses momentum 0.9.
+    lr : float, default=1e-3
+        Learning rate.
+    batch_size : int, default=128
+        Pairs per training batch, drawn in a shuffled order.
+    max_epochs : int, default=20
+        Passes over the training pairs.
+    validation_fraction : float, default=0.1
+        Fraction of the pairs held out from training (stratified by label) to
+        calibrate ``threshold_`` on. With 0, or where a label has fewer than
+        two pairs, the threshold is calibrated on the training pairs.
+    threshold_strategy : {"accuracy", "f1"} or float, default="accuracy"
+        How ``threshold_`` is chosen on the calibration pairs: the best
+        accuracy, the best F1 score of "same", or, given a float in (0, 1),
+        the most accepting threshold whose false-accept rate (the fraction of
+        "different" pairs predicted "same") is at most that target.
+    device : str or torch.device, default="cpu"
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"`` (CUDA if
+        available). Results always come back as numpy on the host.
+    callbacks : list of skorch callbacks, default=None
+        Extra skorch callbacks, copied at each ``fit``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the batches and the held-out pairs. The global
+        torch and numpy generators are left as they were.
+    verbose : int, default=0
+        0 is silent; 1 prints skorch's per-epoch table; 2 adds a progress bar.
+
+    Attributes
+    ----------
+    net_ : SiameseNet
+        The trained skorch net; its module ``net_.module_`` has the towers
+        ``left`` and ``right`` (None where weights are shared) and, for
+        ``loss="bce"``, the ``head``.
+    history_ : skorch.History
+        Per-epoch and per-batch training records.
+    classes_ : ndarray of shape (2,)
+        The two labels of ``y``; ``classes_[1]`` means "same".
+    threshold_ : float
+        Pairs whose similarity score exceeds it are predicted "same".
+    proba_slope_ : float
+        Slope of the logistic map from ``decision_function`` to the
+        probability of "same" (Platt scaling through the threshold),
+        calibrated with ``threshold_``.
+    n_components_ : int
+        Width of the embeddings.
+    pair_shape_ : tuple of int
+        Shape of one row of ``pairs`` seen in ``fit``.
+    sample_shapes_ : tuple of two tuples of int
+        Shapes of one left and one right sample as the encoders see them.
+    n_features_in_ : int
+        ``pairs.shape[1]`` seen in ``fit``: the number of columns of 2-D
+        pairs, 2 for ``(n_pairs, 2, ...)`` arrays.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names seen in ``fit``, where ``pairs`` had string column names.
+
+    See Also
+    --------
+    SiameseTransformer : learn an embedding from class labels instead of pairs.
+
+    Notes
+    -----
+    **How pairs are passed.** Where both sides have the same shape, ``pairs``
+    is an array of shape ``(n_pairs, 2, *sample_shape)``: ``pairs[:, 0]`` are
+    the left samples, ``pairs[:, 1]`` the right ones. Where the sides differ
+    in shape (two kinds of input), or to pass pairs through other
+    scikit-learn tools, ``pairs`` is a 2-D array of the left sample's values
+    followed by the right sample's, ``np.hstack([left.reshape(n, -1),
+    right.reshape(n, -1)])``, with ``split`` the left sample's number of
+    values and ``input_shape`` and ``right_input_shape`` giving each side its
+    shape back. Either way one row is one pair, so cross-validation splits
+    pairs like samples. Both sides share one array and so one dtype; a side
+    whose encoder takes token ids must hold whole numbers.
+
+    **Labels.** ``y`` is 1 for "same" and 0 for "different"; -1 for
+    "different" and booleans (True for "same") work too, and ``predict``
+    returns labels of the kind given. As in scikit-learn's binary
+    classifiers, the greater of the two labels (``classes_[1]``) is the
+    positive one, "same": mind this with strings ("different" < "same" works,
+    "match" < "no match" does not). Any other number of labels than two is an
+    error.
+
+    **Scores.** ``decision_function`` returns the similarity score minus
+    ``threshold_``: higher is more similar, and positive is predicted
+    "same". ``predict_proba`` is the logistic of ``proba_slope_`` times it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksiamese import SiamesePairClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> left = rng.normal(size=(400, 4))
+    >>> same = rng.integers(0, 2, size=400)
+    >>> right = np.where(same[:, None] == 1, left, rng.normal(size=(400, 4)))
+    >>> pairs = np.stack([left, right + 0.1 * rng.normal(size=(400, 4))], axis=1)
+    >>> pairs.shape
+    (400, 2, 4)
+    >>> clf = SiamesePairClassifier(max_epochs=5, random_state=0)
+    >>> clf.fit(pairs[:300], same[:300]).score(pairs[300:], same[300:]) > 0.9
+    True
+    >>> clf.predict_proba(pairs[:2]).shape
+    (2, 2)
+    """
+
+    _parameter_constraints = {
+        **TRAINING_CONSTRAINTS,
+        "input_shape": [tuple, None],
+        "right_encoder": TRAINING_CONSTRAINTS["encoder"] + [None],
+        "right_encoder_params": [dict, None],
+        "right_input_shape": [tuple, None],
+        "share_weights": ["boolean"],
+        "split": [Interval(Integral, 1, None, closed="left"), None],
+        "loss": [StrOptions({"contrastive", "bce"})],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "threshold_strategy": [
+            StrOptions({"accuracy", "f1"}),
+            Interval(Real, 0, 1, closed="neither"),
+        ],
+    }
+
+    def __init__(
+        self,
+        encoder="mlp",
+        *,
+        encoder_params=None,
+        input_shape=None,
+        right_encoder=None,
+        right_encoder_params=None,
+        right_input_shape=None,
+        share_weights=True,
+        split=None,
+        n_components=16,
+        loss="contrastive",
+        margin=1.0,
+        distance="euclidean",
+        optimizer="adam",
+        lr=1e-3,
+        batch_size=128,
+        max_epochs=20,
+        validation_fraction=0.1,
+        threshold_strategy="accuracy",
+        device="cpu",
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.encoder = encoder
+        self.encoder_params = encoder_params
+        self.input_shape = input_shape
+        self.right_encoder = right_encoder
+        self.right_encoder_params = right_encoder_params
+        self.right_input_shape = right_input_shape
+        self.share_weights = share_weights
+        self.split = split
+        self.n_components = n_components
+        self.loss = loss
+        self.margin = margin
+        self.distance = distance
+        self.optimizer = optimizer
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.validation_fraction = validation_fraction
+        self.threshold_strategy = threshold_strategy
+        self.device = device
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.target_tags.required = True
+        tags.classifier_tags.multi_class = False
+        # scikit-learn's checks feed samples with class labels, not pairs: the
+        # halves of a row are not two things that may be "the same".
+        tags.classifier_tags.poor_score = True
+        return tags
+
+    # -- the two sides -------------------------------------------------------
+    def _side_spec(self, side):
+        """``(encoder, encoder_params, input_shape)`` of one side."""
+        if side == "left":
+            return self.encoder, self.encoder_params, self.input_shape
+        shape = (self.input_shape if self.right_input_shape is None
+                 else self.right_input_shape)
+        if self.right_encoder is None:
+            params = (self.encoder_params if self.right_encoder_params is None
+                      else self.right_encoder_params)
+            return self.encoder, params, shape
+        return self.right_encoder, self.right_encoder_params, shape
+
+    def _raw_side_shape(self, side):
+        """Shape of one sample of ``side`` as it lies in a row of ``pairs``."""
+        if len(self.pair_shape_) > 1:
+            return tuple(self.pair_shape_[1:])
+        width = self.pair_shape_[0]
+        split = width // 2 if self.split is None else self.split
+        return (split,) if side == "left" else (width - split,)
+
+    def _prepare_side(self, X, side):
+        """Reshape, check and convert the samples of one side to a tensor."""
+        encoder, _, shape = self._side_spec(side)
+        name = "input_shape" if side == "left" else "right_input_shape"
+        X = _reshape_side(X, shape, name)
+        dtype, flat_input, check_input = input_spec(encoder)
+        if flat_input and X.ndim != 2:
+            label = encoder if isinstance(encoder, str) else "this encoder"
+            raise ValueError(
+                f"The {side} encoder ({label!r}) expects flat samples; got "
+                f"{side} samples of shape {X.shape[1:]}. Set {name}=(-1,) to "
+                "flatten them, or use an encoder for images or sequences."
+            )
+        if check_input is not None:
+            check_input(X)
+        if dtype == "int64":
+            if X.dtype.kind == "f" and not np.array_equal(X, np.round(X)):
+                raise ValueError(
+                    f"The {side} encoder takes token ids, but the {side} samples "
+                    "hold values that are not whole numbers."
+                )
+            return X, to_tensor(X, torch.int64)
+        return X, to_tensor(X, torch.float32)
+
+    def _validate_pairs(self, pairs, y="no_validation", reset=True):
+        """Validate ``pairs`` (and ``y``); return the two sides' tensors."""
+        float_only = all(input_spec(self._side_spec(side)[0])[0] == "float32"
+                         for side in SIDES)
+        kwargs = {
+            "dtype": [np.float32, np.float64] if float_only else "numeric",
+            "allow_nd": True,
+        }
+        # "no_validation" is validate_data's marker for "no y given".
+        with_y = not (isinstance(y, str) and y == "no_validation")
+        pairs = validate_data(self, pairs, y, reset=reset, **kwargs)
+        if with_y:
+            pairs, y = pairs
+        if pairs.ndim == 2:
+            width = pairs.shape[1]
+            split = width // 2 if self.split is None else self.split
+            if not 0 < split < width:
+                raise ValueError(
+                    f"2-D pairs hold the left sample's values, then the right "
+                    f"sample's; with {width} feature(s) per row there is no room "
+                    f"for both sides (split={self.split}). Pass rows of left and "
+                    "right values side by side, with split the left width."
+                )
+            left, right = pairs[:, :split], pairs[:, split:]
+        else:
+            if pairs.shape[1] != 2:
+                raise ValueError(
+                    "pairs must have shape (n_pairs, 2, ...): one left and one "
+                    f"right sample per row; got shape {pairs.shape}, whose second "
+                    f"axis has length {pairs.shape[1]}."
+                )
+            if self.split is not None:
+                raise ValueError(
+                    f"split={self.split} applies to 2-D pairs only; pairs of "
+                    f"shape {pairs.shape} already hold the two sides on their "
+                    "second axis. Leave split=None."
+                )
+            left, right = pairs[:, 0], pairs[:, 1]
+        if reset:
+            self.pair_shape_ = tuple(pairs.shape[1:])
+        elif tuple(pairs.shape[1:]) != self.pair_shape_:
+            raise ValueError(
+                f"{type(self).__name__} was fitted on pairs whose rows have "
+                f"shape {self.pair_shape_}; got rows of shape {pairs.shape[1:]}."
+            )
+        (left, left_t), (right, right_t) = (
+            self._prepare_side(left, "left"), self._prepare_side(right, "right"))
+        if reset:
+            if self.share_weights and left.shape[1:] != right.shape[1:]:
+                raise ValueError(
+                    "With share_weights=True both sides go through one network "
+                    f"and must have the same shape; got left samples of shape "
+                    f"{left.shape[1:]} and right samples of shape "
+                    f"{right.shape[1:]}. Set share_weights=False for sides of "
+                    "different shapes (and split for 2-D pairs)."
+                )
+            self.sample_shapes_ = (tuple(left.shape[1:]), tuple(right.shape[1:]))
+        return (left_t, right_t, y) if with_y else (left_t, right_t)
+
+    def _validate_side(self, X, side):
+        """Validate samples of one side given alone; return a tensor."""
+        check_is_fitted(self, "net_")
+        if side not in SIDES:
+            raise ValueError(f"side must be 'left' or 'right'; got {side!r}.")
+        encoder = self._side_spec(side)[0]
+        float_only = input_spec(encoder)[0] == "float32"
+        X = check_array(
+            X, dtype=[np.float32, np.float64] if float_only else "numeric",
+            allow_nd=True,
+        )
+        expected = self._raw_side_shape(side)
+        if X.shape[1:] != expected:
+            raise ValueError(
+                f"{side.capitalize()} samples must have shape (n_samples, "
+                f"{', '.join(map(str, expected))}), like the {side} side of the "
+                f"pairs given to fit; got shape {X.shape}."
+            )
+        return self._prepare_side(X, side)[1]
+
+    def _encode_labels(self, y):
+        check_classification_targets(y)
+        y_type = type_of_target(y, input_name="y")
+        classes = np.unique(y)
+        if y_type != "binary" or len(classes) != 2:
+            raise ValueError(
+                "Only binary classification is supported: y must hold two "
+                "labels, 1 for 'same' pairs and 0 (or -1) for 'different' ones; "
+                f"got {len(classes)} class(es): {classes[:10].tolist()}."
+            )
+        return classes, (y == classes[1]).astype(np.float32)
+
+    # -- fit -----------------------------------------------------------------
+    def _check_structure(self):
+        if self.share_weights and self.right_encoder is not None:
+            raise ValueError(
+                "right_encoder gives the right side a network of its own, which "
+                "needs share_weights=False."
+            )
+        if self.share_weights and self.right_encoder_params is not None:
+            raise ValueError(
+                "right_encoder_params applies to a right tower of its own, "
+                "which needs share_weights=False."
+            )
+
+    def _build_module(self):
+        towers = []
+        for side, shape in zip(SIDES, self.sample_shapes_, strict=True):
+            if side == "right" and self.share_weights:
+                towers.append(None)
+                continue
+            encoder, params, _ = self._side_spec(side)
+            towers.append(build_encoder(
+                encoder,
+                n_features=math.prod(shape),
+                n_components=self.n_components,
+                input_shape=shape,
+                encoder_params=params,
+            ))
+        head = nn.Linear(self.n_components, 1) if self.loss == "bce" else None
+        return _PairNetwork(towers[0], towers[1], head)
+
+    def _make_criterion(self):
+        if self.loss == "bce":
+            return nn.BCEWithLogitsLoss()
+        return _EmbeddingPairLoss(
+            PairContrastiveLoss(margin=self.margin, distance=self.distance))
+
+    def _holdout(self, same, seed):
+        """Boolean mask of the pairs held out for calibration (None: none)."""
+        if self.validation_fraction == 0:
+            return None
+        rng = np.random.RandomState(seed)
+        held = np.zeros(len(same), dtype=bool)
+        for label in (0, 1):
+            rows = np.flatnonzero(same == label)
+            if len(rows) < 2:
+                return None
+            n_held = min(len(rows) - 1,
+                         max(1, round(self.validation_fraction * len(rows))))
+            held[rng.choice(rows, n_held, replace=False)] = True
+        return held
+
+    def fit(self, pairs, y):
+        """Train the network on labelled pairs, then calibrate the threshold.
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, ...) or (n_pairs, n_features)
+            The pairs: left and right samples on the second axis, or 2-D rows
+            of left values followed by right values (see ``split`` and the
+            Notes).
+        y : array-like of shape (n_pairs,)
+            1 (or True) for "same", 0 (or -1, or False) for "different".
+
+        Returns
+        -------
+        self : SiamesePairClassifier
+            The fitted classifier.
+        """
+        self._validate_params()
+        self._check_structure()
+        left, right, y = self._validate_pairs(pairs, y, reset=True)
+        self.classes_, same = self._encode_labels(y)
+
+        seed = draw_seed(self.random_state)
+        with seeded(seed, "cpu"):
+            module = self._build_module()
+        widths = [embed(module.tower(side), X[:1], "cpu").shape[1]
+                  for side, X in zip(SIDES, (left, right), strict=True)]
+        if widths[0] != widths[1]:
+            raise ValueError(
+                f"The left encoder embeds into {widths[0]} dimensions and the "
+                f"right one into {widths[1]}; both must give n_components."
+            )
+        if self.loss == "bce" and widths[0] != self.n_components:
+            raise ValueError(
+                f"loss='bce' weighs n_components={self.n_components} embedding "
+                f"dimensions, but the encoders embed into {widths[0]}."
+            )
+        self.n_components_ = int(widths[0])
+
+        held = self._holdout(same, seed)
+        rows = slice(None) if held is None else ~held
+        self.net_ = make_net(self, module, self._make_criterion(),
+                             balanced=False, seed=seed)
+        train(self, self.net_, (left[rows], right[rows]),
+              torch.from_numpy(same[rows]), seed)
+        self.history_ = self.net_.history
+        if self.loss == "contrastive":
+            sample = self._embed(left[rows][:_COLLAPSE_CHECK_ROWS], "left")
+            warn_if_collapsed(self, sample, self.margin)
+
+        cal = slice(None) if held is None else held
+        self._calibrate(self._similarity(left[cal], right[cal]), same[cal])
+        return self
+
+    def _calibrate(self, scores, same):
+        if len(np.unique(same)) < 2:
+            raise ValueError(
+                "Calibrating the threshold needs both 'same' and 'different' "
+                "pairs; the calibration pairs hold only one kind."
+            )
+        self.threshold_ = _best_threshold(scores, same, self.threshold_strategy)
+        margin = (scores - self.threshold_).reshape(-1, 1)
+        platt = LogisticRegression(fit_intercept=False).fit(margin, same)
+        # A model worse than chance on these pairs gets flat probabilities
+        # rather than ones that contradict its own predictions.
+        self.proba_slope_ = float(max(platt.coef_[0, 0], 1e-6))
+
+    def calibrate_threshold(self, pairs, y):
+        """Calibrate ``threshold_`` and ``proba_slope_`` again on other pairs.
+
+        The network is not retrained. Use it to move the operating point to
+        another data set or another ``threshold_strategy`` (set it first with
+        ``set_params``).
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, ...) or (n_pairs, n_features)
+            Pairs shaped like those given to ``fit``.
+        y : array-like of shape (n_pairs,)
+            Their labels, of the kind given to ``fit``; both kinds needed.
+
+        Returns
+        -------
+        self : SiamesePairClassifier
+            The classifier with its threshold recalibrated.
+        """
+        check_is_fitted(self, "net_")
+        self._validate_params()
+        left, right, y = self._validate_pairs(pairs, y, reset=False)
+        check_classification_targets(y)
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if len(unknown):
+            raise ValueError(
+                f"y holds labels {unknown.tolist()} not seen in fit; the labels "
+                f"are {self.classes_.tolist()}."
+            )
+        self._calibrate(self._similarity(left, right),
+                        (y == self.classes_[1]).astype(np.float32))
+        return self
+
+    # -- scores --------------------------------------------------------------
+    def _embed(self, X, side):
+        module = self.net_.module_
+        return embed(module.tower(side), X, self.net_.device)
+
+    def _similarity(self, left, right):
+        za = self._embed(left, "left").astype(np.float64)
+        zb = self._embed(right, "right").astype(np.float64)
+        head = self.net_.module_.head
+        if head is not None:
+            w = head.weight.detach().cpu().double().numpy()[0]
+            b = float(head.bias.detach().cpu()[0])
+            return np.abs(za - zb) @ w + b
+        if self.distance == "euclidean":
+            return -np.sqrt(((za - zb) ** 2).sum(axis=1))
+        norms = np.linalg.norm(za, axis=1) * np.linalg.norm(zb, axis=1)
+        cos = (za * zb).sum(axis=1) / np.maximum(norms, 1e-12)
+        return -(1 - cos)
+
+    def decision_function(self, pairs):
+        """Similarity of each pair, minus ``threshold_``.
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, ...) or (n_pairs, n_features)
+            Pairs shaped like those given to ``fit``.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_pairs,)
+            Higher is more similar; positive scores are predicted "same". For
+            ``loss="contrastive"`` the similarity is minus the distance
+            between the embeddings, for ``loss="bce"`` the logit of "same".
+        """
+        check_is_fitted(self, "net_")
+        left, right = self._validate_pairs(pairs, reset=False)
+        return self._similarity(left, right) - self.threshold_
+
+    def predict(self, pairs):
+        """Predict whether the two sides of each pair are the same.
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, ...) or (n_pairs, n_features)
+            Pairs shaped like those given to ``fit``.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_pairs,)
+            ``classes_[1]`` (1, or True) for "same", ``classes_[0]`` for
+            "different".
+        """
+        check_is_fitted(self, "net_")
+        return self.classes_[(self.decision_function(pairs) > 0).astype(int)]
+
+    def predict_proba(self, pairs):
+        """Probabilities of "different" and "same" for each pair.
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, ...) or (n_pairs, n_features)
+            Pairs shaped like those given to ``fit``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_pairs, 2)
+            Columns in the order of ``classes_``; each row sums to 1, and the
+            larger one is the prediction of ``predict``.
+        """
+        check_is_fitted(self, "net_")
+        same = expit(self.proba_slope_ * self.decision_function(pairs))
+        return np.column_stack([1 - same, same])
+
+    # -- embeddings ----------------------------------------------------------
+    def transform_left(self, X):
+        """Embed samples of the left side's kind.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Left samples, shaped like ``pairs[:, 0]`` (or the left columns of
+            2-D pairs) given to ``fit``.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components_), dtype float32
+            Embeddings comparable with those of ``transform_right``.
+        """
+        return self._embed(self._validate_side(X, "left"), "left")
+
+    def transform_right(self, X):
+        """Embed samples of the right side's kind.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Right samples, shaped like ``pairs[:, 1]`` (or the right columns
+            of 2-D pairs) given to ``fit``.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components_), dtype float32
+            Embeddings comparable with those of ``transform_left``: with
+            ``distance`` for ``loss="contrastive"``, with the weighted L1
+            distance of ``net_.module_.head`` for ``loss="bce"``.
+        """
+        return self._embed(self._validate_side(X, "right"), "right")
+
+    def get_transformer(self, side="left"):
+        """The trained embedding of one side as a fitted ``SiameseTransformer``.
+
+        The transformer holds a copy of the side's network, so it can go into
+        a ``Pipeline`` or a ``OneShotClassifier`` without this classifier.
+        Its ``transform`` takes samples shaped like that side of the pairs and
+        equals ``transform_left`` (or ``transform_right``). Fitting it again
+        trains from scratch on class labels.
+
+        Parameters
+        ----------
+        side : {"left", "right"}, default="left"
+            Which side's network.
+
+        Returns
+        -------
+        transformer : SiameseTransformer
+            Fitted: ``net_``, ``history_`` (this classifier's training),
+            ``n_components_``, ``n_features_in_``, ``sample_shape_`` and
+            ``classes_`` (the pair labels) are set.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sksiamese import SiamesePairClassifier
+        >>> rng = np.random.default_rng(0)
+        >>> pairs, y = rng.normal(size=(40, 2, 3)), np.tile([0, 1], 20)
+        >>> clf = SiamesePairClassifier(n_components=2, max_epochs=1,
+        ...                             random_state=0).fit(pairs, y)
+        >>> emb = clf.get_transformer()
+        >>> emb.transform(pairs[:5, 0]).shape
+        (5, 2)
+        >>> left = pairs[:, 0]
+        >>> bool(np.allclose(emb.transform(left), clf.transform_left(left)))
+        True
+        """
+        check_is_fitted(self, "net_")
+        if side not in SIDES:
+            raise ValueError(f"side must be 'left' or 'right'; got {side!r}.")
+        encoder, params, shape = self._side_spec(side)
+        transformer = SiameseTransformer(
+            encoder,
+            encoder_params=params,
+            input_shape=shape,
+            n_components=self.n_components,
+            margin=self.margin,
+            distance=self.distance,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            device=self.device,
+            callbacks=self.callbacks,
+            random_state=self.random_state,
+            verbose=self.verbose,
+        )
+        tower = copy.deepcopy(self.net_.module_.tower(side))
+        net = make_net(transformer, tower, transformer._make_loss(), balanced=True,
+                       seed=draw_seed(0), samples_per_class=2)
+        net.initialize()
+        transformer.net_ = net
+        transformer.history_ = self.history_
+        transformer.classes_ = self.classes_
+        transformer.n_components_ = self.n_components_
+        raw = self._raw_side_shape(side)
+        transformer.n_features_in_ = raw[0]
+        transformer.sample_shape_ = self.sample_shapes_[SIDES.index(side)]
+        return transformer

@@ -1,0 +1,785 @@
+"""Pictures of embeddings, pair distances and training curves, as sklearn Displays."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+from sklearn.utils.validation import check_is_fitted
+
+from .metrics import _resolve_distance, best_threshold_accuracy, pair_distances
+
+__all__ = ["EmbeddingDisplay", "PairDistanceDisplay", "TrainingCurveDisplay"]
+
+
+def _pyplot(caller):
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError(
+            f"{caller} needs matplotlib to draw. Install it with "
+            "`pip install matplotlib` (or `pip install 'sksiamese[plot]'`)."
+        ) from None
+    return plt
+
+
+def _axes(ax, caller):
+    plt = _pyplot(caller)
+    if ax is None:
+        _, ax = plt.subplots()
+    return ax
+
+
+# -- the embedding ------------------------------------------------------------
+def _project(embedding, projection, random_state):
+    """2-D coordinates of ``embedding`` and the names of their axes."""
+    embedding = np.asarray(embedding, dtype=np.float64)
+    if embedding.ndim != 2 or len(embedding) == 0:
+        raise ValueError(
+            "The embedding should be a non-empty 2-D array of shape (n_samples, "
+            f"n_components); got shape {embedding.shape}."
+        )
+    n, d = embedding.shape
+    if d == 1:
+        return np.column_stack([embedding, np.zeros(n)]), ("Component 1", "")
+    if d == 2:
+        return embedding, ("Component 1", "Component 2")
+    if isinstance(projection, str) and projection == "pca":
+        projector, name = PCA(n_components=2, random_state=random_state), "PCA"
+    elif isinstance(projection, str) and projection == "tsne":
+        if n < 2:
+            raise ValueError("projection='tsne' needs at least 2 samples.")
+        # t-SNE requires perplexity < n_samples; 30 is its usual value.
+        projector = TSNE(
+            n_components=2,
+            perplexity=min(30.0, max(1.0, (n - 1) / 3)),
+            init="pca",
+            random_state=random_state,
+        )
+        name = "t-SNE"
+    elif hasattr(projection, "fit_transform"):
+        projector, name = projection, type(projection).__name__
+    else:
+        raise ValueError(
+            "projection must be 'pca', 'tsne' or an object with fit_transform "
+            f"(such as umap.UMAP(n_components=2)); got {projection!r}."
+        )
+    coords = np.asarray(projector.fit_transform(embedding))
+    if coords.ndim != 2 or coords.shape[1] < 2:
+        raise ValueError(
+            f"The projection {name} returned an array of shape {coords.shape}; "
+            "it should return 2 columns (set its n_components=2)."
+        )
+    return coords[:, :2], (f"{name} 1", f"{name} 2")
+
+
+class EmbeddingDisplay:
+    """The samples in the embedding space, in 2-D, coloured by class.
+
+    Build it with :meth:`from_estimator` (a fitted transformer and samples)
+    or :meth:`from_embedding` (embeddings already computed); both project
+    embeddings of more than two dimensions to two, with PCA or t-SNE.
+    Creating the display directly takes 2-D coordinates as they are.
+
+    Parameters
+    ----------
+    embedding : ndarray of shape (n_samples, 2)
+        Coordinates of the points.
+    y : array-like of shape (n_samples,), default=None
+        Class of each point; each class gets its own colour and legend entry.
+    target_names : array-like, default=None
+        Names shown in the legend: ``target_names[c]`` for the integer class
+        ``c``. By default the classes themselves.
+    axis_labels : tuple of str, default=("Component 1", "Component 2")
+        Labels of the horizontal and vertical axes.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+        Axes with the scatter plot.
+    figure_ : matplotlib Figure
+        Figure containing the plot.
+    scatters_ : list of matplotlib PathCollection
+        One scatter plot per class, in the order of ``np.unique(y)`` (one in
+        all where ``y`` is None).
+
+    See Also
+    --------
+    PairDistanceDisplay : distances of same and different pairs.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.datasets import load_digits
+    >>> from sksiamese import SiameseTransformer
+    >>> from sksiamese.plotting import EmbeddingDisplay
+    >>> X, y = load_digits(return_X_y=True)
+    >>> emb = SiameseTransformer(n_components=8, max_epochs=1, random_state=0)
+    >>> emb.fit(X[:500], y[:500])
+    SiameseTransformer(...)
+    >>> disp = EmbeddingDisplay.from_estimator(emb, X[500:], y[500:])
+    >>> len(disp.scatters_), disp.ax_.get_xlabel()
+    (10, 'PCA 1')
+    >>> plt.close("all")
+    """
+
+    def __init__(
+        self,
+        embedding,
+        y=None,
+        *,
+        target_names=None,
+        axis_labels=("Component 1", "Component 2"),
+    ):
+        self.embedding = embedding
+        self.y = y
+        self.target_names = target_names
+        self.axis_labels = axis_labels
+
+    def plot(self, ax=None, *, legend="auto", **kwargs):
+        """Draw the points.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure by default.
+        legend : bool or "auto", default="auto"
+            Whether to show a legend of the classes; "auto" shows it for at
+            most 20 classes.
+        **kwargs : dict
+            Passed to ``matplotlib.axes.Axes.scatter`` (``s``, ``alpha``,
+            ``marker``, ...).
+
+        Returns
+        -------
+        display : EmbeddingDisplay
+            This display, with ``ax_``, ``figure_`` and ``scatters_`` set.
+        """
+        ax = _axes(ax, "EmbeddingDisplay")
+        coords = np.asarray(self.embedding, dtype=np.float64)
+        if coords.ndim != 2 or coords.shape[1] != 2:
+            raise ValueError(
+                "EmbeddingDisplay draws 2-D coordinates of shape (n_samples, 2); "
+                f"got shape {coords.shape}. Use EmbeddingDisplay.from_embedding "
+                "to project wider embeddings."
+            )
+        kwargs = {"s": 12, "alpha": 0.8, **kwargs}
+        self.scatters_ = []
+        if self.y is None:
+            self.scatters_.append(ax.scatter(coords[:, 0], coords[:, 1], **kwargs))
+            n_classes = 0
+        else:
+            y = np.asarray(self.y)
+            if y.shape != (len(coords),):
+                raise ValueError(
+                    f"y should have shape ({len(coords)},), one class per point; "
+                    f"got shape {y.shape}."
+                )
+            classes = np.unique(y)
+            n_classes = len(classes)
+            palette = "tab10" if n_classes <= 10 else "tab20"
+            colors = _pyplot("EmbeddingDisplay").get_cmap(palette).colors
+            for i, cls in enumerate(classes):
+                mask = y == cls
+                self.scatters_.append(
+                    ax.scatter(
+                        coords[mask, 0],
+                        coords[mask, 1],
+                        label=self._name(cls),
+                        color=colors[i % len(colors)],
+                        **kwargs,
+                    )
+                )
+        ax.set_xlabel(self.axis_labels[0])
+        ax.set_ylabel(self.axis_labels[1])
+        if n_classes and (legend is True or (legend == "auto" and n_classes <= 20)):
+            ax.legend(title="class", fontsize="small", markerscale=1.5)
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    def _name(self, cls):
+        if self.target_names is not None and isinstance(cls, (int, np.integer)):
+            return str(self.target_names[cls])
+        return str(cls)
+
+    @classmethod
+    def from_embedding(
+        cls,
+        embedding,
+        y=None,
+        *,
+        projection="pca",
+        random_state=None,
+        target_names=None,
+        ax=None,
+        legend="auto",
+        **kwargs,
+    ):
+        """Plot embeddings already computed, projected to 2-D where wider.
+
+        Parameters
+        ----------
+        embedding : array-like of shape (n_samples, n_components)
+            The embeddings, for example ``transformer.transform(X)``.
+        y : array-like of shape (n_samples,), default=None
+            Class of each sample, for the colours.
+        projection : {"pca", "tsne"} or estimator, default="pca"
+            How embeddings of more than 2 dimensions are brought to 2:
+            ``"pca"`` (the linear view: distances along the two main
+            directions), ``"tsne"`` (neighbourhoods kept, distances between
+            clusters not), or any object with ``fit_transform`` returning two
+            columns. Not used for embeddings of 1 or 2 dimensions; 1-D ones
+            are drawn along the horizontal axis.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the projection.
+        target_names : array-like, default=None
+            Legend names of integer classes.
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure by default.
+        legend : bool or "auto", default="auto"
+            Whether to show a legend; "auto" shows it for at most 20 classes.
+        **kwargs : dict
+            Passed to ``matplotlib.axes.Axes.scatter``.
+
+        Returns
+        -------
+        display : EmbeddingDisplay
+            The display, drawn.
+        """
+        coords, labels = _project(embedding, projection, random_state)
+        disp = cls(coords, y, target_names=target_names, axis_labels=labels)
+        return disp.plot(ax=ax, legend=legend, **kwargs)
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        y=None,
+        *,
+        projection="pca",
+        random_state=None,
+        target_names=None,
+        ax=None,
+        legend="auto",
+        **kwargs,
+    ):
+        """Plot the embedding of ``X`` by a fitted transformer.
+
+        Parameters
+        ----------
+        estimator : fitted transformer
+            A fitted :class:`~sksiamese.SiameseTransformer`, a ``Pipeline``
+            ending in one, or anything with ``transform``.
+        X : array-like of shape (n_samples, ...)
+            Samples to embed.
+        y : array-like of shape (n_samples,), default=None
+            Class of each sample, for the colours.
+        projection : {"pca", "tsne"} or estimator, default="pca"
+            How embeddings of more than 2 dimensions are brought to 2 (see
+            :meth:`from_embedding`).
+        random_state : int, RandomState instance or None, default=None
+            Seed of the projection.
+        target_names : array-like, default=None
+            Legend names of integer classes.
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure by default.
+        legend : bool or "auto", default="auto"
+            Whether to show a legend; "auto" shows it for at most 20 classes.
+        **kwargs : dict
+            Passed to ``matplotlib.axes.Axes.scatter``.
+
+        Returns
+        -------
+        display : EmbeddingDisplay
+            The display, drawn.
+        """
+        _pyplot("EmbeddingDisplay")
+        return cls.from_embedding(
+            estimator.transform(X),
+            y,
+            projection=projection,
+            random_state=random_state,
+            target_names=target_names,
+            ax=ax,
+            legend=legend,
+            **kwargs,
+        )
+
+
+# -- distances of pairs -------------------------------------------------------
+def _same_mask(y, n):
+    y = np.asarray(y)
+    if y.shape != (n,):
+        raise ValueError(
+            f"y should have shape ({n},), one label per pair; got shape {y.shape}."
+        )
+    if not np.isin(y, [-1, 0, 1]).all():
+        raise ValueError(
+            "y should hold 1 (or True) for pairs of the same class and 0, -1 "
+            f"or False for different ones; got values {np.unique(y)[:5].tolist()}."
+        )
+    return y == 1
+
+
+class PairDistanceDisplay:
+    """Distances of same and different pairs, as two histograms.
+
+    A good embedding for verification puts the "same" histogram left of the
+    "different" one; the overlap is the error that any threshold leaves, and
+    the threshold line shows where the decision falls.
+
+    Build it with :meth:`from_estimator` (a fitted transformer or
+    :class:`~sksiamese.SiamesePairClassifier` and pairs) or
+    :meth:`from_distances`.
+
+    Parameters
+    ----------
+    distances : ndarray of shape (n_pairs,)
+        Distance (or score) of each pair.
+    y : array-like of shape (n_pairs,)
+        1 (or True) for pairs of the same class, 0, -1 or False otherwise.
+    threshold : float, default=None
+        Where to draw the decision threshold; none if None.
+    xlabel : str, default="distance"
+        Label of the horizontal axis.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+        Axes with the histograms.
+    figure_ : matplotlib Figure
+        Figure containing the plot.
+    same_patches_ : list of matplotlib Rectangle
+        Bars of the "same" histogram, one per bin.
+    different_patches_ : list of matplotlib Rectangle
+        Bars of the "different" histogram, one per bin.
+    threshold_line_ : matplotlib Line2D or None
+        The vertical line at ``threshold``.
+
+    See Also
+    --------
+    EmbeddingDisplay : the embedding itself in 2-D.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from sksiamese.plotting import PairDistanceDisplay
+    >>> rng = np.random.default_rng(0)
+    >>> distances = np.r_[rng.gamma(2, 0.2, 100), rng.gamma(8, 0.2, 100)]
+    >>> y = np.r_[np.ones(100), np.zeros(100)]
+    >>> disp = PairDistanceDisplay.from_distances(distances, y, threshold="best")
+    >>> round(disp.threshold, 2), len(disp.same_patches_)
+    (0.85, 30)
+    >>> plt.close("all")
+    """
+
+    def __init__(self, distances, y, *, threshold=None, xlabel="distance"):
+        self.distances = distances
+        self.y = y
+        self.threshold = threshold
+        self.xlabel = xlabel
+
+    def plot(
+        self,
+        ax=None,
+        *,
+        bins=30,
+        density=False,
+        labels=("same", "different"),
+        alpha=0.6,
+    ):
+        """Draw the histograms and the threshold.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure by default.
+        bins : int or sequence of float, default=30
+            Number of bins or their edges, shared by both histograms.
+        density : bool, default=False
+            Plot densities (each histogram's area is 1) instead of counts:
+            clearer where there are many more different pairs than same.
+        labels : tuple of str, default=("same", "different")
+            Legend names of the two kinds of pairs.
+        alpha : float, default=0.6
+            Opacity of the bars, so that the overlap shows.
+
+        Returns
+        -------
+        display : PairDistanceDisplay
+            This display, with ``ax_``, ``figure_``, ``same_patches_``,
+            ``different_patches_`` and ``threshold_line_`` set.
+        """
+        ax = _axes(ax, "PairDistanceDisplay")
+        distances = np.asarray(self.distances, dtype=np.float64).ravel()
+        same = _same_mask(self.y, len(distances))
+        edges = np.histogram_bin_edges(distances, bins=bins)
+        self.same_patches_ = list(
+            ax.hist(
+                distances[same],
+                bins=edges,
+                density=density,
+                alpha=alpha,
+                color="C0",
+                label=f"{labels[0]} ({same.sum()} pairs)",
+            )[2]
+        )
+        self.different_patches_ = list(
+            ax.hist(
+                distances[~same],
+                bins=edges,
+                density=density,
+                alpha=alpha,
+                color="C1",
+                label=f"{labels[1]} ({(~same).sum()} pairs)",
+            )[2]
+        )
+        self.threshold_line_ = None
+        if self.threshold is not None:
+            self.threshold_line_ = ax.axvline(
+                self.threshold,
+                color="black",
+                linestyle="--",
+                label=f"threshold {self.threshold:.3g}",
+            )
+        ax.set_xlabel(self.xlabel)
+        ax.set_ylabel("density" if density else "pairs")
+        ax.legend()
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    @classmethod
+    def from_distances(
+        cls,
+        distances,
+        y,
+        *,
+        threshold=None,
+        xlabel="distance",
+        ax=None,
+        bins=30,
+        density=False,
+    ):
+        """Plot distances already computed.
+
+        Parameters
+        ----------
+        distances : array-like of shape (n_pairs,)
+            Distance of each pair.
+        y : array-like of shape (n_pairs,)
+            1 (or True) for pairs of the same class, 0, -1 or False otherwise.
+        threshold : float or "best", default=None
+            Threshold to draw: a distance, ``"best"`` for the one with the
+            highest accuracy on these pairs (pairs at or below it called
+            "same"), or None for none.
+        xlabel : str, default="distance"
+            Label of the horizontal axis.
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure by default.
+        bins : int or sequence of float, default=30
+            Number of bins or their edges.
+        density : bool, default=False
+            Plot densities instead of counts.
+
+        Returns
+        -------
+        display : PairDistanceDisplay
+            The display, drawn.
+        """
+        distances = np.asarray(distances, dtype=np.float64).ravel()
+        same = _same_mask(y, len(distances))
+        if isinstance(threshold, str):
+            if threshold != "best":
+                raise ValueError(
+                    f"threshold must be a number, 'best' or None; got {threshold!r}."
+                )
+            threshold = best_threshold_accuracy(same.astype(int), distances)[1]
+        elif threshold is not None and not isinstance(threshold, Real):
+            raise ValueError(
+                f"threshold must be a number, 'best' or None; got {threshold!r}."
+            )
+        disp = cls(distances, y, threshold=threshold, xlabel=xlabel)
+        return disp.plot(ax=ax, bins=bins, density=density)
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        pairs,
+        y,
+        *,
+        threshold=None,
+        distance=None,
+        ax=None,
+        bins=30,
+        density=False,
+    ):
+        """Plot the distances of ``pairs`` in a fitted estimator's embedding.
+
+        Parameters
+        ----------
+        estimator : fitted transformer, SiamesePairClassifier or None
+            With a transformer (a :class:`~sksiamese.SiameseTransformer`, a
+            ``Pipeline`` ending in one, anything with ``transform``), the
+            distance between the embeddings of the two sides, as
+            :func:`sksiamese.metrics.pair_distances` computes it; ``None``
+            compares the raw features. With a
+            :class:`~sksiamese.SiamesePairClassifier` (anything with
+            ``decision_function`` and ``threshold_``), the classifier's own
+            measure: for ``loss="contrastive"`` the distance between the
+            embeddings, with its ``threshold_`` marked; for ``loss="bce"`` the
+            similarity score (the logit of "same", higher is more similar), as
+            the axis label says.
+        pairs : array-like of shape (n_pairs, 2, ...)
+            ``pairs[:, 0]`` and ``pairs[:, 1]`` are the two sides. A pair
+            classifier also takes the pairs in any form its ``fit`` took.
+        y : array-like of shape (n_pairs,)
+            1 (or True) for pairs of the same class, 0, -1 or False otherwise.
+        threshold : float or "best", default=None
+            Threshold to draw, in the units of the axis, or ``"best"`` (see
+            :meth:`from_distances`). None draws a pair classifier's own
+            threshold, and none for a transformer.
+        distance : {"euclidean", "cosine"}, default=None
+            Distance for a transformer. None takes the transformer's
+            ``distance`` parameter, or euclidean for transformers without one.
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure by default.
+        bins : int or sequence of float, default=30
+            Number of bins or their edges.
+        density : bool, default=False
+            Plot densities instead of counts.
+
+        Returns
+        -------
+        display : PairDistanceDisplay
+            The display, drawn.
+        """
+        _pyplot("PairDistanceDisplay")
+        if hasattr(estimator, "decision_function") and hasattr(estimator, "threshold_"):
+            similarity = (
+                np.asarray(estimator.decision_function(pairs)) + estimator.threshold_
+            )
+            if getattr(estimator, "loss", "contrastive") == "contrastive":
+                # The classifier's similarity is minus the distance.
+                name = getattr(estimator, "distance", "euclidean")
+                values, own, xlabel = (
+                    -similarity,
+                    -estimator.threshold_,
+                    f"{name} distance",
+                )
+            else:
+                values, own, xlabel = (
+                    similarity,
+                    estimator.threshold_,
+                    "similarity score (higher is more similar)",
+                )
+            return cls.from_distances(
+                values,
+                y,
+                threshold=own if threshold is None else threshold,
+                xlabel=xlabel,
+                ax=ax,
+                bins=bins,
+                density=density,
+            )
+        if estimator is not None and not hasattr(estimator, "transform"):
+            raise TypeError(
+                "estimator must be a fitted transformer (with transform), a "
+                "fitted SiamesePairClassifier (with decision_function and "
+                f"threshold_) or None; got {type(estimator).__name__}."
+            )
+        distance = _resolve_distance(estimator, distance)
+        distances = pair_distances(estimator, pairs, distance=distance)
+        return cls.from_distances(
+            distances,
+            y,
+            threshold=threshold,
+            xlabel=f"{distance} distance",
+            ax=ax,
+            bins=bins,
+            density=density,
+        )
+
+
+# -- training curves ----------------------------------------------------------
+def _numeric(value):
+    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
+
+
+class TrainingCurveDisplay:
+    """Per-epoch training curves (losses by default) from a skorch history.
+
+    Build it with :meth:`from_estimator` (a fitted estimator with a
+    ``history_``, such as :class:`~sksiamese.SiameseTransformer`) or
+    :meth:`from_history`.
+
+    Parameters
+    ----------
+    epochs : ndarray of shape (n_epochs,)
+        Epoch numbers, the horizontal axis.
+    curves : dict of str to ndarray of shape (n_epochs,)
+        One curve per name; NaN where an epoch has no value.
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+        Axes with the curves.
+    figure_ : matplotlib Figure
+        Figure containing the plot.
+    lines_ : dict of str to matplotlib Line2D
+        The line of each curve.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.datasets import load_digits
+    >>> from sksiamese import SiameseTransformer
+    >>> from sksiamese.plotting import TrainingCurveDisplay
+    >>> X, y = load_digits(return_X_y=True)
+    >>> emb = SiameseTransformer(max_epochs=3, random_state=0).fit(X, y)
+    >>> disp = TrainingCurveDisplay.from_estimator(emb)
+    >>> list(disp.lines_), len(disp.lines_["train_loss"].get_xdata())
+    (['train_loss'], 3)
+    >>> plt.close("all")
+    """
+
+    def __init__(self, epochs, curves):
+        self.epochs = epochs
+        self.curves = curves
+
+    def plot(self, ax=None, *, log_scale=False, **kwargs):
+        """Draw the curves.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure by default.
+        log_scale : bool, default=False
+            Use a logarithmic vertical axis.
+        **kwargs : dict
+            Passed to ``matplotlib.axes.Axes.plot`` (``marker``, ...).
+
+        Returns
+        -------
+        display : TrainingCurveDisplay
+            This display, with ``ax_``, ``figure_`` and ``lines_`` set.
+        """
+        ax = _axes(ax, "TrainingCurveDisplay")
+        epochs = np.asarray(self.epochs)
+        self.lines_ = {}
+        for name, values in self.curves.items():
+            (self.lines_[name],) = ax.plot(
+                epochs, np.asarray(values, dtype=float), label=name, **kwargs
+            )
+        if log_scale:
+            ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(
+            "loss" if all(k.endswith("loss") for k in self.curves) else "value"
+        )
+        ax.legend()
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    @classmethod
+    def from_history(cls, history, *, keys=None, ax=None, log_scale=False, **kwargs):
+        """Plot curves from a skorch ``History`` (or a list of per-epoch dicts).
+
+        Parameters
+        ----------
+        history : skorch.History or list of dict
+            One dict per epoch, as skorch records them.
+        keys : list of str, default=None
+            Which entries to plot, for example ``["train_loss", "valid_loss"]``
+            or ``["valid_acc"]``. None plots every numeric entry whose name
+            ends in ``"loss"``.
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure by default.
+        log_scale : bool, default=False
+            Use a logarithmic vertical axis.
+        **kwargs : dict
+            Passed to ``matplotlib.axes.Axes.plot``.
+
+        Returns
+        -------
+        display : TrainingCurveDisplay
+            The display, drawn.
+        """
+        rows = [dict(row) for row in history]
+        if not rows:
+            raise ValueError("The history is empty: there is no epoch to plot.")
+        numeric = sorted(
+            {
+                k
+                for row in rows
+                for k, v in row.items()
+                if k not in ("epoch", "dur", "batches") and _numeric(v)
+            }
+        )
+        if keys is None:
+            keys = [k for k in numeric if k.endswith("loss")]
+            if not keys:
+                raise ValueError(
+                    "The history has no numeric entry ending in 'loss'; pass keys "
+                    f"to choose among {numeric}."
+                )
+        else:
+            keys = [keys] if isinstance(keys, str) else list(keys)
+            missing = [k for k in keys if k not in numeric]
+            if missing:
+                raise ValueError(
+                    f"The history has no numeric entries {missing}; its numeric "
+                    f"per-epoch entries are {numeric}."
+                )
+        epochs = np.array([row.get("epoch", i + 1) for i, row in enumerate(rows)])
+        curves = {
+            k: np.array(
+                [row[k] if _numeric(row.get(k)) else np.nan for row in rows],
+                dtype=float,
+            )
+            for k in keys
+        }
+        return cls(epochs, curves).plot(ax=ax, log_scale=log_scale, **kwargs)
+
+    @classmethod
+    def from_estimator(
+        cls, estimator, *, keys=None, ax=None, log_scale=False, **kwargs
+    ):
+        """Plot the training curves of a fitted estimator's ``history_``.
+
+        Parameters
+        ----------
+        estimator : fitted estimator
+            An estimator with a skorch ``history_``: a fitted
+            :class:`~sksiamese.SiameseTransformer` or
+            :class:`~sksiamese.SiamesePairClassifier`.
+        keys : list of str, default=None
+            Which entries to plot; None plots those ending in ``"loss"``.
+        ax : matplotlib Axes, default=None
+            Axes to draw on; a new figure by default.
+        log_scale : bool, default=False
+            Use a logarithmic vertical axis.
+        **kwargs : dict
+            Passed to ``matplotlib.axes.Axes.plot``.
+
+        Returns
+        -------
+        display : TrainingCurveDisplay
+            The display, drawn.
+        """
+        _pyplot("TrainingCurveDisplay")
+        check_is_fitted(estimator)
+        if not hasattr(estimator, "history_"):
+            raise TypeError(
+                f"{type(estimator).__name__} has no history_ to plot; pass an "
+                "estimator trained with skorch, such as SiameseTransformer, or "
+                "use TrainingCurveDisplay.from_history."
+            )
+        return cls.from_history(
+            estimator.history_, keys=keys, ax=ax, log_scale=log_scale, **kwargs
+        )

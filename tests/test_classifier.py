@@ -1,0 +1,378 @@
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sksiamese import OneShotClassifier, SiameseTransformer
+from sksiamese.metrics import equal_error_rate
+
+
+@parametrize_with_checks([
+    OneShotClassifier(SiameseTransformer(max_epochs=2, random_state=0)),
+    OneShotClassifier(None, rule="knn", n_neighbors=1),
+    OneShotClassifier(None, rule="prototype", distance="cosine"),
+])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:400], y[:400]
+
+
+@pytest.fixture(scope="module")
+def emb(digits):
+    """An embedding trained on digits 0-4 only."""
+    X, y = digits
+    return SiameseTransformer(max_epochs=2, random_state=0).fit(X[y < 5], y[y < 5])
+
+
+@pytest.fixture(scope="module")
+def new_classes(digits):
+    """Digits 5-9: two support samples per class, and the rest as queries."""
+    X, y = digits
+    X, y = X[y >= 5], y[y >= 5]
+    support = np.concatenate([np.flatnonzero(y == c)[:2] for c in range(5, 10)])
+    queries = np.setdiff1d(np.arange(len(y)), support)
+    return X[support], y[support], X[queries], y[queries]
+
+
+def weights_of(transformer):
+    return {k: v.clone() for k, v in transformer.net_.module_.state_dict().items()}
+
+
+# -- the transformer: never retrained when fitted ----------------------------------
+def test_fitted_transformer_is_used_as_is(emb, new_classes):
+    X_s, y_s, X_q, _ = new_classes
+    before, epochs = weights_of(emb), len(emb.history_)
+    clf = OneShotClassifier(emb).fit(X_s, y_s)
+    assert clf.transformer_ is emb
+    assert len(emb.history_) == epochs
+    for name, value in weights_of(emb).items():
+        assert value.equal(before[name])
+    np.testing.assert_array_equal(clf.support_embeddings_, emb.transform(X_s))
+    assert clf.predict(X_q).shape == (len(X_q),)
+
+
+def test_frozen_transformer_survives_clone(emb, new_classes):
+    X_s, y_s, X_q, y_q = new_classes
+    frozen = OneShotClassifier(FrozenEstimator(emb)).fit(X_s, y_s)
+    cloned = clone(OneShotClassifier(FrozenEstimator(emb))).fit(X_s, y_s)
+    assert cloned.transformer_.estimator is emb
+    np.testing.assert_array_equal(cloned.predict_proba(X_q), frozen.predict_proba(X_q))
+    # Unfrozen, clone() unfits the transformer, and fit trains a new one on the
+    # support set: the pitfall that FrozenEstimator avoids.
+    retrained = clone(OneShotClassifier(emb)).fit(X_s, y_s)
+    assert retrained.transformer_ is not emb
+    assert not np.array_equal(retrained.support_embeddings_,
+                              frozen.support_embeddings_)
+
+
+def test_frozen_transformer_in_cross_val_score(emb, new_classes):
+    X_s, y_s, X_q, y_q = new_classes
+    before = weights_of(emb)
+    X, y = np.r_[X_s, X_q], np.r_[y_s, y_q]
+    scores = cross_val_score(OneShotClassifier(FrozenEstimator(emb)), X, y, cv=2)
+    assert scores.shape == (2,) and np.all(scores > 0.2)
+    for name, value in weights_of(emb).items():
+        assert value.equal(before[name])
+
+
+def test_unfitted_transformer_is_fitted_on_the_support_set(digits):
+    X, y = digits
+    transformer = SiameseTransformer(max_epochs=2, random_state=0)
+    clf = OneShotClassifier(transformer).fit(X, y)
+    assert not hasattr(transformer, "net_")
+    expected = clone(transformer).fit(X, y).transform(X[:5])
+    np.testing.assert_array_equal(clf.transformer_.transform(X[:5]), expected)
+
+
+def test_unfitted_frozen_transformer_is_an_error(digits):
+    X, y = digits
+    clf = OneShotClassifier(FrozenEstimator(SiameseTransformer()))
+    with pytest.raises(NotFittedError, match=r"transformer is a FrozenEstimator "
+                                             r"around an unfitted SiameseTransformer\. "
+                                             r"Fit it before freezing it"):
+        clf.fit(X, y)
+
+
+def test_one_sample_per_class_with_an_unfitted_transformer_is_an_error():
+    clf = OneShotClassifier(SiameseTransformer(max_epochs=1))
+    with pytest.raises(ValueError, match=r"Every class in y has a single sample"):
+        clf.fit(np.eye(3), [0, 1, 2])
+
+
+def test_pipeline_and_distance_of_the_transformer(digits):
+    X, y = digits
+    pipe = make_pipeline(StandardScaler(), SiameseTransformer(
+        distance="cosine", max_epochs=1, random_state=0)).fit(X[y < 5], y[y < 5])
+    E = pipe.transform(X[y >= 5])
+    for transformer in (pipe, FrozenEstimator(pipe)):
+        clf = OneShotClassifier(transformer).fit(X[y >= 5], y[y >= 5])
+        assert clf.distance_ == "cosine"
+        np.testing.assert_array_equal(clf.support_embeddings_, E)
+    clf = OneShotClassifier(pipe, distance="euclidean").fit(X[y >= 5], y[y >= 5])
+    assert clf.distance_ == "euclidean"
+    assert OneShotClassifier(None).fit(X, y).distance_ == "euclidean"
+
+
+# -- decision rules against explicit loops --------------------------------------------
+def slow_distance(a, b, distance):
+    if distance == "cosine":
+        return 1 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+    return np.sqrt(((a - b) ** 2).sum())
+
+
+def slow_class_distances(Xs, ys, Xq, rule, distance):
+    classes = np.unique(ys)
+    out = np.empty((len(Xq), len(classes)))
+    for i, q in enumerate(Xq):
+        for j, c in enumerate(classes):
+            members = Xs[ys == c]
+            if rule == "prototype":
+                if distance == "cosine":
+                    members = members / np.linalg.norm(members, axis=1, keepdims=True)
+                out[i, j] = slow_distance(q, members.mean(axis=0), distance)
+            else:
+                out[i, j] = min(slow_distance(q, m, distance) for m in members)
+    return out
+
+
+@pytest.fixture
+def toy():
+    rng = np.random.RandomState(0)
+    ys = np.array(["a", "a", "b", "b", "b", "c", "d", "d"])
+    Xs = rng.normal(size=(8, 3))
+    Xq = rng.normal(size=(30, 3))
+    return Xs, ys, Xq
+
+
+@pytest.mark.parametrize("rule", ["nearest", "prototype"])
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+@pytest.mark.parametrize("temperature", [0.3, 1.0])
+def test_rules_match_explicit_loops(toy, rule, distance, temperature):
+    Xs, ys, Xq = toy
+    clf = OneShotClassifier(None, rule=rule, distance=distance,
+                            temperature=temperature).fit(Xs, ys)
+    D = slow_class_distances(Xs, ys, Xq, rule, distance)
+    P = np.exp(-D / temperature)
+    P /= P.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(clf.predict_proba(Xq), P, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(clf.predict(Xq), clf.classes_[D.argmin(axis=1)])
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_knn_votes_match_an_explicit_loop(toy, distance):
+    Xs, ys, Xq = toy
+    clf = OneShotClassifier(None, rule="knn", n_neighbors=3, distance=distance,
+                            temperature=0.5).fit(Xs, ys)
+    classes = list(clf.classes_)
+    expected = np.zeros((len(Xq), len(classes)))
+    for i, q in enumerate(Xq):
+        d = [slow_distance(q, s, distance) for s in Xs]
+        for j in sorted(range(len(Xs)), key=lambda j: (d[j], j))[:3]:
+            expected[i, classes.index(ys[j])] += np.exp(-d[j] / 0.5)
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(clf.predict_proba(Xq), expected, rtol=1e-9)
+    np.testing.assert_array_equal(clf.predict(Xq),
+                                  clf.classes_[expected.argmax(axis=1)])
+
+
+def test_temperature_sharpens_probabilities_not_predictions(toy):
+    Xs, ys, Xq = toy
+    cold = OneShotClassifier(None, temperature=1e-6).fit(Xs, ys)
+    hot = OneShotClassifier(None, temperature=1e6).fit(Xs, ys)
+    np.testing.assert_array_equal(cold.predict(Xq), hot.predict(Xq))
+    np.testing.assert_allclose(cold.predict_proba(Xq).max(axis=1), 1.0)
+    np.testing.assert_allclose(hot.predict_proba(Xq), 0.25, atol=1e-5)
+
+
+def test_prototype_and_nearest_agree_with_one_sample_per_class(emb, new_classes):
+    X_s, y_s, X_q, _ = new_classes
+    one = np.unique(y_s, return_index=True)[1]
+    nearest = OneShotClassifier(emb).fit(X_s[one], y_s[one])
+    prototype = OneShotClassifier(emb, rule="prototype").fit(X_s[one], y_s[one])
+    np.testing.assert_allclose(nearest.predict_proba(X_q),
+                               prototype.predict_proba(X_q), rtol=1e-6)
+
+
+def test_score_is_accuracy(emb, new_classes):
+    X_s, y_s, X_q, y_q = new_classes
+    clf = OneShotClassifier(emb).fit(X_s, y_s)
+    assert clf.score(X_q, y_q) == np.mean(clf.predict(X_q) == y_q)
+
+
+# -- kneighbors -------------------------------------------------------------------
+def test_kneighbors_matches_a_sort(toy):
+    Xs, ys, Xq = toy
+    clf = OneShotClassifier(None, n_neighbors=3).fit(Xs, ys)
+    dist, ind = clf.kneighbors(Xq)
+    for i, q in enumerate(Xq):
+        d = np.array([slow_distance(q, s, "euclidean") for s in Xs])
+        order = np.argsort(d, kind="stable")[:3]
+        np.testing.assert_array_equal(ind[i], order)
+        np.testing.assert_allclose(dist[i], d[order])
+    np.testing.assert_array_equal(clf.kneighbors(Xq, 2, return_distance=False),
+                                  ind[:, :2])
+
+
+def test_kneighbors_without_x_leaves_each_support_sample_out(toy):
+    Xs, ys, _ = toy
+    clf = OneShotClassifier(None).fit(Xs, ys)
+    dist, ind = clf.kneighbors(n_neighbors=7)
+    assert not np.any(ind == np.arange(8)[:, None])
+    for i in range(8):
+        d = [slow_distance(Xs[i], s, "euclidean") if j != i else np.inf
+             for j, s in enumerate(Xs)]
+        np.testing.assert_array_equal(ind[i], np.argsort(d, kind="stable")[:7])
+
+
+@pytest.mark.parametrize(
+    "X, n_neighbors, message",
+    [
+        (None, 8, r"n_neighbors must be an integer from 1 to the 7 support samples "
+                  r"available \(leaving each out\); got 8\."),
+        ([[0.0, 0.0, 0.0]], 9, r"n_neighbors must be an integer from 1 to the 8 "
+                               r"support samples available; got 9\."),
+        (None, 0, r"from 1 to the 7 support samples available \(leaving each "
+                  r"out\); got 0\."),
+    ],
+)
+def test_kneighbors_errors(toy, X, n_neighbors, message):
+    Xs, ys, _ = toy
+    clf = OneShotClassifier(None).fit(Xs, ys)
+    with pytest.raises(ValueError, match=message):
+        clf.kneighbors(X, n_neighbors)
+
+
+def test_knn_needs_enough_support_samples(toy):
+    Xs, ys, _ = toy
+    with pytest.raises(ValueError, match=r"rule='knn' with n_neighbors=9 needs at "
+                                         r"least that many support samples; got 8\. "
+                                         r"Lower n_neighbors\."):
+        OneShotClassifier(None, rule="knn", n_neighbors=9).fit(Xs, ys)
+
+
+# -- open set ---------------------------------------------------------------------
+def test_tiny_threshold_rejects_every_query(emb, new_classes):
+    X_s, y_s, X_q, y_q = new_classes
+    clf = OneShotClassifier(emb, threshold=1e-9).fit(X_s, y_s)
+    np.testing.assert_array_equal(clf.predict(X_q), -1)
+    np.testing.assert_array_equal(clf.predict(X_s), y_s)  # at distance 0
+    assert clf.score(X_q, np.full(len(X_q), -1)) == 1.0
+    assert clf.predict_proba(X_q).shape == (len(X_q), 5)
+
+
+def test_huge_threshold_rejects_nothing(emb, new_classes):
+    X_s, y_s, X_q, _ = new_classes
+    open_set = OneShotClassifier(emb, threshold=1e9).fit(X_s, y_s)
+    closed = OneShotClassifier(emb).fit(X_s, y_s)
+    np.testing.assert_array_equal(open_set.predict(X_q), closed.predict(X_q))
+
+
+@pytest.mark.parametrize("rule", ["nearest", "prototype", "knn"])
+def test_threshold_applies_to_the_assigned_class_distance(toy, rule):
+    Xs, ys, Xq = toy
+    closed = OneShotClassifier(None, rule=rule, n_neighbors=3).fit(Xs, ys)
+    threshold = 1.5
+    clf = OneShotClassifier(None, rule=rule, n_neighbors=3, threshold=threshold,
+                            unknown_label="unknown").fit(Xs, ys)
+    assigned = closed.predict(Xq)
+    D = slow_class_distances(Xs, ys, Xq, "prototype" if rule == "prototype"
+                             else "nearest", "euclidean")
+    d = D[np.arange(len(Xq)), np.searchsorted(clf.classes_, assigned)]
+    expected = np.where(d > threshold, "unknown", assigned)
+    assert 0 < np.sum(d > threshold) < len(Xq)
+    np.testing.assert_array_equal(clf.predict(Xq), expected)
+
+
+def loo_scores(Xs, ys, rule):
+    """Own-class and nearest-other-class distance of each support sample, left out."""
+    known, unknown = [], []
+    for i in range(len(Xs)):
+        rest = np.arange(len(Xs)) != i
+        own = rest & (ys == ys[i])
+        if own.any():
+            known.append(slow_class_distances(Xs[own], ys[own], Xs[i:i + 1], rule,
+                                              "euclidean")[0, 0])
+        other = ys != ys[i]
+        unknown.append(slow_class_distances(Xs[other], ys[other], Xs[i:i + 1],
+                                            rule, "euclidean").min())
+    return np.array(known), np.array(unknown)
+
+
+@pytest.mark.parametrize("rule", ["nearest", "prototype", "knn"])
+def test_auto_threshold_calibrates_on_left_out_support_samples(toy, rule):
+    Xs, ys, _ = toy
+    clf = OneShotClassifier(None, rule=rule, n_neighbors=2, threshold="auto",
+                            unknown_label="?").fit(Xs, ys)
+    known, unknown = loo_scores(Xs, ys, "prototype" if rule == "prototype"
+                                else "nearest")
+    labels = np.r_[np.ones(len(known)), np.zeros(len(unknown))]
+    expected = equal_error_rate(labels, np.r_[known, unknown])[1]
+    assert clf.threshold_ == pytest.approx(expected, rel=1e-9)
+
+
+def test_auto_threshold_with_one_sample_per_class(toy):
+    Xs, _, _ = toy
+    ys = np.arange(8)
+    clf = OneShotClassifier(None, threshold="auto").fit(Xs, ys)
+    nearest_other = [min(slow_distance(Xs[i], Xs[j], "euclidean")
+                         for j in range(8) if j != i) for i in range(8)]
+    assert clf.threshold_ == pytest.approx(np.median(nearest_other) / 2)
+
+
+def test_auto_threshold_rejects_a_new_cluster():
+    rng = np.random.RandomState(0)
+    centers = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    X = np.repeat(centers, 20, axis=0) + rng.normal(size=(80, 2))
+    y = np.repeat([0, 1, 2, 3], 20)
+    support = np.r_[0:5, 20:25, 40:45]
+    clf = OneShotClassifier(None, threshold="auto").fit(X[support], y[support])
+    known_queries = np.r_[5:20, 25:40, 45:60]
+    assert np.mean(clf.predict(X[known_queries]) == y[known_queries]) > 0.8
+    assert np.mean(clf.predict(X[60:]) == -1) > 0.8
+
+
+@pytest.mark.parametrize(
+    "y, unknown_label, message",
+    [
+        (["a", "b"], -1, r"unknown_label=-1 does not fit class labels that are "
+                         r"strings; pass an unknown_label of the same kind, for "
+                         r"example 'unknown'\."),
+        ([0, 1], "none", r"unknown_label='none' does not fit class labels that are "
+                         r"numbers; pass an unknown_label of the same kind, for "
+                         r"example -1\."),
+        ([-1, 1], -1, r"unknown_label=-1 is one of the classes in y; choose a "
+                      r"label that no class uses\."),
+    ],
+)
+def test_unknown_label_errors(y, unknown_label, message):
+    clf = OneShotClassifier(None, threshold=1.0, unknown_label=unknown_label)
+    with pytest.raises(ValueError, match=message):
+        clf.fit([[0.0], [1.0]], y)
+
+
+def test_auto_threshold_needs_two_classes():
+    with pytest.raises(ValueError, match=r"threshold='auto' compares distances "
+                                         r"within and between classes of the support "
+                                         r"set, which has one class only"):
+        OneShotClassifier(None, threshold="auto").fit([[0.0], [1.0]], [3, 3])
+
+
+def test_parameters_are_validated():
+    with pytest.raises(ValueError, match=r"The 'rule' parameter of OneShotClassifier "
+                                         r"must be a str among"):
+        OneShotClassifier(None, rule="farthest").fit([[0.0], [1.0]], [0, 1])
+    with pytest.raises(ValueError, match=r"The 'temperature' parameter of "
+                                         r"OneShotClassifier must be a float in the "
+                                         r"range \(0.0, inf\)\. Got 0 instead\."):
+        OneShotClassifier(None, temperature=0).fit([[0.0], [1.0]], [0, 1])

@@ -1,0 +1,508 @@
+import pickle
+import re
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from torch import nn
+
+from sksiamese import SiamesePairClassifier, SiameseTransformer
+from sksiamese.losses import PairContrastiveLoss
+
+SMALL = {
+    "n_components": 4,
+    "encoder_params": {"hidden_layer_sizes": (16,)},
+    "batch_size": 32,
+    "max_epochs": 3,
+    "random_state": 0,
+}
+
+
+def noisy_pairs(n=120, width=4, seed=0):
+    """Pairs of vectors: "same" pairs are one vector and a noisy copy."""
+    rng = np.random.default_rng(seed)
+    left = rng.normal(size=(n, width))
+    same = np.arange(n) % 2
+    right = np.where(same[:, None] == 1, left, rng.normal(size=(n, width)))
+    right = right + 0.1 * rng.normal(size=(n, width))
+    return np.stack([left, right], axis=1), same
+
+
+@pytest.fixture(scope="module")
+def data():
+    return noisy_pairs()
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    pairs, y = data
+    return SiamesePairClassifier(**SMALL).fit(pairs, y)
+
+
+# -- the pair-wise contrastive loss ----------------------------------------------
+def loop_loss(left, right, labels, margin, distance):
+    costs = []
+    for a, b, same in zip(left.tolist(), right.tolist(), labels.tolist(), strict=True):
+        a, b = np.array(a), np.array(b)
+        if distance == "euclidean":
+            d = np.sqrt(((a - b) ** 2).sum())
+        else:
+            d = 1 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+        costs.append(d**2 if same else max(0.0, margin - d) ** 2)
+    return np.mean(costs)
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_pair_contrastive_loss_matches_a_loop(distance):
+    gen = torch.Generator().manual_seed(0)
+    left = torch.randn(12, 3, generator=gen, dtype=torch.float64)
+    right = torch.randn(12, 3, generator=gen, dtype=torch.float64)
+    right[:3] = left[:3]  # zero distance, same and different
+    labels = torch.tensor([1, 0, 1, 0, 1, 1, 0, 0, 1, 0, 1, 0])
+    margin = 1.5 if distance == "euclidean" else 0.8
+    loss = PairContrastiveLoss(margin=margin, distance=distance)(left, right, labels)
+    expected = loop_loss(left, right, labels, margin, distance)
+    assert float(loss) == pytest.approx(expected, rel=1e-10, abs=1e-12)
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_pair_contrastive_loss_gradient_is_finite_and_right_at_zero_distance(distance):
+    gen = torch.Generator().manual_seed(1)
+    left = torch.randn(6, 3, generator=gen, dtype=torch.float64)
+    right = torch.randn(6, 3, generator=gen, dtype=torch.float64)
+    right[:2] = left[:2]  # identical embeddings: a "same" and a "different" pair
+    labels = torch.tensor([1, 0, 1, 0, 1, 0])
+    loss = PairContrastiveLoss(margin=1.0, distance=distance)
+
+    left_req = left.clone().requires_grad_(True)
+    right_req = right.clone().requires_grad_(True)
+    loss(left_req, right_req, labels).backward()
+    assert torch.isfinite(left_req.grad).all()
+    assert torch.isfinite(right_req.grad).all()
+    assert torch.autograd.gradcheck(
+        lambda a, b: loss(a, b, labels),
+        (left.clone().requires_grad_(True), right.clone().requires_grad_(True)),
+    )
+
+
+def test_pair_contrastive_loss_checks_its_input():
+    loss = PairContrastiveLoss()
+    with pytest.raises(ValueError, match=re.escape(
+            "left and right must be 2-D tensors of the same shape (n_pairs, "
+            "n_components); got shapes (3, 2) and (3, 4).")):
+        loss(torch.zeros(3, 2), torch.zeros(3, 4), torch.zeros(3))
+    with pytest.raises(ValueError, match=re.escape(
+            "labels must be 1-D with one label per pair; got shape (2,) for 3 "
+            "pairs.")):
+        loss(torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(2))
+    with pytest.raises(ValueError, match=re.escape(
+            "margin must be a positive number; got 0.")):
+        PairContrastiveLoss(margin=0)
+
+
+# -- scikit-learn's contract -------------------------------------------------------
+# scikit-learn's checks pass 2-D rows of any width, including odd ones: with
+# share_weights=False the two sides (the left and right halves of each row) may
+# differ in width, so every check applies.
+@parametrize_with_checks([SiamesePairClassifier(share_weights=False, **SMALL)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_clone_gives_an_unfitted_copy_with_the_same_parameters(fitted):
+    copy = clone(fitted)
+    assert copy.get_params() == fitted.get_params()
+    assert not hasattr(copy, "net_")
+
+
+def test_pickle_round_trip_gives_identical_outputs(fitted, data):
+    pairs, _ = data
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.decision_function(pairs),
+                                  fitted.decision_function(pairs))
+    np.testing.assert_array_equal(restored.predict_proba(pairs),
+                                  fitted.predict_proba(pairs))
+    np.testing.assert_array_equal(restored.transform_left(pairs[:, 0]),
+                                  fitted.transform_left(pairs[:, 0]))
+    assert restored.threshold_ == fitted.threshold_
+
+
+def test_same_random_state_same_result_and_global_rngs_untouched(data, fitted):
+    pairs, y = data
+    torch_state = torch.random.get_rng_state()
+    np_state = np.random.get_state()  # noqa: NPY002 (the user's global generator)
+    again = SiamesePairClassifier(**SMALL).fit(pairs, y)
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+    assert np.array_equal(np.random.get_state()[1], np_state[1])  # noqa: NPY002
+    np.testing.assert_array_equal(again.decision_function(pairs),
+                                  fitted.decision_function(pairs))
+    other = SiamesePairClassifier(**{**SMALL, "random_state": 1}).fit(pairs, y)
+    assert not np.allclose(other.decision_function(pairs),
+                           fitted.decision_function(pairs))
+
+
+def test_predictions_probabilities_and_scores_agree(fitted, data):
+    pairs, y = data
+    scores = fitted.decision_function(pairs)
+    pred = fitted.predict(pairs)
+    proba = fitted.predict_proba(pairs)
+    np.testing.assert_array_equal(fitted.classes_, [0, 1])
+    np.testing.assert_array_equal(pred, (scores > 0).astype(int))
+    np.testing.assert_allclose(proba.sum(axis=1), 1)
+    np.testing.assert_array_equal(proba.argmax(axis=1), pred)
+    assert fitted.score(pairs, y) == accuracy_score(y, pred)
+    # "Same" pairs score higher than "different" ones.
+    assert scores[y == 1].mean() > scores[y == 0].mean()
+    assert fitted.score(pairs, y) > 0.8
+
+
+@pytest.mark.parametrize(
+    "labels, same", [((-1, 1), 1), ((False, True), True), ((0.0, 1.0), 1.0)])
+def test_other_label_encodings_train_the_same_network(data, fitted, labels, same):
+    pairs, y = data
+    y_other = np.where(y == 1, labels[1], labels[0])
+    clf = SiamesePairClassifier(**SMALL).fit(pairs, y_other)
+    np.testing.assert_array_equal(clf.classes_, labels)
+    np.testing.assert_array_equal(clf.decision_function(pairs),
+                                  fitted.decision_function(pairs))
+    np.testing.assert_array_equal(clf.predict(pairs) == same,
+                                  fitted.predict(pairs) == 1)
+
+
+# -- bad input ---------------------------------------------------------------------
+def test_pairs_whose_second_axis_is_not_2_are_refused(data):
+    pairs, y = data
+    triples = np.concatenate([pairs, pairs[:, :1]], axis=1)
+    with pytest.raises(ValueError, match=re.escape(
+            "pairs must have shape (n_pairs, 2, ...): one left and one right "
+            "sample per row; got shape (120, 3, 4), whose second axis has "
+            "length 3.")):
+        SiamesePairClassifier(**SMALL).fit(triples, y)
+
+
+@pytest.mark.parametrize("y, found", [
+    (np.arange(120) % 3, "3 class(es): [0, 1, 2]"),
+    (np.ones(120, dtype=int), "1 class(es): [1]"),
+])
+def test_labels_other_than_two_values_are_refused(data, y, found):
+    pairs, _ = data
+    with pytest.raises(ValueError, match=re.escape(
+            "Only binary classification is supported: y must hold two labels, "
+            f"1 for 'same' pairs and 0 (or -1) for 'different' ones; got {found}.")):
+        SiamesePairClassifier(**SMALL).fit(pairs, y)
+
+
+def test_continuous_labels_are_refused(data):
+    pairs, _ = data
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        SiamesePairClassifier(**SMALL).fit(pairs, np.linspace(0, 1, 120))
+
+
+def test_nan_is_refused(data, fitted):
+    pairs, y = data
+    bad = pairs.copy()
+    bad[3, 1, 2] = np.nan
+    with pytest.raises(ValueError, match=re.escape("Input X contains NaN.")):
+        SiamesePairClassifier(**SMALL).fit(bad, y)
+    with pytest.raises(ValueError, match=re.escape("Input X contains NaN.")):
+        fitted.predict(bad)
+
+
+def test_pairs_of_another_shape_than_in_fit_are_refused(fitted, data):
+    pairs, _ = data
+    with pytest.raises(ValueError, match=re.escape(
+            "SiamesePairClassifier was fitted on pairs whose rows have shape "
+            "(2, 4); got rows of shape (2, 3).")):
+        fitted.predict(pairs[:, :, :3])
+    with pytest.raises(ValueError, match=re.escape(
+            "Left samples must have shape (n_samples, 4), like the left side of "
+            "the pairs given to fit; got shape (5, 3).")):
+        fitted.transform_left(pairs[:5, 0, :3])
+
+
+def test_inconsistent_structure_is_refused(data):
+    pairs, y = data
+    with pytest.raises(ValueError, match=re.escape(
+            "right_encoder gives the right side a network of its own, which "
+            "needs share_weights=False.")):
+        SiamesePairClassifier(right_encoder="mlp", **SMALL).fit(pairs, y)
+    with pytest.raises(ValueError, match=re.escape(
+            "split=2 applies to 2-D pairs only; pairs of shape (120, 2, 4) "
+            "already hold the two sides on their second axis. Leave split=None.")):
+        SiamesePairClassifier(split=2, **SMALL).fit(pairs, y)
+    flat = pairs.reshape(120, 8)
+    with pytest.raises(ValueError, match=re.escape(
+            "With share_weights=True both sides go through one network and must "
+            "have the same shape; got left samples of shape (3,) and right "
+            "samples of shape (5,). Set share_weights=False for sides of "
+            "different shapes (and split for 2-D pairs).")):
+        SiamesePairClassifier(split=3, **SMALL).fit(flat, y)
+    with pytest.raises(ValueError, match=re.escape(
+            "2-D pairs hold the left sample's values, then the right sample's; "
+            "with 8 feature(s) per row there is no room for both sides "
+            "(split=8).")):
+        SiamesePairClassifier(split=8, **SMALL).fit(flat, y)
+    with pytest.raises(ValueError, match=re.escape(
+            "The left encoder ('mlp') expects flat samples; got left samples of "
+            "shape (2, 2). Set input_shape=(-1,) to flatten them")):
+        SiamesePairClassifier(**SMALL).fit(pairs.reshape(120, 2, 2, 2), y)
+
+
+# -- thresholds --------------------------------------------------------------------
+def brute_force(scores, same, metric):
+    cuts = np.r_[scores.min() - 1, np.unique(scores)]
+    return max(metric(same, (scores > t).astype(int)) for t in cuts)
+
+
+@pytest.mark.parametrize("strategy, metric", [
+    ("accuracy", accuracy_score),
+    ("f1", lambda y, p: f1_score(y, p, zero_division=0)),
+])
+def test_threshold_is_the_best_on_the_calibration_pairs(fitted, strategy, metric):
+    pairs, y = noisy_pairs(n=80, seed=5)
+    clf = pickle.loads(pickle.dumps(fitted)).set_params(threshold_strategy=strategy)
+    clf.calibrate_threshold(pairs, y)
+    scores = clf.decision_function(pairs)
+    assert metric(y, (scores > 0).astype(int)) == pytest.approx(
+        brute_force(scores + clf.threshold_, y, metric))
+
+
+def test_false_accept_rate_target(fitted):
+    pairs, y = noisy_pairs(n=80, seed=5)
+    clf = pickle.loads(pickle.dumps(fitted)).set_params(threshold_strategy=0.05)
+    similarity = fitted.decision_function(pairs) + fitted.threshold_
+    clf.calibrate_threshold(pairs, y)
+    accepted = similarity > clf.threshold_
+    different = similarity[y == 0]
+    assert accepted[y == 0].mean() <= 0.05
+    # The most accepting threshold within the target: accepting the next
+    # "different" pair down would break it.
+    next_down = np.sort(different[different <= clf.threshold_])[-1]
+    assert ((different >= next_down).mean()) > 0.05
+    with pytest.raises(ValueError, match=re.escape(
+            "Calibrating the threshold needs both 'same' and 'different' pairs; "
+            "the calibration pairs hold only one kind.")):
+        clf.calibrate_threshold(pairs[y == 1], y[y == 1])
+
+
+def test_validation_fraction_holds_pairs_out_of_training(data):
+    pairs, y = data
+    batch_sizes = {}
+    for fraction in (0.0, 0.25):
+        clf = SiamesePairClassifier(validation_fraction=fraction, **SMALL)
+        clf.fit(pairs, y)
+        batch_sizes[fraction] = sum(clf.history_[-1, "batches", :, "train_batch_size"])
+    assert batch_sizes == {0.0: 120, 0.25: 90}
+
+
+# -- model selection ---------------------------------------------------------------
+def test_cross_validation_and_grid_search_split_pairs_like_samples(data):
+    pairs, y = data
+    scores = cross_val_score(SiamesePairClassifier(**SMALL), pairs, y, cv=3)
+    assert scores.shape == (3,)
+    assert scores.mean() > 0.7
+    grid = GridSearchCV(SiamesePairClassifier(**SMALL),
+                        {"margin": [0.5, 2.0], "loss": ["contrastive", "bce"]}, cv=2)
+    grid.fit(pairs.reshape(120, 8), y)  # 2-D pairs: left and right halves
+    assert set(grid.best_params_) == {"margin", "loss"}
+    assert grid.score(pairs.reshape(120, 8), y) > 0.7
+
+
+# -- losses and towers -------------------------------------------------------------
+def test_bce_loss_learns_a_weighted_l1_head(data):
+    pairs, y = data
+    clf = SiamesePairClassifier(loss="bce", **{**SMALL, "max_epochs": 8}).fit(pairs, y)
+    head = clf.net_.module_.head
+    assert isinstance(head, nn.Linear) and head.weight.shape == (1, 4)
+    za, zb = clf.transform_left(pairs[:, 0]), clf.transform_right(pairs[:, 1])
+    logit = np.abs(za - zb) @ head.weight.detach().numpy()[0] + head.bias.item()
+    np.testing.assert_allclose(clf.decision_function(pairs) + clf.threshold_, logit,
+                               rtol=1e-5, atol=1e-5)
+    assert clf.score(pairs, y) > 0.8
+
+
+def test_shared_and_distinct_towers(data):
+    pairs, y = data
+    shared = SiamesePairClassifier(**SMALL).fit(pairs, y)
+    assert shared.net_.module_.right is None
+    np.testing.assert_array_equal(shared.transform_left(pairs[:, 1]),
+                                  shared.transform_right(pairs[:, 1]))
+    two = SiamesePairClassifier(share_weights=False, **SMALL).fit(pairs, y)
+    left, right = two.net_.module_.left, two.net_.module_.right
+    assert type(left) is type(right) and left is not right
+    assert not torch.equal(left.layers[0].weight, right.layers[0].weight)
+
+
+class LinearTower(nn.Module):
+    """A user's encoder class: one linear layer."""
+
+    def __init__(self, n_features, n_components, scale=1.0):
+        super().__init__()
+        self.linear = nn.Linear(n_features, n_components)
+        self.scale = scale
+
+    def forward(self, x):
+        return self.scale * self.linear(x)
+
+
+def test_two_kinds_of_input_of_different_widths(data):
+    pairs, y = data
+    rng = np.random.default_rng(3)
+    mixing = rng.normal(size=(4, 6))
+    flat = np.hstack([pairs[:, 0], pairs[:, 1] @ mixing])  # 4 + 6 columns
+    clf = SiamesePairClassifier(
+        split=4, share_weights=False, right_encoder=LinearTower,
+        right_encoder_params={"scale": 2.0}, **{**SMALL, "max_epochs": 30, "lr": 1e-2},
+    ).fit(flat, y)
+    assert isinstance(clf.net_.module_.right, LinearTower)
+    assert clf.net_.module_.right.scale == 2.0
+    assert clf.sample_shapes_ == ((4,), (6,))
+    assert clf.transform_left(flat[:, :4]).shape == (120, 4)
+    assert clf.transform_right(flat[:, 4:]).shape == (120, 4)
+    test_pairs, test_y = noisy_pairs(n=100, seed=9)
+    test_flat = np.hstack([test_pairs[:, 0], test_pairs[:, 1] @ mixing])
+    assert clf.score(test_flat, test_y) > 0.85
+    # Cross-modal search: a left sample's nearest right sample is its own pair.
+    za, zb = clf.transform_left(flat[y == 1, :4]), clf.transform_right(flat[y == 1, 4:])
+    nearest = ((za[:, None] - zb[None]) ** 2).sum(-1).argmin(axis=1)
+    assert (nearest == np.arange(len(za))).mean() > 0.5
+    with pytest.raises(ValueError, match=re.escape(
+            "Right samples must have shape (n_samples, 6), like the right side of "
+            "the pairs given to fit; got shape (3, 4).")):
+        clf.transform_right(flat[:3, :4])
+
+
+def test_collapsed_embeddings_are_reported(data):
+    pairs, y = data
+    with pytest.warns(ConvergenceWarning, match=re.escape(
+            "SiamesePairClassifier: the embeddings collapsed: 90 training "
+            "samples lie within 0 of one point")):
+        SiamesePairClassifier(LinearTower, encoder_params={"scale": 0.0},
+                              validation_fraction=0.25, max_epochs=1,
+                              random_state=0).fit(pairs, y)
+
+
+def test_input_shape_reshapes_each_side(data):
+    pairs, y = data
+    images = pairs.reshape(120, 2, 2, 2)
+    clf = SiamesePairClassifier(input_shape=(-1,), **SMALL).fit(images, y)
+    assert clf.sample_shapes_ == ((4,), (4,))
+    reference = SiamesePairClassifier(**SMALL).fit(pairs, y)
+    np.testing.assert_array_equal(clf.decision_function(images),
+                                  reference.decision_function(pairs))
+
+
+class BagOfTokens(nn.Module):
+    """A user's encoder for token ids: the mean of the token embeddings."""
+
+    input_dtype = "int64"
+
+    def __init__(self, n_components, vocab_size=10):
+        super().__init__()
+        self.embedding = nn.EmbeddingBag(vocab_size, n_components, padding_idx=0)
+
+    def forward(self, x):
+        return self.embedding(x)
+
+
+def test_token_id_side_beside_a_float_side():
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(1, 10, size=(60, 3))
+    same = np.arange(60) % 2
+    vectors = np.where(same[:, None] == 1, tokens, rng.integers(1, 10, size=(60, 3)))
+    flat = np.hstack([tokens, vectors]).astype(float)
+    clf = SiamesePairClassifier(
+        BagOfTokens, split=3, share_weights=False, right_encoder="mlp",
+        right_encoder_params={"hidden_layer_sizes": (8,)}, n_components=4,
+        max_epochs=2, random_state=0,
+    ).fit(flat, same)
+    assert clf.transform_left(tokens).shape == (60, 4)
+    bad = flat.astype(float)
+    bad[0, 0] = 1.5
+    with pytest.raises(ValueError, match=re.escape(
+            "The left encoder takes token ids, but the left samples hold values "
+            "that are not whole numbers.")):
+        clf.predict(bad)
+
+
+# -- the embedding as a SiameseTransformer -------------------------------------------
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_get_transformer_gives_a_fitted_siamese_transformer(data, side):
+    pairs, y = data
+    clf = SiamesePairClassifier(share_weights=False, **SMALL).fit(pairs, y)
+    emb = clf.get_transformer(side)
+    assert isinstance(emb, SiameseTransformer)
+    assert emb.n_components_ == 4 and emb.n_features_in_ == 4
+    assert emb.sample_shape_ == (4,)
+    X = pairs[:, 0 if side == "left" else 1]
+    expected = clf.transform_left(X) if side == "left" else clf.transform_right(X)
+    np.testing.assert_array_equal(emb.transform(X), expected)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(emb)).transform(X),
+                                  expected)
+    # A copy: the classifier's own network is not shared.
+    assert emb.net_.module_ is not clf.net_.module_.tower(side)
+
+
+def test_transformer_goes_into_a_pipeline():
+    X, y = load_digits(return_X_y=True)
+    rng = np.random.default_rng(0)
+    i = rng.integers(0, 600, size=1500)
+    j = np.where(np.arange(1500) % 2 == 1,
+                 [rng.choice(np.flatnonzero(y[:600] == y[k])) for k in i],
+                 rng.integers(0, 600, size=1500))
+    pairs, same = np.stack([X[i], X[j]], axis=1), (y[i] == y[j]).astype(int)
+    clf = SiamesePairClassifier(n_components=8, max_epochs=5, random_state=0)
+    clf.fit(pairs, same)
+    pipe = make_pipeline(clf.get_transformer(), KNeighborsClassifier(n_neighbors=1))
+    pipe.fit(X[:600], y[:600])
+    assert pipe.score(X[600:900], y[600:900]) > 0.8
+
+
+# -- scikit-learn's digits (the numbers printed by benchmarks/pairs_digits.py) -------
+def digit_pairs(y, per_image, rng):
+    """For each image, ``per_image`` same-digit and as many other-digit partners."""
+    left, right, same = [], [], []
+    everyone = np.arange(len(y))
+    for i, label in enumerate(y):
+        mates = np.flatnonzero((y == label) & (everyone != i))
+        others = np.flatnonzero(y != label)
+        left += [i] * (2 * per_image)
+        right += [*rng.choice(mates, per_image, replace=False),
+                  *rng.choice(others, per_image, replace=False)]
+        same += [1] * per_image + [0] * per_image
+    return np.array(left), np.array(right), np.array(same)
+
+
+@pytest.fixture(scope="module")
+def digits_split():
+    X, y = load_digits(return_X_y=True)
+    rng = np.random.default_rng(0)
+    train = digit_pairs(y[:1200], 5, rng)
+    test = digit_pairs(y[1200:], 5, rng)
+    test = (test[0] + 1200, test[1] + 1200, test[2])
+    return X, train, test
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("share_weights", [True, False])
+def test_digits_verification_accuracy(digits_split, share_weights):
+    X, (li, ri, y_train), (lt, rt, y_test) = digits_split
+    if share_weights:
+        right_view, floor = X, 0.9
+    else:
+        # The right side of every pair is seen through a fixed random linear map.
+        mixing = np.random.default_rng(42).normal(size=(64, 64)) / 8
+        right_view, floor = X @ mixing, 0.85
+    clf = SiamesePairClassifier(share_weights=share_weights, max_epochs=10,
+                                random_state=0)
+    clf.fit(np.stack([X[li], right_view[ri]], axis=1), y_train)
+    accuracy = clf.score(np.stack([X[lt], right_view[rt]], axis=1), y_test)
+    assert accuracy >= floor
