@@ -94,13 +94,14 @@ def make_net(est, module, criterion, *, balanced, seed, samples_per_class=None):
     )
 
 
-def train(est, net, X, y, seed, epochs=None):
+def train(est, net, X, y, seed, epochs=None, stacklevel=4):
     """Fit ``net`` on tensors for ``epochs`` (default ``max_epochs``) more epochs.
 
     If the loss stops being finite, or training is interrupted (Ctrl-C, which
     skorch catches) in the middle of an epoch, the weights of the last finished
     epoch are restored, the unfinished epoch is dropped from the history, and a
-    warning says so. Returns ``True`` if every epoch finished.
+    warning says so, pointing ``stacklevel`` frames up (the user's call to the
+    estimator). Returns ``True`` if every epoch finished.
     """
     with seeded(seed, net.device):
         if not net.initialized_:
@@ -115,7 +116,7 @@ def train(est, net, X, y, seed, epochs=None):
                 f"smaller lr (now {est.lr}), a smaller margin, another optimizer, "
                 "or scaling the input features (for example StandardScaler).",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=stacklevel,
             )
             return False
     if len(net.history) and "train_loss" not in net.history[-1]:
@@ -126,7 +127,7 @@ def train(est, net, X, y, seed, epochs=None):
             f"{type(est).__name__}: training was interrupted in epoch "
             f"{unfinished}; {_kept(net)}.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
         return False
     return True
@@ -157,7 +158,7 @@ def continue_seed(net):
     return int(torch.randint(2**31 - 1, (1,), generator=net.generator))
 
 
-def warn_if_collapsed(est, embeddings, scale):
+def warn_if_collapsed(est, embeddings, scale, stacklevel=4):
     """Warn when the embeddings of training samples sit at (nearly) one point."""
     Z = embeddings.astype(np.float64)
     if getattr(est, "distance", "euclidean") == "cosine":
@@ -172,7 +173,7 @@ def warn_if_collapsed(est, embeddings, scale):
             "hardest pairs or triplets from the start (try miner='semi-hard' or "
             "'all'); unnormalised embeddings (try distance='cosine').",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
         return True
     return False

@@ -588,11 +588,11 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
         self.net_ = make_net(self, module, self._make_criterion(),
                              balanced=False, seed=seed)
         train(self, self.net_, (left[rows], right[rows]),
-              torch.from_numpy(same[rows]), seed)
+              torch.from_numpy(same[rows]), seed, stacklevel=3)
         self.history_ = self.net_.history
         if self.loss == "contrastive":
             sample = self._embed(left[rows][:_COLLAPSE_CHECK_ROWS], "left")
-            warn_if_collapsed(self, sample, self.margin)
+            warn_if_collapsed(self, sample, self.margin, stacklevel=3)
 
         cal = slice(None) if held is None else held
         self._calibrate(self._similarity(left[cal], right[cal]), same[cal])

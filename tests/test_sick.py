@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from sksiamese import SiamesePairClassifier, TokenSequencer
-from sksiamese._sick import load_sick
+from sksiamese.datasets import load_sick
 
 HEADER = "pair_ID\tsentence_A\tsentence_B\trelatedness_score\tentailment_judgment\n"
 
