@@ -7,7 +7,7 @@ alphabets that only ``images_background_small2`` has: Japanese_(katakana),
 Sanskrit and Tagalog. Raw pixels (nearest neighbour in pixel space) are the
 baseline. Tagalog has 17 characters, so 20-way episodes come from the other two.
 
-    python benchmarks/omniglot_one_shot.py                  # about 5 min, 2 cores
+    python benchmarks/omniglot_one_shot.py                  # 3 to 8 min on 2 CPU cores
     python benchmarks/omniglot_one_shot.py --epochs 60 --image-size 32
 
 For reference (Lake et al. 2015, 20-way within-alphabet error on the
@@ -52,7 +52,7 @@ def main():
                         help="images are averaged down to this side (default 28)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--loss", default="triplet", choices=["triplet", "contrastive"])
-    parser.add_argument("--miner", default="semi-hard",
+    parser.add_argument("--miner", default="hard",
                         choices=["all", "hard", "semi-hard"])
     parser.add_argument("--margin", type=float, default=0.5)
     parser.add_argument("--n-components", type=int, default=64)
