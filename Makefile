@@ -38,9 +38,11 @@ lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check sksiamese tests examples benchmarks
 	$(VENV)/bin/ruff format --check sksiamese tests examples benchmarks
 
-# The documentation, with warnings as errors; runs the gallery examples.
+# The documentation, with warnings as errors; runs the gallery examples
+# (DOCS_TARGET=html-noplot builds it without running them).
+DOCS_TARGET ?= html
 docs: $(VENV)/.docs-installed
-	$(MAKE) -C docs html SPHINXBUILD=$(abspath $(VENV))/bin/sphinx-build
+	$(MAKE) -C docs $(DOCS_TARGET) SPHINXBUILD=$(abspath $(VENV))/bin/sphinx-build
 
 clean:
 	-$(MAKE) -C docs clean

@@ -81,7 +81,7 @@ def main():
         est = SiameseTransformer(encoder="cnn", **common)
         shape = (28, 28)
         run(f"CNN {args.cnn_rows} x 28 x 28",
-            lambda: cnn(n_features=28 * 28, n_components=32, input_shape=shape),
+            lambda: cnn(input_shape=shape, n_components=32),
             est, X, y, args)
 
 
