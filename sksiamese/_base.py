@@ -9,8 +9,16 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from skorch.utils import noop
 
-from ._net import OPTIMIZERS, Diverged, SiameseNet, default_callbacks, resolve_device
+from ._net import (
+    OPTIMIZERS,
+    AcceleratedSiameseNet,
+    Diverged,
+    SiameseNet,
+    default_callbacks,
+    resolve_device,
+)
 from .encoders import ENCODERS
 
 # Rows embedded per forward call at inference: large batches keep the per-call
@@ -74,9 +82,24 @@ def optimizer_spec(optimizer):
 
 
 def make_net(est, module, criterion, *, balanced, seed, samples_per_class=None):
-    """The skorch net for estimator ``est``'s training parameters."""
+    """The skorch net for estimator ``est``'s training parameters.
+
+    Where ``est`` has an ``accelerator`` (Hugging Face accelerate), the net
+    trains through it, and the accelerator, not ``device``, places the module.
+    """
     opt_cls, opt_kwargs = optimizer_spec(est.optimizer)
-    return SiameseNet(
+    accelerator = getattr(est, "accelerator", None)
+    net_class, placement = SiameseNet, {"device": resolve_device(est.device)}
+    if accelerator is not None:
+        net_class = AcceleratedSiameseNet
+        placement = {
+            "accelerator": accelerator,
+            "device": None,
+            # The accelerator's print writes on the main process only; skorch
+            # uses any sink other than print whatever the verbosity.
+            "callbacks__print_log__sink": accelerator.print if est.verbose else noop,
+        }
+    return net_class(
         module=module,
         criterion=criterion,
         optimizer=opt_cls,
@@ -84,14 +107,21 @@ def make_net(est, module, criterion, *, balanced, seed, samples_per_class=None):
         max_epochs=est.max_epochs,
         batch_size=est.batch_size,
         train_split=None,
-        device=resolve_device(est.device),
         callbacks=default_callbacks(est.verbose, est.callbacks),
         verbose=int(est.verbose),
         balanced=balanced,
         samples_per_class=samples_per_class,
         generator=torch.Generator().manual_seed(seed),
+        **placement,
         **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
     )
+
+
+def net_device(net):
+    """Where ``net``'s module lives: its ``device``, or its accelerator's."""
+    if net.device is None and hasattr(net, "accelerator"):
+        return net.accelerator.device
+    return net.device
 
 
 def train(est, net, X, y, seed, epochs=None, stacklevel=4):
@@ -103,13 +133,16 @@ def train(est, net, X, y, seed, epochs=None, stacklevel=4):
     warning says so, pointing ``stacklevel`` frames up (the user's call to the
     estimator). Returns ``True`` if every epoch finished.
     """
-    with seeded(seed, net.device):
+    with seeded(seed, net_device(net)):
         if not net.initialized_:
             net.initialize()
         try:
             net.partial_fit(X, y, epochs=epochs)
         except Diverged as exc:
             _restore_last_epoch(net)
+            if isinstance(net, AcceleratedSiameseNet) and net.unwrap_after_train:
+                # Training stopped before on_train_end, which unwraps.
+                net._unwrap_accelerator()
             warnings.warn(
                 f"{type(est).__name__} stopped: training diverged (the loss "
                 f"became {exc.loss} in epoch {exc.epoch}); {_kept(net)}. Try a "
@@ -190,8 +223,11 @@ def to_tensor(X, dtype=torch.float32):
 def embed(module, X, device, forward=None):
     """Run ``module`` over ``X`` in inference mode and large batches, on ``device``.
 
-    Returns float32 numpy on the host.
+    ``device=None`` (a net placed by an accelerator) is where the module's
+    parameters are. Returns float32 numpy on the host.
     """
+    if device is None:
+        device = next((p.device for p in module.parameters()), "cpu")
     forward = forward or module
     module.eval()
     outputs = []
@@ -207,3 +243,116 @@ def embed(module, X, device, forward=None):
             "not finite. Scale the input like the training data."
         )
     return out
+
+
+def _label_kind(cls):
+    if issubclass(cls, (str, np.str_)):
+        return "string"
+    if issubclass(cls, (bool, np.bool_)):
+        return "boolean"
+    if issubclass(cls, (Real, np.number)):
+        return "number"
+    # None, and pandas' NA in its nullable arrays.
+    return "missing" if cls.__name__ in ("NoneType", "NAType") else cls.__name__
+
+
+def _is_missing(value):
+    return _label_kind(type(value)) == "missing" or (
+        isinstance(value, (float, np.floating)) and value != value)
+
+
+def check_label_types(y):
+    """Class labels of one kind, checked before numpy or scikit-learn convert them.
+
+    numpy turns a list that mixes numbers and strings into strings (``[1, "a"]``
+    would silently become the classes ``"1"`` and ``"a"``), and scikit-learn
+    has no label type for an object array of numbers. Labels given as a list
+    or an object array are therefore checked here: numbers (or booleans) come
+    back as a numeric (or boolean) array, strings unchanged, and a mix of
+    kinds, or a missing label among strings, is a ``ValueError`` that says
+    which labels are at fault. Other ``y`` (numeric arrays, pandas
+    categoricals, ``None``, 2-D labels) is returned as it is, for the usual
+    checks.
+    """
+    if y is None or isinstance(y, (str, bytes)):
+        return y
+    if getattr(getattr(y, "dtype", None), "kind", "O") != "O":
+        return y
+    try:
+        labels = np.asarray(y, dtype=object)
+    except (ValueError, TypeError):
+        return y
+    if labels.ndim != 1 or not len(labels):
+        return y
+    kinds = {_label_kind(cls) for cls in set(map(type, labels))}
+    if kinds == {"number"}:
+        values = np.asarray(labels.tolist())
+        return values if values.dtype != object else y
+    if kinds == {"boolean"}:
+        return labels.astype(bool)
+    if len(kinds) == 1 and "missing" not in kinds:
+        return y
+    missing = np.flatnonzero([_is_missing(v) for v in labels])
+    if len(missing):
+        raise ValueError(
+            f"y holds {len(missing)} missing label(s) (None, NA or NaN), the "
+            f"first at index {missing[0]}; drop those samples or give them a "
+            "label."
+        )
+    first = {}
+    for index, value in enumerate(labels):
+        first.setdefault(_label_kind(type(value)), (index, value))
+    examples = ", ".join(f"{value!r} (index {index})"
+                         for index, value in sorted(first.values())[:3])
+    raise ValueError(
+        f"y mixes labels of different types ({', '.join(sorted(kinds))}): "
+        f"{examples}. Class labels must be all strings or all numbers; convert "
+        "them to one type, for example np.asarray(y).astype(str)."
+    )
+
+
+@contextlib.contextmanager
+def explained_input_errors(name):
+    """Add what to do to numpy's errors for non-numeric or ragged ``X``."""
+    try:
+        yield
+    except ValueError as exc:
+        text = str(exc)
+        if text.startswith("could not convert"):
+            raise ValueError(
+                f"{name} needs numeric X, but {text[0].lower()}{text[1:]}. Encode "
+                "text and categorical features first: OneHotEncoder or "
+                "OrdinalEncoder for categories, TokenSequencer with "
+                "encoder='rnn' for texts."
+            ) from exc
+        if "inhomogeneous" in text:
+            raise ValueError(
+                f"{name} needs X with the same number of values in every sample "
+                f"(a rectangular array); got rows of different lengths: {text}"
+            ) from exc
+        raise
+
+
+def check_castable(X, dtype, name):
+    """Raise ``ValueError`` where ``X`` holds values that ``dtype`` cannot hold.
+
+    Float64 values beyond float32's range would become infinite, and floats
+    or unsigned ints beyond int64's would wrap around, when ``X`` becomes the
+    network's tensor.
+    """
+    if not X.size or X.dtype.kind not in "fu":
+        return
+    if dtype == torch.float32:
+        if X.dtype.itemsize > 4:
+            top = max(X.max(), -X.min())
+            if top > np.finfo(np.float32).max:
+                raise ValueError(
+                    f"X holds values as large as {top:.3g}, beyond the range of "
+                    f"float32 (about 3.4e38) in which {name} computes. Scale "
+                    "the features, for example with StandardScaler."
+                )
+    elif dtype == torch.int64 and float(X.max()) >= 2.0**63:
+        raise ValueError(
+            f"X holds {X.max():.3g}, too large for a token id (ids must lie in "
+            "0 .. vocab_size - 1, within int64)."
+        )

@@ -5,7 +5,9 @@ import math
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, ProgressBar
+from skorch.callbacks import Callback, LRScheduler, ProgressBar
+from skorch.dataset import get_len
+from skorch.hf import AccelerateMixin
 
 from ._sampling import balanced_batches, sequential_batches
 
@@ -47,15 +49,12 @@ class Batches:
 
     def _indices(self):
         if self.labels is not None:
-            return balanced_batches(
+            return _no_single_rows(balanced_batches(
                 self.labels, self.batch_size, self.samples_per_class, self.generator
-            )
+            ))
         if self.generator is not None:
             perm = torch.randperm(len(self.data), generator=self.generator)
-            batches = list(perm.split(self.batch_size))
-            if len(batches) > 1 and len(batches[-1]) < 2:
-                batches[-2:] = [torch.cat(batches[-2:])]
-            return batches
+            return _no_single_rows(list(perm.split(self.batch_size)))
         return sequential_batches(len(self.data), self.batch_size)
 
     def __len__(self):
@@ -65,6 +64,18 @@ class Batches:
         X, y = self.data.X, self.data.y
         for idx in self._indices():
             yield _take(X, idx), (None if y is None else y[idx])
+
+
+def _no_single_rows(batches):
+    # A training batch of one row has no pair, and batch normalisation fails on
+    # it: it joins the batch before it (the first batch, the one after it).
+    merged = []
+    for batch in batches:
+        if merged and (len(batch) < 2 or len(merged[-1]) < 2):
+            merged[-1] = torch.cat([merged[-1], batch])
+        else:
+            merged.append(batch)
+    return merged
 
 
 def _take(X, idx):
@@ -92,7 +103,7 @@ class KeepLastFinite(Callback):
             self._snapshot(net)
 
     def _snapshot(self, net):
-        self.state_ = copy.deepcopy(net.module_.state_dict())
+        self.state_ = copy.deepcopy(_bare_module(net).state_dict())
         self.epoch_ = len(net.history)
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
@@ -107,7 +118,16 @@ class KeepLastFinite(Callback):
         self._snapshot(net)
 
     def restore(self, net):
-        net.module_.load_state_dict(self.state_)
+        _bare_module(net).load_state_dict(self.state_)
+
+
+def _bare_module(net):
+    # An accelerator may wrap the module (DistributedDataParallel adds a
+    # "module." prefix to the state's keys): snapshots are of the module itself.
+    accelerator = getattr(net, "accelerator", None)
+    if accelerator is None:
+        return net.module_
+    return accelerator.unwrap_model(net.module_)
 
 
 class SiameseNet(NeuralNet):
@@ -146,14 +166,131 @@ class SiameseNet(NeuralNet):
             return
         super()._set_training(training)
 
+    @property
+    def batch_device(self):
+        """Where batches go: the net's ``device``."""
+        return self.device
+
     def infer(self, x, **fit_params):
-        x = _to_device(x, self.device)
+        x = _to_device(x, self.batch_device)
         if isinstance(x, (tuple, list)):
             return self.module_(*x, **fit_params)
         return self.module_(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        return self.criterion_(y_pred, _to_device(y_true, self.device))
+        return self.criterion_(y_pred, _to_device(y_true, self.batch_device))
+
+
+class ShardedBatches:
+    """This process's share of ``batches``, for data-parallel training.
+
+    Every process draws the same batches (their generators are synchronised)
+    and takes every ``num_processes``-th one; all get the same number of
+    batches, as each optimizer step waits for all processes, so where the
+    batches do not divide evenly some processes repeat their first batch.
+    """
+
+    def __init__(self, batches, process_index, num_processes):
+        self.batches = batches
+        self.process_index = process_index
+        self.num_processes = num_processes
+
+    def __len__(self):
+        return math.ceil(len(self.batches) / self.num_processes)
+
+    def __iter__(self):
+        mine = list(self.batches)[self.process_index::self.num_processes]
+        missing = len(self) - len(mine)
+        yield from mine + mine[:1] * missing
+
+
+class AcceleratedSiameseNet(AccelerateMixin, SiameseNet):
+    """``SiameseNet`` trained through Hugging Face accelerate.
+
+    The accelerator places the module (``device`` is None) and wraps it for
+    data-parallel training when several processes run. Each process trains
+    on its share of each epoch's batches (``ShardedBatches``), and mines pairs
+    or triplets within its own batches. The loss and batch size recorded in
+    the history are over all processes' batches, so that every process has
+    the same history: all see a non-finite loss at the same step and stop
+    together, and callbacks decide alike.
+    """
+
+    @property
+    def batch_device(self):
+        return self.accelerator.device
+
+    def initialize(self):
+        super().initialize()
+        if self.accelerator.num_processes > 1 and self.generator is not None:
+            # Processes seeded differently (random_state=None) would draw
+            # different batches, and their shares would overlap.
+            from accelerate.utils import broadcast_object_list
+
+            state = [self.generator.get_state()]
+            broadcast_object_list(state)
+            self.generator.set_state(state[0])
+        return self
+
+    def _prepare_modules(self):
+        for kind, names in (("criterion", self._criteria), ("module", self._modules)):
+            with self._current_init_context(kind):
+                for name in names:
+                    module = getattr(self, name + "_")
+                    # With several processes accelerate wraps modules in
+                    # DistributedDataParallel, which refuses modules with
+                    # nothing to train, such as the losses.
+                    if isinstance(module, torch.nn.Module) and any(
+                            p.requires_grad for p in module.parameters()):
+                        setattr(self, name + "_", self.accelerator.prepare(module))
+
+    def _initialize_accelerator(self):
+        if self._wrapped_with_accelerator:
+            return self
+        self._prepare_modules()
+        with self._current_init_context("optimizer"):
+            for name in self._optimizers:
+                optimizer = getattr(self, name + "_")
+                if isinstance(optimizer, torch.optim.Optimizer):
+                    setattr(self, name + "_", self.accelerator.prepare(optimizer))
+        for _, callback in self.callbacks_:
+            if isinstance(callback, LRScheduler):
+                callback.policy_ = self.accelerator.prepare(callback.policy_)
+        self._wrapped_with_accelerator = True
+        return self
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        if not self._wrapped_with_accelerator:
+            # Unwrapped at the end of an earlier fit: wrap the module again
+            # for more training (warm_start, partial_fit); the optimizer is
+            # still the prepared one.
+            self._prepare_modules()
+            self._wrapped_with_accelerator = True
+        return super().on_train_begin(net, X=X, y=y, **kwargs)
+
+    def get_iterator(self, dataset, training=False):
+        iterator = super().get_iterator(dataset, training=training)
+        if training and self.accelerator.num_processes > 1:
+            iterator = ShardedBatches(iterator, self.accelerator.process_index,
+                                      self.accelerator.num_processes)
+        return iterator
+
+    def train_step(self, batch, **fit_params):
+        step = super().train_step(batch, **fit_params)
+        if self.accelerator.num_processes > 1:
+            # The loss per row over all processes' batches, and their total
+            # size, so that every process records the same history.
+            size = torch.tensor(float(get_len(batch[0])), device=self.batch_device)
+            total = self.accelerator.reduce(
+                torch.stack([step["loss"].detach() * size, size]), "sum")
+            step["loss"] = total[0] / total[1]
+            self._rows_in_step = int(total[1])
+        return step
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training and self.accelerator.num_processes > 1:
+            self.history.record_batch("train_batch_size", self._rows_in_step)
+        return super().on_batch_end(net, batch=batch, training=training, **kwargs)
 
 
 def _to_device(x, device):

@@ -10,15 +10,18 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import (
     TRAINING_CONSTRAINTS,
+    check_castable,
+    check_label_types,
     continue_seed,
     draw_seed,
     embed,
+    explained_input_errors,
     make_net,
     seeded,
     to_tensor,
@@ -120,6 +123,11 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         If True, ``fit`` on a fitted transformer continues training from its
         weights (the samples must have the same shape) instead of starting
         anew. ``partial_fit`` always continues, one epoch at a time.
+    accelerator : accelerate.Accelerator, default=None
+        Train through Hugging Face accelerate (skorch's ``AccelerateMixin``),
+        for mixed precision and for several GPUs or machines (see Notes). The
+        accelerator places the network, so ``device`` is not used.
+        ``transform`` runs the trained network where the accelerator put it.
 
     Attributes
     ----------
@@ -154,6 +162,31 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     Pickling works (the module is saved through ``torch.save``); unpickling
     runs code, so load pickles only from trusted sources.
+    :func:`sksiamese.persistence.save_model` and ``load_model`` save and load
+    the weights and fitted metadata without pickle.
+
+    **Several GPUs.** With ``accelerator``, a script that fits the transformer
+    runs once per GPU when started with accelerate's launcher::
+
+        # train.py
+        from accelerate import Accelerator
+        accelerator = Accelerator()
+        emb = SiameseTransformer(accelerator=accelerator, batch_size=128,
+                                 random_state=0).fit(X, y)
+        if accelerator.is_main_process:
+            save_model(emb, "embedding.pt")
+
+        $ accelerate launch --multi_gpu --num_processes 4 train.py
+
+    Each process trains on its share of every epoch's class-balanced batches
+    (all processes draw the same batches and each takes every fourth), and
+    gradients are averaged across them. Pairs and triplets are mined inside
+    each process's own batch: a batch of ``batch_size`` rows on each device
+    makes an effective batch four times as large, but no pair or triplet
+    spans two devices, so the mining sees ``batch_size`` rows, as on one
+    device. Keep ``batch_size`` large enough for each batch to hold several
+    classes. The loss recorded in ``history_`` is the mean over all devices'
+    batches, the same on every process.
 
     Examples
     --------
@@ -172,6 +205,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "miner": [StrOptions({"all", "hard", "semi-hard"})],
         "samples_per_class": [Interval(Integral, 2, None, closed="left")],
         "warm_start": ["boolean"],
+        "accelerator": [HasMethods(["prepare", "backward", "autocast"]), None],
     }
 
     def __init__(
@@ -195,6 +229,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         random_state=None,
         verbose=0,
         warm_start=False,
+        accelerator=None,
     ):
         self.encoder = encoder
         self.encoder_params = encoder_params
@@ -214,6 +249,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.accelerator = accelerator
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -229,10 +265,11 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             "allow_nd": True,
         }
         no_y = isinstance(y, str) and y == "no_validation"
-        if no_y:
-            X = validate_data(self, X, reset=reset, **kwargs)
-        else:
-            X, y = validate_data(self, X, y, reset=reset, **kwargs)
+        with explained_input_errors(type(self).__name__):
+            if no_y:
+                X = validate_data(self, X, reset=reset, **kwargs)
+            else:
+                X, y = validate_data(self, X, y, reset=reset, **kwargs)
         if flat_input and X.ndim != 2:
             name = self.encoder if isinstance(self.encoder, str) else "this encoder"
             raise ValueError(
@@ -250,6 +287,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             )
         if check_input is not None:
             check_input(X)
+        check_castable(X, self._tensor_dtype(), type(self).__name__)
         return X if no_y else (X, y)
 
     def _reshape(self, X):
@@ -317,7 +355,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def _fit(self, X, y, epochs, keep):
         self._validate_params()
         keep = keep and hasattr(self, "net_")
-        X, y = self._validate_X(X, y, reset=not keep)
+        X, y = self._validate_X(X, check_label_types(y), reset=not keep)
         check_classification_targets(y)
         classes, codes = np.unique(y, return_inverse=True)
         if len(classes) < 2:
@@ -384,6 +422,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         X = self._validate_X(X, reset=False)
         return embed(self.net_.module_, self._to_tensor(X), self.net_.device)
 
-    def _to_tensor(self, X):
+    def _tensor_dtype(self):
         dtype, _, _ = input_spec(self.encoder)
-        return to_tensor(X, torch.int64 if dtype == "int64" else torch.float32)
+        return torch.int64 if dtype == "int64" else torch.float32
+
+    def _to_tensor(self, X):
+        return to_tensor(X, self._tensor_dtype())
