@@ -61,11 +61,7 @@ def balanced_batches(codes, batch_size, samples_per_class, generator):
     group_starts = torch.cumsum(group_sizes, 0) - group_sizes
     batch_of_row = torch.repeat_interleave(group_starts // batch_size, group_sizes)
     sizes = torch.bincount(batch_of_row)
-    batches = list(torch.split(rows, sizes[sizes > 0].tolist()))
-    if len(batches) > 1 and len(batches[-1]) < 2:
-        # A batch of one row has no pair, and breaks batch normalisation.
-        batches[-2:] = [torch.cat(batches[-2:])]
-    return batches
+    return list(torch.split(rows, sizes[sizes > 0].tolist()))
 
 
 def sequential_batches(n, batch_size):

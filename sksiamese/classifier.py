@@ -9,12 +9,14 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
+    _num_samples,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
     validate_data,
 )
 
+from ._base import check_label_types, explained_input_errors
 from .metrics import (
     DISTANCES,
     _block_rows,
@@ -195,8 +197,18 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
     def _validate_support(self, X, y):
         """Check ``X`` and ``y`` for ``fit``; the transformer checks ``X`` in full."""
         if self.transformer is None:
-            return validate_data(self, X, y, allow_nd=True,
-                                 dtype=[np.float64, np.float32])
+            with explained_input_errors(type(self).__name__):
+                return validate_data(self, X, y, allow_nd=True,
+                                     dtype=[np.float64, np.float32])
+        try:
+            n_samples = _num_samples(X)
+        except TypeError:
+            n_samples = None  # not array-like: the transformer says what it needs
+        if n_samples == 0:
+            raise ValueError(
+                f"{type(self).__name__}.fit got 0 samples in X; the support set "
+                "needs at least one sample of each class."
+            )
         X, y = validate_data(self, X, y, skip_check_array=True)
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
@@ -205,14 +217,54 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
     def _embed_queries(self, X):
         check_is_fitted(self)
         if self.transformer_ is None:
-            X = validate_data(self, X, reset=False, allow_nd=True,
-                              dtype=[np.float64, np.float32])
-            return _flat_features(X)
+            with explained_input_errors(type(self).__name__):
+                X = validate_data(self, X, reset=False, allow_nd=True,
+                                  dtype=[np.float64, np.float32])
+            return self._check_embeddings(_flat_features(X), "queries")
         # The transformer's own checks come first: their messages are the
         # ones users know (and scikit-learn's checks expect).
         E = _embed(self.transformer_, X)
         validate_data(self, X, reset=False, skip_check_array=True)
-        return E
+        return self._check_embeddings(E, "queries")
+
+    def _space(self):
+        return "raw features" if self.transformer_ is None else "embeddings"
+
+    def _check_embeddings(self, E, what):
+        """``E``, if the distances between its rows can be computed in float64.
+
+        Squares beyond float64's range would make euclidean distances infinite
+        and cosine ones meaningless (a row divided by an infinite norm is
+        zero), and every class would silently look equally far.
+        """
+        E = np.asarray(E)
+        with np.errstate(over="ignore", invalid="ignore"):
+            F = E.astype(np.float64)
+            squares = np.einsum("ij,ij->i", F, F)
+        if np.isfinite(squares).all():
+            return E
+        if np.isfinite(F).all():
+            problem = (f"hold values as large as {np.abs(F).max():.3g}, whose "
+                       "squares overflow float64")
+        else:
+            problem = "hold NaN or infinite values"
+        raise ValueError(
+            f"{type(self).__name__} cannot compute distances: the "
+            f"{self._space()} of the {what} {problem}. Scale the input, for "
+            "example with StandardScaler."
+        )
+
+    def _distances(self, function, *args):
+        """``function(*args)``, distances that must come out finite."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            D = function(*args)
+        if not np.isfinite(D).all():
+            raise ValueError(
+                f"{type(self).__name__} cannot compute distances: those between "
+                f"the {self._space()} overflow float64. Scale the input, for "
+                "example with StandardScaler."
+            )
+        return D
 
     def _fitted_transformer(self, X, y):
         transformer = self.transformer
@@ -263,7 +315,7 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
             The fitted classifier.
         """
         self._validate_params()
-        X, y = self._validate_support(X, y)
+        X, y = self._validate_support(X, check_label_types(y))
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         if self.threshold is not None:
@@ -276,8 +328,8 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
             )
         self.transformer_ = self._fitted_transformer(X, y)
         self.distance_ = _resolve_distance(self.transformer_, self.distance)
-        self.support_embeddings_ = (_flat_features(X) if self.transformer_ is None
-                                    else _embed(self.transformer_, X))
+        self.support_embeddings_ = self._check_embeddings(
+            _embed(self.transformer_, X), "support samples")
         self.support_labels_ = np.asarray(y)
         self._support_codes = codes
 
@@ -311,15 +363,16 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         counts = np.bincount(codes, minlength=n_classes)
         own = np.full(len(S), np.nan)
         if self.rule == "prototype":
-            D = _pairwise(S, self.prototypes_, self.distance_)
+            D = self._distances(_pairwise, S, self.prototypes_, self.distance_)
             unit = _normalize_rows(S) if self.distance_ == "cosine" else S
             several = counts[codes] > 1
             # The prototype of an example's class, computed without it.
             sums = self.prototypes_[codes] * counts[codes][:, None]
             loo = (sums[several] - unit[several]) / (counts[codes][several, None] - 1)
-            own[several] = _rowwise(S[several], loo, self.distance_)
+            own[several] = self._distances(_rowwise, S[several], loo,
+                                           self.distance_)
         else:
-            D = _pairwise(S, S, self.distance_)
+            D = self._distances(_pairwise, S, S, self.distance_)
             D[rows, rows] = np.inf
             D = _class_distances_from_items(D, codes, n_classes)
             own = np.where(counts[codes] > 1, D[rows, codes], np.nan)
@@ -343,9 +396,10 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
             block = slice(start, start + step)
             Q = E[block]
             if self.rule == "prototype":
-                D = _pairwise(Q, self.prototypes_, self.distance_)
+                D = self._distances(_pairwise, Q, self.prototypes_, self.distance_)
             else:
-                D = _class_distances(Q, S, codes, n_classes, "nearest", self.distance_)
+                D = self._distances(_class_distances, Q, S, codes, n_classes,
+                                    "nearest", self.distance_)
             if self.rule == "knn":
                 P = self._knn_votes(Q)
             else:
@@ -357,7 +411,8 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         return proba, assigned
 
     def _knn_votes(self, Q):
-        D = _pairwise(Q, self.support_embeddings_, self.distance_)
+        D = self._distances(_pairwise, Q, self.support_embeddings_,
+                            self.distance_)
         idx = _nearest_sorted(D, self.n_neighbors)
         d = np.take_along_axis(D, idx, axis=1)
         weights = np.exp(-(d - d[:, :1]) / self.temperature)
@@ -458,7 +513,7 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         step = _block_rows(len(S))
         for start in range(0, len(E), step):
             block = slice(start, start + step)
-            D = _pairwise(E[block], S, self.distance_)
+            D = self._distances(_pairwise, E[block], S, self.distance_)
             if X is None:
                 rows = np.arange(block.start, block.start + len(D))
                 D[rows - start, rows] = np.inf

@@ -17,8 +17,11 @@ from torch import nn
 
 from ._base import (
     TRAINING_CONSTRAINTS,
+    check_castable,
+    check_label_types,
     draw_seed,
     embed,
+    explained_input_errors,
     make_net,
     seeded,
     to_tensor,
@@ -393,6 +396,8 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
             )
         if check_input is not None:
             check_input(X)
+        check_castable(X, torch.int64 if dtype == "int64" else torch.float32,
+                       type(self).__name__)
         if dtype == "int64":
             if X.dtype.kind == "f" and not np.array_equal(X, np.round(X)):
                 raise ValueError(
@@ -412,9 +417,16 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
         }
         # "no_validation" is validate_data's marker for "no y given".
         with_y = not (isinstance(y, str) and y == "no_validation")
-        pairs = validate_data(self, pairs, y, reset=reset, **kwargs)
+        with explained_input_errors(type(self).__name__):
+            pairs = validate_data(self, pairs, y, reset=reset, **kwargs)
         if with_y:
             pairs, y = pairs
+        if pairs.ndim > 2 and 0 in pairs.shape[2:]:
+            raise ValueError(
+                f"{type(self).__name__} needs samples with at least one feature; "
+                f"got pairs of shape {pairs.shape}, whose samples of shape "
+                f"{pairs.shape[2:]} hold no values."
+            )
         if pairs.ndim == 2:
             width = pairs.shape[1]
             split = width // 2 if self.split is None else self.split
@@ -468,10 +480,11 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"side must be 'left' or 'right'; got {side!r}.")
         encoder = self._side_spec(side)[0]
         float_only = input_spec(encoder)[0] == "float32"
-        X = check_array(
-            X, dtype=[np.float32, np.float64] if float_only else "numeric",
-            allow_nd=True,
-        )
+        with explained_input_errors(type(self).__name__):
+            X = check_array(
+                X, dtype=[np.float32, np.float64] if float_only else "numeric",
+                allow_nd=True,
+            )
         expected = self._raw_side_shape(side)
         if X.shape[1:] != expected:
             raise ValueError(
@@ -563,7 +576,8 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
         """
         self._validate_params()
         self._check_structure()
-        left, right, y = self._validate_pairs(pairs, y, reset=True)
+        left, right, y = self._validate_pairs(pairs, check_label_types(y),
+                                              reset=True)
         self.classes_, same = self._encode_labels(y)
 
         seed = draw_seed(self.random_state)
@@ -632,7 +646,8 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "net_")
         self._validate_params()
-        left, right, y = self._validate_pairs(pairs, y, reset=False)
+        left, right, y = self._validate_pairs(pairs, check_label_types(y),
+                                              reset=False)
         check_classification_targets(y)
         unknown = np.setdiff1d(np.unique(y), self.classes_)
         if len(unknown):

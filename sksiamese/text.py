@@ -4,6 +4,7 @@ from collections import Counter
 from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.utils._param_validation import Interval, RealNotInt
@@ -246,6 +247,13 @@ def _as_texts(X):
         raise ValueError(
             "TokenSequencer expects a list of texts; got a single string. "
             "Wrap it in a list: [text]."
+        )
+    if sp.issparse(X):
+        raise ValueError(
+            "TokenSequencer expects texts: a list of str, or a 2-D array of str "
+            f"(n_samples, n_columns); got a sparse {type(X).__name__} of shape "
+            f"{X.shape}, which holds numbers, not texts. Pass the raw texts, "
+            "not the output of a vectorizer."
         )
     if hasattr(X, "to_numpy"):
         X = X.to_numpy()

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -366,6 +368,31 @@ def test_auto_threshold_needs_two_classes():
                                          r"within and between classes of the support "
                                          r"set, which has one class only"):
         OneShotClassifier(None, threshold="auto").fit([[0.0], [1.0]], [3, 3])
+
+
+def test_unusable_support_and_queries_are_explained(emb):
+    with pytest.raises(ValueError, match=re.escape(
+            "OneShotClassifier needs numeric X, but could not convert string to "
+            "float: 'a'. Encode text and categorical features first")):
+        OneShotClassifier(None).fit([["a"], ["b"]], [0, 1])
+    with pytest.raises(ValueError, match=re.escape(
+            "OneShotClassifier.fit got 0 samples in X; the support set needs at "
+            "least one sample of each class.")):
+        OneShotClassifier(FrozenEstimator(emb)).fit([], [])
+    clf = OneShotClassifier(None, distance="cosine").fit([[1.0, 0.0], [0.0, 1.0]],
+                                                         ["a", "b"])
+    with pytest.raises(ValueError, match=re.escape(
+            "OneShotClassifier cannot compute distances: the raw features of the "
+            "queries hold values as large as 1e+200, whose squares overflow "
+            "float64. Scale the input, for example with StandardScaler.")):
+        clf.predict([[1e200, 1.0]])
+    with pytest.raises(ValueError, match=re.escape(
+            "y mixes labels of different types (number, string): 0 (index 0), 'x' "
+            "(index 1).")):
+        OneShotClassifier(None).fit([[0.0], [1.0]], [0, "x"])
+    fitted = OneShotClassifier(None).fit([[0.0], [1.0]],
+                                         np.array([3, 5], dtype=object))
+    assert fitted.classes_.dtype.kind == "i"
 
 
 def test_parameters_are_validated():

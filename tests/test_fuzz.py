@@ -37,7 +37,7 @@ from sksiamese import (
 )
 
 hypothesis = pytest.importorskip("hypothesis", reason="needs hypothesis (test extra)")
-from hypothesis import HealthCheck, assume, event, given, settings  # noqa: E402
+from hypothesis import HealthCheck, event, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
@@ -154,11 +154,6 @@ LABEL_KINDS = ["int", "float", "str", "object_str", "list_str", "bool", "object_
                "series", "categorical", "mixed", "list_mixed", "none", "nan", "short"]
 VALID_LABEL_KINDS = ["int", "str", "object_str", "list_str", "bool", "object_int",
                      "series", "categorical"]
-# SiamesePairClassifier and OneShotClassifier reject object arrays of ints with
-# "Unknown label type: unknown" and turn [1, "x"] into the classes "1" and "x":
-# see the xfail tests at the end.
-LABEL_KINDS_CLASSIFIERS = [k for k in LABEL_KINDS if k not in ("object_int",
-                                                                "list_mixed")]
 
 
 @dataclass
@@ -407,7 +402,7 @@ def tiny_pairs(**params):
 
 pair_shapes = weighted(
     (st.tuples(st.integers(4, 8), st.just(2), st.integers(1, 3)), 4),
-    (st.tuples(st.integers(0, 8), st.sampled_from([2, 1, 3]), st.integers(1, 3)), 1),
+    (st.tuples(st.integers(0, 8), st.sampled_from([2, 1, 3]), st.integers(0, 3)), 1),
     (st.tuples(st.integers(1, 8), st.integers(1, 6)), 2),
 )
 
@@ -428,7 +423,7 @@ def valid_pairs(sample, fitted_shape=None):
 def test_pair_classifier_fit_any_input(data):
     sample = data.draw(samples(pair_shapes), label="pairs")
     n = sample.shape[0] if sample.kind != "sparse" else sample.X.shape[0]
-    target = data.draw(labels(n, n_classes=2, kinds=LABEL_KINDS_CLASSIFIERS),
+    target = data.draw(labels(n, n_classes=2, kinds=LABEL_KINDS),
                        label="y")
     loss = data.draw(st.sampled_from(["contrastive", "bce"]), label="loss")
     valid = valid_pairs(sample)
@@ -499,22 +494,22 @@ def check_one_shot_outputs(clf, X, n, plain=None, plain_X=None):
 @fuzz
 @given(st.data())
 def test_one_shot_raw_features_any_input(data):
-    # 1e300 is left out: its squared distances overflow (see the xfail below).
     sample = data.draw(samples(
         weighted((rows, 4), (st.tuples(st.integers(0, 8), st.integers(0, 3)), 1),
                  (st.tuples(st.integers(1, 6), st.integers(1, 2), st.integers(1, 2)),
                   1),
-                 (st.tuples(st.integers(1, 4)), 1)),
-        poisons=[p for p in POISONS if p != "1e300"]), label="X")
+                 (st.tuples(st.integers(1, 4)), 1))), label="X")
     n = sample.shape[0] if sample.kind != "sparse" else sample.X.shape[0]
-    target = data.draw(labels(n, kinds=LABEL_KINDS_CLASSIFIERS), label="y")
+    target = data.draw(labels(n, kinds=LABEL_KINDS), label="y")
     params = data.draw(st.fixed_dictionaries({
         "rule": st.sampled_from(["nearest", "prototype", "knn"]),
         "n_neighbors": st.integers(1, 3),
         "threshold": st.sampled_from([None, "auto", 0.5]),
     }), label="params")
+    # Distances between raw features are computed in float64, where squares of
+    # values beyond about 1e154 overflow: 1e300 must be refused, 1e39 accepted.
     valid_X = (len(sample.shape) >= 2 and min(sample.shape) >= 1
-               and sample.finite_in(np.inf))
+               and sample.finite_in(1e150))
     expected = target.expected
     n_classes = len(np.unique(np.asarray(expected))) if expected is not None else 0
     fits = (expected is not None
@@ -541,9 +536,7 @@ def test_one_shot_in_embedding_any_input(fitted_transformer, data):
     fit_X = data.draw(samples(st.tuples(st.integers(0, 6), st.sampled_from([3, 3, 2]))),
                       label="X")
     n = fit_X.shape[0] if fit_X.kind != "sparse" else fit_X.X.shape[0]
-    target = data.draw(labels(n, kinds=LABEL_KINDS_CLASSIFIERS), label="y")
-    # An empty list is left out: see test_one_shot_empty_list_support_is_a_value_error.
-    assume(not (fit_X.kind == "list" and n == 0))
+    target = data.draw(labels(n, kinds=LABEL_KINDS), label="y")
     query = data.draw(samples(st.tuples(st.integers(0, 4), st.sampled_from([3, 3, 1]))),
                       label="queries")
     rule = data.draw(st.sampled_from(["nearest", "prototype"]), label="rule")
@@ -675,47 +668,95 @@ def test_token_ids_beyond_int64_are_rejected_before_they_wrap():
         tiny_transformer(encoder="rnn").fit(X, [0, 0, 1, 1])
 
 
-# -- what the fuzzing found in files this suite does not own --------------------
-@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=(
-    "SiamesePairClassifier accepts samples with no features: pairs of shape "
-    "(n, 2, 0) train an encoder on nothing and predict 0.5 for every pair. "
-    "_validate_pairs should reject an empty sample shape."))
-def test_pairs_of_empty_samples_are_rejected():
+# -- what the fuzzing found in the classifiers and the sequencer, and was fixed --
+@pytest.mark.parametrize("shape", [(16, 2, 0), (16, 2, 3, 0), (16, 2, 0, 3)])
+def test_pairs_of_empty_samples_are_rejected(shape):
+    # Pairs of shape (n, 2, 0) trained an encoder on nothing and predicted 0.5
+    # for every pair.
     y = np.tile([0, 1], 8)
-    with pytest.raises(ValueError, match="feature"):
-        tiny_pairs().fit(np.empty((16, 2, 0)), y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rejected before torch sees them
+        with pytest.raises(ValueError, match=re.escape(
+                "SiamesePairClassifier needs samples with at least one feature; "
+                f"got pairs of shape {shape}, whose samples of shape {shape[2:]} "
+                "hold no values.")):
+            tiny_pairs().fit(np.empty(shape), y)
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered")
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=(
-    "OneShotClassifier(None) squares raw features; at 1e300 the distances "
-    "overflow to inf/NaN and predict returns the first class with uniform "
-    "probabilities instead of raising."))
-def test_one_shot_raw_features_overflow_is_an_error():
+@pytest.mark.parametrize("X, values", [
+    (np.full((8, 2, 2), -1e300), "1e\\+300"),
+    (np.full((8, 4), 1e39), "1e\\+39"),
+])
+def test_pairs_beyond_float32_are_rejected_before_the_network(fitted_pairs, X, values):
+    # 1e300 became inf in float32 and failed as "The embedding contains NaN".
+    message = (f"X holds values as large as {values}, beyond the range of float32 "
+               r"\(about 3.4e38\) in which SiamesePairClassifier computes. Scale "
+               "the features")
+    with pytest.raises(ValueError, match=message):
+        tiny_pairs().fit(X, np.tile([0, 1], 4))
+    with pytest.raises(ValueError, match=message):
+        fitted_pairs.predict(np.full((3, 2, 3), X.flat[0]))
+    with pytest.raises(ValueError, match=message):
+        fitted_pairs.transform_right(np.full((3, 3), X.flat[0]))
+
+
+OVERFLOW = (r"OneShotClassifier cannot compute distances: the raw features of the "
+            r"{what} hold values as large as 1e\+300, whose squares overflow "
+            r"float64. Scale the input, for example with StandardScaler.")
+
+
+@pytest.mark.parametrize("rule", ["nearest", "prototype", "knn"])
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_one_shot_raw_features_overflow_is_an_error(rule, distance):
+    # predict returned the first class with uniform probabilities (euclidean), or
+    # divided by an infinite norm (cosine), instead of raising.
     X, y = np.eye(3), [0, 1, 2]
-    clf = OneShotClassifier(None).fit(X, y)
-    with pytest.raises(ValueError):
-        clf.predict(X * 1e300)
+    params = {"rule": rule, "distance": distance, "n_neighbors": 2}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning either
+        clf = OneShotClassifier(None, **params).fit(X, y)
+        for method in ("predict", "predict_proba", "kneighbors"):
+            with pytest.raises(ValueError, match=OVERFLOW.format(what="queries")):
+                getattr(clf, method)(X * 1e300)
+        with pytest.raises(ValueError,
+                           match=OVERFLOW.format(what="support samples")):
+            OneShotClassifier(None, **params).fit(X * 1e300, y)
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError, reason=(
-    "OneShotClassifier.fit with a fitted transformer and an empty list as X "
-    "fails with IndexError in scikit-learn's _num_features: _validate_support "
-    "skips check_array, so nothing rejects empty input first."))
-def test_one_shot_empty_list_support_is_a_value_error(fitted_transformer):
-    with pytest.raises(ValueError, match="0 sample"):
-        OneShotClassifier(FrozenEstimator(fitted_transformer)).fit([], [])
+@pytest.mark.parametrize("threshold", [None, "auto"])
+def test_one_shot_distances_that_overflow_are_an_error(threshold):
+    # Each square is finite, but sums of two of them are not.
+    support = np.array([[1e154], [-1e154], [1e154], [-1e154]])
+    message = (r"OneShotClassifier cannot compute distances: those between the "
+               r"raw features overflow float64. Scale the input, for example "
+               r"with StandardScaler.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        if threshold == "auto":
+            with pytest.raises(ValueError, match=message):
+                OneShotClassifier(None, threshold="auto").fit(support, [0, 1, 0, 1])
+            return
+        clf = OneShotClassifier(None).fit(support, [0, 1, 0, 1])
+        with pytest.raises(ValueError, match=message):
+            clf.predict(-support)
+        # Near the limit, but computable.
+        np.testing.assert_array_equal(clf.predict([[3e153], [-3e153]]), [0, 1])
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "SiamesePairClassifier and OneShotClassifier check labels with scikit-learn "
-    "only: an object array of ints fails with 'Unknown label type: unknown' "
-    "(which suggests a regression target), and a list that mixes numbers and "
-    "strings silently becomes string classes. sksiamese._base.check_label_types "
-    "(used by SiameseTransformer) fixes both."))
+@pytest.mark.parametrize("X", [[], np.empty((0, 3)), pd.DataFrame(np.empty((0, 3)))])
+def test_one_shot_empty_list_support_is_a_value_error(fitted_transformer, X):
+    # With a fitted transformer, scikit-learn's _num_features failed on [] with
+    # IndexError: nothing rejected an empty support set first.
+    with pytest.raises(ValueError, match=re.escape(
+            "OneShotClassifier.fit got 0 samples in X; the support set needs at "
+            "least one sample of each class.")):
+        OneShotClassifier(FrozenEstimator(fitted_transformer)).fit(X, [])
+
+
 @pytest.mark.parametrize("estimator", ["pairs", "one_shot"])
 def test_classifier_labels_object_ints_accepted_and_mixed_rejected(estimator):
+    # scikit-learn alone rejected an object array of ints as "Unknown label
+    # type: unknown", and turned [0, "x"] into the string classes "0" and "x".
     rng = np.random.default_rng(0)
     if estimator == "pairs":
         X, make = rng.normal(size=(8, 2, 2)), tiny_pairs
@@ -724,5 +765,37 @@ def test_classifier_labels_object_ints_accepted_and_mixed_rejected(estimator):
     y = np.tile([0, 1], 4)
     fitted = make().fit(X, y.astype(object))
     assert fitted.classes_.dtype.kind == "i"
-    with pytest.raises(ValueError, match="mixes labels"):
+    np.testing.assert_array_equal(fitted.classes_, [0, 1])
+    np.testing.assert_array_equal(fitted.predict(X), make().fit(X, y).predict(X))
+    with pytest.raises(ValueError, match=re.escape(
+            "y mixes labels of different types (number, string): 0 (index 0), "
+            "'x' (index 1). Class labels must be all strings or all numbers")):
         make().fit(X, [0, "x"] * 4)
+    with pytest.raises(ValueError, match=re.escape(
+            "y holds 2 missing label(s) (None, NA or NaN), the first at index 2")):
+        make().fit(X, np.array(["a", "b", None, "b"] * 2, dtype=object))
+
+
+def test_pair_calibration_labels_are_checked_like_fit_labels(fitted_pairs):
+    rng = np.random.default_rng(1)
+    pairs, y = rng.normal(size=(8, 2, 3)), np.tile([0, 1], 4)
+    before = fitted_pairs.threshold_
+    try:
+        fitted_pairs.calibrate_threshold(pairs, y.astype(object))
+        assert np.isfinite(fitted_pairs.threshold_)
+        with pytest.raises(ValueError, match=re.escape(
+                "y mixes labels of different types (number, string)")):
+            fitted_pairs.calibrate_threshold(pairs, [0, "x"] * 4)
+    finally:
+        fitted_pairs.threshold_ = before
+
+
+def test_token_sequencer_says_it_needs_texts_not_a_sparse_matrix():
+    # A sparse matrix became a 0-d object array: "got an array of shape ()".
+    X = sp.csr_matrix(np.eye(3))
+    with pytest.raises(ValueError, match=re.escape(
+            "TokenSequencer expects texts: a list of str, or a 2-D array of str "
+            "(n_samples, n_columns); got a sparse csr_matrix of shape (3, 3), "
+            "which holds numbers, not texts. Pass the raw texts, not the output "
+            "of a vectorizer.")):
+        TokenSequencer().fit(X)

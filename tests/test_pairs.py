@@ -216,6 +216,34 @@ def test_nan_is_refused(data, fitted):
         fitted.predict(bad)
 
 
+def test_unusable_pairs_are_explained(data, fitted):
+    pairs, y = data
+    with pytest.raises(ValueError, match=re.escape(
+            "SiamesePairClassifier needs samples with at least one feature; got "
+            "pairs of shape (120, 2, 0), whose samples of shape (0,) hold no "
+            "values.")):
+        SiamesePairClassifier(**SMALL).fit(pairs[:, :, :0], y)
+    huge = pairs * 1e300
+    message = re.escape(
+        f"X holds values as large as {np.abs(huge).max():.3g}, beyond the range "
+        "of float32 (about 3.4e38) in which SiamesePairClassifier computes. Scale "
+        "the features, for example with StandardScaler.")
+    with pytest.raises(ValueError, match=message):
+        SiamesePairClassifier(**SMALL).fit(huge, y)
+    with pytest.raises(ValueError, match=message):
+        fitted.predict(huge)
+    with pytest.raises(ValueError, match=re.escape(
+            "SiamesePairClassifier needs numeric X, but could not convert string "
+            "to float: 'a'. Encode text and categorical features first")):
+        SiamesePairClassifier(**SMALL).fit([[["a", "b"], ["c", "d"]]] * 4, [0, 1] * 2)
+    with pytest.raises(ValueError, match=re.escape(
+            "y mixes labels of different types (number, string): 0 (index 0), 'x' "
+            "(index 1).")):
+        SiamesePairClassifier(**SMALL).fit(pairs, [0, "x"] * 60)
+    assert SiamesePairClassifier(**SMALL).fit(
+        pairs, y.astype(object)).classes_.dtype.kind == "i"
+
+
 def test_pairs_of_another_shape_than_in_fit_are_refused(fitted, data):
     pairs, _ = data
     with pytest.raises(ValueError, match=re.escape(

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import CountVectorizer
@@ -119,6 +120,14 @@ def test_any_iterable_of_texts():
                                   "got an array of shape (2, 2, 2)."),
         ([], "TokenSequencer got no texts (an array of shape (0,)); give at "
              "least one."),
+        (sp.csr_matrix(np.eye(2)), "TokenSequencer expects texts: a list of str, "
+                                   "or a 2-D array of str (n_samples, n_columns); "
+                                   "got a sparse csr_matrix of shape (2, 2), which "
+                                   "holds numbers, not texts. Pass the raw texts, "
+                                   "not the output of a vectorizer."),
+        (CountVectorizer().fit_transform(TEXTS), "got a sparse csr_matrix of "
+                                                 "shape (3, 7), which holds "
+                                                 "numbers, not texts."),
     ],
 )
 def test_rejects_what_is_not_texts(X, message):
