@@ -191,13 +191,22 @@ def continue_seed(net):
     return int(torch.randint(2**31 - 1, (1,), generator=net.generator))
 
 
+# Optimizer steps below which only identical embeddings count as collapsed:
+# batch normalisation's running statistics, used by transform, have then seen
+# too few batches to scale the output (sklearn's checks fit 1 to 4 batches),
+# so a tight embedding says nothing yet.
+_MIN_STEPS_FOR_COLLAPSE = 100
+
+
 def warn_if_collapsed(est, embeddings, scale, stacklevel=4):
     """Warn when the embeddings of training samples sit at (nearly) one point."""
+    steps = sum(row.get("train_batch_count", 0) for row in est.net_.history)
+    tolerance = 1e-2 if steps >= _MIN_STEPS_FOR_COLLAPSE else 1e-6
     Z = embeddings.astype(np.float64)
     if getattr(est, "distance", "euclidean") == "cosine":
         Z = Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
     spread = float(np.sqrt(((Z - Z.mean(axis=0)) ** 2).sum(axis=1).mean()))
-    if spread < 1e-2 * scale:
+    if spread < tolerance * scale:
         warnings.warn(
             f"{type(est).__name__}: the embeddings collapsed: {len(Z)} training "
             f"samples lie within {spread:.2g} of one point (the margin is "
