@@ -75,6 +75,14 @@ def _stage_gallery():
 
 _stage_gallery()
 
+# The Omniglot and SICK examples read their data from $SKSIAMESE_DATA
+# (sksiamese.datasets.get_data_home); point it at the project's shared data
+# folder, beside the checkout, where that folder exists and nothing else was
+# set. Otherwise the examples download the data.
+_SHARED_DATA = ROOT.parent / "shared" / "data"
+if not os.environ.get("SKSIAMESE_DATA") and _SHARED_DATA.is_dir():
+    os.environ["SKSIAMESE_DATA"] = str(_SHARED_DATA)
+
 sphinx_gallery_conf = {
     "examples_dirs": [str(GALLERY_SRC)],
     "gallery_dirs": ["auto_examples"],

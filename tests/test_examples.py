@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
@@ -13,6 +14,9 @@ EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
 
 def run_script(path, *args, cwd):
     env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+    # The Omniglot and SICK examples find their data through SKSIAMESE_DATA.
+    if not env.get("SKSIAMESE_DATA") and SHARED_DATA.is_dir():
+        env["SKSIAMESE_DATA"] = str(SHARED_DATA)
     result = subprocess.run([sys.executable, str(path), *args], cwd=cwd, env=env,
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
