@@ -31,7 +31,6 @@ nearest-neighbour rule on raw pixels.
 # three alphabets that only ``"background_small2"`` has: Japanese
 # (katakana), Sanskrit and Tagalog.
 import time
-import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -85,10 +84,6 @@ print(f"trained in {time.perf_counter() - start:.0f} s")
 # ``FrozenEstimator`` keeps the trained embedding as it is (a clone of it
 # stays fitted), so ``OneShotClassifier.fit`` only embeds the support set.
 #
-# scikit-learn warns when a target has more classes than half its samples
-# ("could represent a regression problem"), which a support set of one
-# drawing per class always has; the warning is silenced here.
-warnings.filterwarnings("ignore", message="The number of unique classes")
 one_shot = OneShotClassifier(FrozenEstimator(emb))
 pixels = OneShotClassifier(None)  # nearest neighbour on raw pixels
 per_alphabet = {}

@@ -403,3 +403,16 @@ def test_parameters_are_validated():
                                          r"OneShotClassifier must be a float in the "
                                          r"range \(0.0, inf\)\. Got 0 instead\."):
         OneShotClassifier(None, temperature=0).fit([[0.0], [1.0]], [0, 1])
+
+
+def test_one_shot_support_of_many_classes_does_not_warn():
+    import warnings
+
+    X, y = load_digits(return_X_y=True)
+    # 30 classes of one sample each: a one-shot support set, which scikit-learn's
+    # target checks would flag as "more classes than half the samples".
+    X_support, y_support = X[:30], np.arange(30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = OneShotClassifier(None).fit(X_support, y_support)
+    assert list(clf.predict(X_support)) == list(range(30))
