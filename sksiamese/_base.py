@@ -202,6 +202,10 @@ def continue_seed(net):
     return int(torch.randint(2**31 - 1, (1,), generator=net.generator))
 
 
+# Training rows embedded after fit to look for a collapsed embedding; a few
+# hundred show it, and more would cost a CNN a noticeable forward pass.
+COLLAPSE_CHECK_ROWS = 256
+
 # Optimizer steps below which only identical embeddings count as collapsed:
 # batch normalisation's running statistics, used by transform, have then seen
 # too few batches to scale the output (sklearn's checks fit 1 to 4 batches),

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from ._base import (
+    COLLAPSE_CHECK_ROWS,
     TRAINING_CONSTRAINTS,
     check_castable,
     check_label_types,
@@ -36,8 +37,6 @@ __all__ = ["SiamesePairClassifier"]
 
 SIDES = ("left", "right")
 
-# Training pairs whose left embeddings are checked for a collapse to one point.
-_COLLAPSE_CHECK_ROWS = 1024
 
 
 class _PairNetwork(nn.Module):
@@ -605,7 +604,7 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
               torch.from_numpy(same[rows]), seed, stacklevel=3)
         self.history_ = self.net_.history
         if self.loss == "contrastive":
-            sample = self._embed(left[rows][:_COLLAPSE_CHECK_ROWS], "left")
+            sample = self._embed(left[rows][:COLLAPSE_CHECK_ROWS], "left")
             warn_if_collapsed(self, sample, self.margin, stacklevel=3)
 
         cal = slice(None) if held is None else held

@@ -15,6 +15,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import (
+    COLLAPSE_CHECK_ROWS,
     TRAINING_CONSTRAINTS,
     check_castable,
     check_label_types,
@@ -34,9 +35,6 @@ from .losses import ContrastiveLoss, TripletLoss
 __all__ = ["SiameseTransformer"]
 
 LOSSES = {"contrastive": ContrastiveLoss, "triplet": TripletLoss}
-
-# Training rows embedded after fit to detect a collapsed embedding.
-_COLLAPSE_CHECK_ROWS = 1000
 
 
 class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
@@ -395,7 +393,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         train(self, self.net_, X_t, y_t, seed, epochs=epochs)
         self.classes_ = classes
         self.history_ = self.net_.history
-        sample = embed(self.net_.module_, X_t[:_COLLAPSE_CHECK_ROWS], self.net_.device)
+        sample = embed(self.net_.module_, X_t[:COLLAPSE_CHECK_ROWS], self.net_.device)
         self.n_components_ = int(sample.shape[1])
         warn_if_collapsed(self, sample, self.margin if isinstance(self.loss, str)
                           else 1.0)

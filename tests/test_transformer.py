@@ -344,7 +344,7 @@ def test_collapse_is_reported(digits):
     # embeddings meet at one point and the loss sticks at the margin.
     collapsing = small(loss="triplet", miner="hard", margin=0.2, lr=1.0,
                        optimizer="sgd", batch_size=128, max_epochs=15)
-    with pytest.warns(ConvergenceWarning, match=r"the embeddings collapsed: 1000 "
+    with pytest.warns(ConvergenceWarning, match=r"the embeddings collapsed: 256 "
                       r"training samples lie within .* of one point \(the margin "
                       r"is 0.2\).*too high a learning rate \(lr=1.0\)"):
         collapsing.fit(X, y)
