@@ -244,7 +244,7 @@ def to_tensor(X, dtype=torch.float32):
     return torch.from_numpy(X).to(dtype)
 
 
-def embed(module, X, device, forward=None):
+def embed(module, X, device):
     """Run ``module`` over ``X`` in inference mode and large batches, on ``device``.
 
     ``device=None`` (a net placed by an accelerator) is where the module's
@@ -252,14 +252,13 @@ def embed(module, X, device, forward=None):
     """
     if device is None:
         device = next((p.device for p in module.parameters()), "cpu")
-    forward = forward or module
     module.eval()
     outputs = []
     with torch.inference_mode():
         rows = inference_rows(X)
         for start in range(0, len(X), rows):
             batch = X[start:start + rows].to(device, non_blocking=True)
-            outputs.append(forward(batch).float().cpu())
+            outputs.append(module(batch).float().cpu())
     out = torch.cat(outputs).numpy()
     if not np.isfinite(out).all():
         raise ValueError(

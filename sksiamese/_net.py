@@ -99,7 +99,8 @@ class KeepLastFinite(Callback):
     """Snapshot the module after each finite epoch; stop at a non-finite loss."""
 
     def on_train_begin(self, net, **kwargs):
-        if not hasattr(self, "state_") or self.state_ is None:
+        # A continued fit (warm_start, partial_fit) keeps the last snapshot.
+        if not hasattr(self, "state_"):
             self._snapshot(net)
 
     def _snapshot(self, net):
