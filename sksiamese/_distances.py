@@ -1,0 +1,191 @@
+"""One distance kernel: pairwise, row-wise and blockwise, for losses and metrics.
+
+The torch functions are differentiable (the losses train through them); the
+numpy ones run the same kernel in float64 without gradients, for the metrics,
+the classifiers and the collapse check. Euclidean distances use the matrix
+form ``|a|^2 + |b|^2 - 2ab`` (one matrix product, never an ``(n, m, d)``
+tensor); cosine distance is ``1 - cos(a, b)``, in [0, 2].
+"""
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+DISTANCES = ("euclidean", "cosine")
+
+# Entries of one (rows, n) block of distances: 2**20 float64 values are 8 MiB.
+BLOCK_ENTRIES = 2**20
+
+# Beyond these magnitudes squares overflow (or underflow) float64: such rows
+# are rescaled before their distances are computed.
+_SAFE_LOW, _SAFE_HIGH = 1e-100, 1e100
+
+
+def check_distance(distance):
+    if distance not in DISTANCES:
+        raise ValueError(
+            f"distance must be one of {', '.join(map(repr, DISTANCES))}; got "
+            f"{distance!r}."
+        )
+
+
+def safe_sqrt(squared):
+    """``sqrt`` with a zero gradient at zero.
+
+    sqrt has an infinite derivative at 0: identical embeddings would give NaN
+    gradients. Below the dtype's resolution the distance is taken as exactly 0
+    with a zero gradient, which is also the symmetric (central) derivative.
+    """
+    tiny = torch.finfo(squared.dtype).eps
+    safe = torch.sqrt(squared.clamp_min(tiny))
+    return torch.where(squared > tiny, safe, torch.zeros_like(squared))
+
+
+def pairwise_distances(A, B=None, distance="euclidean", squared=False):
+    """Distances between the rows of ``A`` and of ``B`` (torch, differentiable).
+
+    With ``B=None`` the distances are within ``A``, and the diagonal is
+    exactly zero. Euclidean entries below the matrix form's rounding error
+    are exactly zero too, so that identical rows are at distance 0 rather
+    than about 1e-7; the gradient is finite everywhere.
+    """
+    check_distance(distance)
+    within = B is None
+    B = A if within else B
+    if distance == "cosine":
+        a = F.normalize(A, dim=1, eps=1e-12)
+        b = a if within else F.normalize(B, dim=1, eps=1e-12)
+        d = (1 - a @ b.T).clamp(0, 2)
+        if within:
+            d = d.masked_fill(_eye(d), 0.0)
+        return d * d if squared else d
+    sq_a = (A * A).sum(dim=1)
+    sq_b = sq_a if within else (B * B).sum(dim=1)
+    norms = sq_a[:, None] + sq_b[None, :]
+    d2 = norms - 2 * (A @ B.T)
+    noise = d2 <= 8 * torch.finfo(d2.dtype).eps * norms
+    if within:
+        noise = noise | _eye(d2)
+    d2 = d2.masked_fill(noise, 0.0)
+    return d2 if squared else safe_sqrt(d2)
+
+
+def _eye(D):
+    return torch.eye(D.shape[0], D.shape[1], dtype=torch.bool, device=D.device)
+
+
+def rowwise_distances(A, B, distance="euclidean", squared=False):
+    """Distance between each row of ``A`` and the same row of ``B`` (torch)."""
+    check_distance(distance)
+    if distance == "cosine":
+        a = F.normalize(A, dim=1, eps=1e-12)
+        b = F.normalize(B, dim=1, eps=1e-12)
+        d = (1 - (a * b).sum(dim=1)).clamp(0, 2)
+        return d * d if squared else d
+    d2 = ((A - B) ** 2).sum(dim=1)
+    return d2 if squared else safe_sqrt(d2)
+
+
+# -- numpy, float64, no gradients --------------------------------------------
+def _float64(X):
+    return np.ascontiguousarray(X, dtype=np.float64)
+
+
+def _rescaled(arrays, distance):
+    """``arrays`` scaled into float64's safe range, and the factor for distances.
+
+    Cosine distance is scale-invariant, so each row is divided by its largest
+    entry; a euclidean distance scales with its inputs, so all rows are divided
+    by one factor that multiplies the distances back.
+    """
+    if distance == "cosine":
+        out = []
+        for X in arrays:
+            top = np.abs(X).max(axis=1, keepdims=True) if X.size else X[:, :0]
+            if X.size and ((top > _SAFE_HIGH) | ((top < _SAFE_LOW) & (top > 0))).any():
+                X = X / np.where(top > 0, top, 1.0)
+            out.append(X)
+        return out, 1.0
+    top = max((float(np.abs(X).max()) for X in arrays if X.size), default=0.0)
+    if top > _SAFE_HIGH or 0 < top < _SAFE_LOW:
+        return [X / top for X in arrays], top
+    return list(arrays), 1.0
+
+
+def pairwise(A, B, distance="euclidean"):
+    """Distances between the rows of ``A`` and of ``B``: float64 numpy.
+
+    Exact for any finite input: rows far beyond float64's square root range
+    are rescaled first, so neither overflow nor underflow changes the result.
+    """
+    check_distance(distance)
+    (A, B), scale = _rescaled([_float64(A), _float64(B)], distance)
+    with torch.no_grad():
+        D = pairwise_distances(torch.from_numpy(A), torch.from_numpy(B), distance)
+    return D.numpy() * scale
+
+
+def rowwise(A, B, distance="euclidean"):
+    """Distance between each row of ``A`` and the same row of ``B``: float64 numpy."""
+    check_distance(distance)
+    (A, B), scale = _rescaled([_float64(A), _float64(B)], distance)
+    with torch.no_grad():
+        d = rowwise_distances(torch.from_numpy(A), torch.from_numpy(B), distance)
+    return d.numpy() * scale
+
+
+def normalize_rows(E):
+    """Rows of ``E`` scaled to unit length (float64); zero rows stay zero."""
+    (E,), _ = _rescaled([_float64(E)], "cosine")
+    norms = np.linalg.norm(E, axis=1, keepdims=True)
+    # A zero vector has no direction; it stays zero, at cosine distance 1 from all.
+    return E / np.where(norms > 0, norms, 1.0)
+
+
+def block_rows(n_columns, block_size=None):
+    """Rows per block so that a block of distances to ``n_columns`` rows is ~8 MiB."""
+    if block_size is not None:
+        return int(block_size)
+    return max(1, BLOCK_ENTRIES // max(1, n_columns))
+
+
+def nearest_sorted(D, k):
+    """Column indices of the ``k`` smallest entries of each row of ``D``.
+
+    Ordered by distance, ties by column index (as a stable full sort would), in
+    time linear in the row length for rows without a tie at the k-th place.
+    """
+    n = D.shape[1]
+    if k >= n:
+        return np.argsort(D, axis=1, kind="stable")[:, :k]
+    part = np.argpartition(D, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(D, part, axis=1)
+    idx = np.take_along_axis(part, np.lexsort((part, vals), axis=1), axis=1)
+    # Where the k-th value recurs outside the k kept, argpartition chose among
+    # equals arbitrarily; those rows get the full stable sort.
+    kth = np.take_along_axis(D, idx[:, -1:], axis=1)
+    for row in np.flatnonzero((D <= kth).sum(axis=1) > k):
+        idx[row] = np.argsort(D[row], kind="stable")[:k]
+    return idx
+
+
+def kneighbors(Q, R, k, distance="euclidean", *, exclude_self=False,
+               block_size=None):
+    """The ``k`` nearest rows of ``R`` to each row of ``Q``, exactly, blockwise.
+
+    Memory grows as ``block_size * len(R)``, never ``len(Q) * len(R)``. With
+    ``exclude_self=True`` (``Q`` is ``R``), row ``i`` is never its own
+    neighbour. Returns ``(distances, indices)``, nearest first, ties by index.
+    """
+    n = len(Q)
+    dist = np.empty((n, k))
+    ind = np.empty((n, k), dtype=np.intp)
+    step = block_rows(len(R), block_size)
+    for start in range(0, n, step):
+        rows = np.arange(start, min(n, start + step))
+        D = pairwise(Q[rows], R, distance)
+        if exclude_self:
+            D[np.arange(len(rows)), rows] = np.inf
+        ind[rows] = nearest_sorted(D, k)
+        dist[rows] = np.take_along_axis(D, ind[rows], axis=1)
+    return dist, ind
