@@ -87,16 +87,21 @@ def _take(X, idx):
 
 
 class Diverged(RuntimeError):
-    """Raised inside training when the loss stops being finite."""
+    """Raised inside training when the loss or the weights stop being finite."""
 
-    def __init__(self, epoch, loss):
-        super().__init__(f"loss became {loss} in epoch {epoch}")
+    def __init__(self, epoch, what):
+        super().__init__(f"{what} in epoch {epoch}")
         self.epoch = epoch
-        self.loss = loss
+        self.what = what
 
 
 class KeepLastFinite(Callback):
-    """Snapshot the module after each finite epoch; stop at a non-finite loss."""
+    """Snapshot the module after each finite epoch; stop where it stops being finite.
+
+    An epoch counts as finite when every loss of its batches was finite and
+    its weights are finite at its end: a step at a huge learning rate can
+    turn the weights infinite while the loss it was computed from was not.
+    """
 
     def on_train_begin(self, net, **kwargs):
         # A continued fit (warm_start, partial_fit) keeps the last snapshot.
@@ -104,7 +109,7 @@ class KeepLastFinite(Callback):
             self._snapshot(net)
 
     def _snapshot(self, net):
-        self.state_ = copy.deepcopy(_bare_module(net).state_dict())
+        self.state_ = copy.deepcopy(bare_module(net).state_dict())
         self.epoch_ = len(net.history)
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
@@ -113,16 +118,20 @@ class KeepLastFinite(Callback):
         # skorch has already recorded loss.item(): reading it adds no sync.
         value = net.history[-1]["batches"][-1]["train_loss"]
         if not math.isfinite(value):
-            raise Diverged(len(net.history), value)
+            raise Diverged(len(net.history), f"the loss became {value}")
 
     def on_epoch_end(self, net, **kwargs):
+        state = bare_module(net).state_dict()
+        if not all(torch.isfinite(v).all() for v in state.values()
+                   if v.is_floating_point()):
+            raise Diverged(len(net.history), "the weights became NaN or infinite")
         self._snapshot(net)
 
     def restore(self, net):
-        _bare_module(net).load_state_dict(self.state_)
+        bare_module(net).load_state_dict(self.state_)
 
 
-def _bare_module(net):
+def bare_module(net):
     # An accelerator may wrap the module (DistributedDataParallel adds a
     # "module." prefix to the state's keys): snapshots are of the module itself.
     accelerator = getattr(net, "accelerator", None)
@@ -176,10 +185,15 @@ class SiameseNet(NeuralNet):
         x = _to_device(x, self.batch_device)
         if isinstance(x, (tuple, list)):
             return self.module_(*x, **fit_params)
-        return self.module_(x, **fit_params)
+        out = self.module_(x, **fit_params)
+        if self.balanced:
+            # The module is the user's encoder: its output is the embedding.
+            check_embedding_output(out)
+        return out
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        return self.criterion_(y_pred, _to_device(y_true, self.batch_device))
+        loss = self.criterion_(y_pred, _to_device(y_true, self.batch_device))
+        return check_loss_output(loss, training and torch.is_grad_enabled())
 
 
 class ShardedBatches:
@@ -294,6 +308,70 @@ class AcceleratedSiameseNet(AccelerateMixin, SiameseNet):
         return super().on_batch_end(net, batch=batch, training=training, **kwargs)
 
 
+def check_embedding_output(out):
+    """Raise ``ValueError`` unless an encoder returned a (batch, d) float tensor."""
+    if not isinstance(out, torch.Tensor):
+        raise ValueError(
+            f"The encoder's forward returned a {type(out).__name__}, not a torch "
+            "tensor; it must return one float tensor of shape (batch, "
+            "n_components), computed with torch operations."
+        )
+    if not out.is_floating_point():
+        raise ValueError(
+            f"The encoder's forward returned a tensor of dtype {out.dtype}; "
+            "embeddings must be floating point, so that the loss can "
+            "differentiate them."
+        )
+    if out.ndim != 2:
+        raise ValueError(
+            f"The encoder's forward returned a tensor of shape {tuple(out.shape)};"
+            " embeddings must have shape (batch, n_components): flatten the "
+            "output (for example with torch.nn.Flatten())."
+        )
+    return out
+
+
+def check_loss_output(loss, needs_grad):
+    """Raise ``ValueError`` unless the loss is a scalar tensor to backpropagate."""
+    if not isinstance(loss, torch.Tensor):
+        raise ValueError(
+            f"The loss returned {type(loss).__name__} {loss!r:.40}, not a torch "
+            "tensor; it must return a scalar tensor computed from the embeddings "
+            "with torch operations (not .item(), float() or numpy)."
+        )
+    if loss.numel() != 1:
+        raise ValueError(
+            f"The loss returned a tensor of shape {tuple(loss.shape)}; it must "
+            "return a scalar: reduce it, for example with .mean()."
+        )
+    if not loss.is_floating_point():
+        raise ValueError(f"The loss returned a tensor of dtype {loss.dtype}; it "
+                         "must be floating point.")
+    if needs_grad and not loss.requires_grad:
+        raise ValueError(
+            "The loss returned a tensor with no gradient (detached from the "
+            "embeddings); compute it from the embeddings with torch operations, "
+            "without .detach(), .item(), numpy or torch.no_grad()."
+        )
+    return loss.reshape(())
+
+
+class CallableCriterion(torch.nn.Module):
+    """A plain function ``loss(embeddings, labels)`` as the net's criterion.
+
+    skorch calls a criterion that is not a module to build it, with no
+    arguments; a function, a ``functools.partial`` or a lambda is the loss
+    itself, so it is wrapped.
+    """
+
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def forward(self, embeddings, labels):
+        return self.function(embeddings, labels)
+
+
 def _to_device(x, device):
     if isinstance(x, (tuple, list)):
         return type(x)(_to_device(v, device) for v in x)
@@ -304,9 +382,29 @@ def _to_device(x, device):
 
 
 def resolve_device(device):
-    """``"auto"`` is CUDA where available, else the CPU."""
+    """``"auto"`` is CUDA where available, else the CPU; others are checked."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(
+            f"device={device!r} is not a device torch knows; use 'cpu', 'cuda', "
+            "'cuda:1', ... or 'auto' (a GPU where there is one)."
+        ) from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "" if torch.backends.cuda.is_built() else " (a CPU build)"
+            raise ValueError(
+                f"device={device!r} asks for a GPU, but this torch{build} finds "
+                "none. Use device='cpu', or device='auto' to train on a GPU "
+                "where there is one."
+            )
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} names GPU {parsed.index}, but torch finds "
+                f"{torch.cuda.device_count()} GPU(s)."
+            )
     return str(device)
 
 

@@ -17,7 +17,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import check_label_types, explained_input_errors
+from ._validation import check_label_types, explained_input_errors
 from .metrics import (
     DISTANCES,
     _block_rows,

@@ -2,7 +2,8 @@
 
 import copy
 import inspect
-from numbers import Integral
+from collections import namedtuple
+from numbers import Integral, Real
 
 import numpy as np
 import torch
@@ -45,6 +46,20 @@ class MLPEncoder(nn.Module):
     def __init__(self, n_features, n_components, hidden_layer_sizes=(128, 128),
                  dropout=0.0):
         super().__init__()
+        _check_int("n_features", n_features, 1)
+        _check_int("n_components", n_components, 1)
+        try:
+            sizes = tuple(hidden_layer_sizes)
+        except TypeError:
+            sizes = None
+        if sizes is None or any(isinstance(s, bool) or not isinstance(s, Integral)
+                                or s < 1 for s in sizes):
+            raise ValueError(
+                "hidden_layer_sizes must be a tuple of positive ints, one width "
+                f"per hidden layer (() for none); got {hidden_layer_sizes!r}."
+            )
+        _check_dropout(dropout)
+        hidden_layer_sizes = sizes
         layers = []
         width = n_features
         for size in hidden_layer_sizes:
@@ -62,6 +77,13 @@ class MLPEncoder(nn.Module):
 def _check_int(name, value, low):
     if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
         raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
+
+
+def _check_dropout(dropout):
+    # 1.0 would zero every activation: the network could learn nothing.
+    if (isinstance(dropout, bool) or not isinstance(dropout, Real)
+            or not 0 <= dropout < 1):
+        raise ValueError(f"dropout must be in [0, 1); got {dropout!r}.")
 
 
 class CNNEncoder(nn.Module):
@@ -249,8 +271,7 @@ class RNNEncoder(nn.Module):
                 f"pooling must be one of {', '.join(map(repr, _POOLINGS))}; "
                 f"got {pooling!r}."
             )
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1); got {dropout!r}.")
+        _check_dropout(dropout)
 
         self.vocab_size = int(vocab_size)
         self.pooling = pooling
@@ -350,6 +371,9 @@ def _encoder_class(encoder):
     return encoder
 
 
+InputSpec = namedtuple("InputSpec", "dtype flat_input check_input")
+
+
 def input_spec(encoder):
     """How ``X`` must look for ``encoder``.
 
@@ -360,12 +384,13 @@ def input_spec(encoder):
 
     Returns
     -------
-    dtype : {"float32", "int64"}
-    flat_input : bool
-    check_input : callable or None
+    spec : InputSpec
+        The named tuple ``(dtype, flat_input, check_input)``: ``dtype`` is
+        ``"float32"`` or ``"int64"``, ``flat_input`` a bool, ``check_input`` a
+        callable or None.
     """
     cls = _encoder_class(encoder)
-    return (
+    return InputSpec(
         getattr(cls, "input_dtype", "float32"),
         getattr(cls, "flat_input", False),
         getattr(cls, "check_input", None),

@@ -7,7 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -15,19 +15,13 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from ._base import (
-    COLLAPSE_CHECK_ROWS,
-    TRAINING_CONSTRAINTS,
-    check_castable,
+from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, draw_seed, embed, seeded
+from ._net import check_embedding_output
+from ._validation import (
     check_label_types,
-    draw_seed,
-    embed,
+    check_samples,
     explained_input_errors,
-    make_net,
-    seeded,
-    to_tensor,
-    train,
-    warn_if_collapsed,
+    numpy_dtypes,
 )
 from .encoders import build_encoder, input_spec
 from .losses import PairContrastiveLoss
@@ -57,7 +51,8 @@ class _PairNetwork(nn.Module):
         return self.left if side == "left" or self.right is None else self.right
 
     def forward(self, left, right):
-        za, zb = self.tower("left")(left), self.tower("right")(right)
+        za = check_embedding_output(self.tower("left")(left))
+        zb = check_embedding_output(self.tower("right")(right))
         if self.head is None:
             return za, zb
         return self.head(torch.abs(za - zb)).squeeze(1)
@@ -72,19 +67,6 @@ class _EmbeddingPairLoss(nn.Module):
 
     def forward(self, output, labels):
         return self.loss(*output, labels)
-
-
-def _reshape_side(X, shape, name):
-    if shape is None:
-        return X
-    shape = tuple(int(s) for s in shape)
-    try:
-        return X.reshape((len(X), *shape))
-    except ValueError:
-        raise ValueError(
-            f"{name}={shape} does not fit samples of shape {X.shape[1:]} "
-            f"({math.prod(X.shape[1:])} values each)."
-        ) from None
 
 
 def _best_threshold(scores, same, strategy):
@@ -121,7 +103,7 @@ def _best_threshold(scores, same, strategy):
     return float((s[k - 1] + s[k]) / 2)
 
 
-class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
+class SiamesePairClassifier(ClassifierMixin, SiameseBase):
     """Verify pairs: are the two inputs of a pair of the same kind?
 
     ``fit`` trains a Siamese network on explicit pairs labelled "same" or
@@ -197,6 +179,9 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
         accuracy, the best F1 score of "same", or, given a float in (0, 1),
         the most accepting threshold whose false-accept rate (the fraction of
         "different" pairs predicted "same") is at most that target.
+    pos_label : int, bool or str, default=None
+        The label of ``y`` that means "same". None takes 1 (or True) where
+        the labels are 0/1, -1/1 or booleans; any other labels need it.
     device : str or torch.device, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"`` (CUDA if
         available). Results always come back as numpy on the host.
@@ -217,7 +202,9 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
     history_ : skorch.History
         Per-epoch and per-batch training records.
     classes_ : ndarray of shape (2,)
-        The two labels of ``y``; ``classes_[1]`` means "same".
+        The two labels of ``y``, sorted.
+    pos_label_ : int, bool or str
+        The label that means "same": ``pos_label``, or 1 (True) by default.
     threshold_ : float
         Pairs whose similarity score exceeds it are predicted "same".
     proba_slope_ : float
@@ -256,15 +243,18 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
 
     **Labels.** ``y`` is 1 for "same" and 0 for "different"; -1 for
     "different" and booleans (True for "same") work too, and ``predict``
-    returns labels of the kind given. As in scikit-learn's binary
-    classifiers, the greater of the two labels (``classes_[1]``) is the
-    positive one, "same": mind this with strings ("different" < "same" works,
-    "match" < "no match" does not). Any other number of labels than two is an
+    returns labels of the kind given. Any other two labels (strings such as
+    ``"match"`` and ``"mismatch"``, or 1 and 2) need ``pos_label``, the label
+    that means "same", as in scikit-learn's metrics; without it they are an
+    error rather than a guess. Any other number of labels than two is an
     error.
 
     **Scores.** ``decision_function`` returns the similarity score minus
     ``threshold_``: higher is more similar, and positive is predicted
-    "same". ``predict_proba`` is the logistic of ``proba_slope_`` times it.
+    "same" (as in scikit-learn's binary classifiers, the score is that of
+    ``classes_[1]``, so its sign flips where ``pos_label`` is
+    ``classes_[0]``). ``predict_proba`` is the logistic of ``proba_slope_``
+    times the similarity margin, in the columns of ``classes_``.
 
     Examples
     --------
@@ -285,9 +275,9 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        **TRAINING_CONSTRAINTS,
+        **SiameseBase._parameter_constraints,
         "input_shape": [tuple, None],
-        "right_encoder": TRAINING_CONSTRAINTS["encoder"] + [None],
+        "right_encoder": SiameseBase._parameter_constraints["encoder"] + [None],
         "right_encoder_params": [dict, None],
         "right_input_shape": [tuple, None],
         "share_weights": ["boolean"],
@@ -298,7 +288,13 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
             StrOptions({"accuracy", "f1"}),
             Interval(Real, 0, 1, closed="neither"),
         ],
+        "pos_label": [Real, str, "boolean", None],
     }
+
+    _balanced = False
+    _FITTED_ATTRIBUTES = ("classes_", "n_features_in_", "pair_shape_",
+                          "sample_shapes_", "n_components_", "threshold_",
+                          "proba_slope_", "pos_label_")
 
     def __init__(
         self,
@@ -321,6 +317,7 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
         max_epochs=20,
         validation_fraction=0.1,
         threshold_strategy="accuracy",
+        pos_label=None,
         device="cpu",
         callbacks=None,
         random_state=None,
@@ -344,6 +341,7 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
         self.max_epochs = max_epochs
         self.validation_fraction = validation_fraction
         self.threshold_strategy = threshold_strategy
+        self.pos_label = pos_label
         self.device = device
         self.callbacks = callbacks
         self.random_state = random_state
@@ -380,40 +378,25 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
         split = width // 2 if self.split is None else self.split
         return (split,) if side == "left" else (width - split,)
 
-    def _prepare_side(self, X, side):
-        """Reshape, check and convert the samples of one side to a tensor."""
+    def _check_side(self, X, side):
+        """Reshape and check one side's samples; return them and their tensor."""
         encoder, _, shape = self._side_spec(side)
-        name = "input_shape" if side == "left" else "right_input_shape"
-        X = _reshape_side(X, shape, name)
-        dtype, flat_input, check_input = input_spec(encoder)
-        if flat_input and X.ndim != 2:
-            label = encoder if isinstance(encoder, str) else "this encoder"
-            raise ValueError(
-                f"The {side} encoder ({label!r}) expects flat samples; got "
-                f"{side} samples of shape {X.shape[1:]}. Set {name}=(-1,) to "
-                "flatten them, or use an encoder for images or sequences."
-            )
-        if check_input is not None:
-            check_input(X)
-        check_castable(X, torch.int64 if dtype == "int64" else torch.float32,
-                       type(self).__name__)
-        if dtype == "int64":
-            if X.dtype.kind == "f" and not np.array_equal(X, np.round(X)):
-                raise ValueError(
-                    f"The {side} encoder takes token ids, but the {side} samples "
-                    "hold values that are not whole numbers."
-                )
-            return X, to_tensor(X, torch.int64)
-        return X, to_tensor(X, torch.float32)
+        return check_samples(
+            X, encoder, input_shape=shape,
+            shape_name="input_shape" if side == "left" else "right_input_shape",
+            who=type(self).__name__, side=side,
+        )
 
     def _validate_pairs(self, pairs, y="no_validation", reset=True):
         """Validate ``pairs`` (and ``y``); return the two sides' tensors."""
-        float_only = all(input_spec(self._side_spec(side)[0])[0] == "float32"
+        float_only = all(input_spec(self._side_spec(side)[0]).dtype == "float32"
                          for side in SIDES)
         kwargs = {
-            "dtype": [np.float32, np.float64] if float_only else "numeric",
+            "dtype": numpy_dtypes(input_spec("mlp" if float_only else "rnn")),
             "allow_nd": True,
         }
+        if not reset:
+            self._check_pair_rank(pairs)
         # "no_validation" is validate_data's marker for "no y given".
         with_y = not (isinstance(y, str) and y == "no_validation")
         with explained_input_errors(type(self).__name__):
@@ -459,7 +442,7 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
                 f"shape {self.pair_shape_}; got rows of shape {pairs.shape[1:]}."
             )
         (left, left_t), (right, right_t) = (
-            self._prepare_side(left, "left"), self._prepare_side(right, "right"))
+            self._check_side(left, "left"), self._check_side(right, "right"))
         if reset:
             if self.share_weights and left.shape[1:] != right.shape[1:]:
                 raise ValueError(
@@ -472,18 +455,30 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
             self.sample_shapes_ = (tuple(left.shape[1:]), tuple(right.shape[1:]))
         return (left_t, right_t, y) if with_y else (left_t, right_t)
 
+    def _check_pair_rank(self, pairs):
+        """A clear message where pairs of another layout than in fit are given."""
+        ndim = getattr(pairs, "ndim", None)
+        if ndim is None:
+            return
+        fitted = 1 + len(self.pair_shape_)
+        if ndim != fitted:
+            shape = ", ".join(map(str, self.pair_shape_))
+            layout = ("(n_pairs, n_features) rows of left then right values"
+                      if fitted == 2 else f"(n_pairs, {shape})")
+            raise ValueError(
+                f"{type(self).__name__} was fitted on pairs of shape {layout}; "
+                f"got a {ndim}-D array of shape {tuple(pairs.shape)}. Pass pairs "
+                "in the layout used in fit."
+            )
+
     def _validate_side(self, X, side):
         """Validate samples of one side given alone; return a tensor."""
         check_is_fitted(self, "net_")
         if side not in SIDES:
             raise ValueError(f"side must be 'left' or 'right'; got {side!r}.")
-        encoder = self._side_spec(side)[0]
-        float_only = input_spec(encoder)[0] == "float32"
+        spec = input_spec(self._side_spec(side)[0])
         with explained_input_errors(type(self).__name__):
-            X = check_array(
-                X, dtype=[np.float32, np.float64] if float_only else "numeric",
-                allow_nd=True,
-            )
+            X = check_array(X, dtype=numpy_dtypes(spec), allow_nd=True)
         expected = self._raw_side_shape(side)
         if X.shape[1:] != expected:
             raise ValueError(
@@ -491,9 +486,15 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
                 f"{', '.join(map(str, expected))}), like the {side} side of the "
                 f"pairs given to fit; got shape {X.shape}."
             )
-        return self._prepare_side(X, side)[1]
+        return self._check_side(X, side)[1]
 
     def _encode_labels(self, y):
+        """``classes_`` and 1.0 for "same", 0.0 for "different", per pair.
+
+        As in scikit-learn's ``pos_label`` convention, 0/1, -1/1 and booleans
+        need nothing (1 and True are "same"); any other two labels need
+        ``pos_label``, the label that means "same".
+        """
         check_classification_targets(y)
         y_type = type_of_target(y, input_name="y")
         classes = np.unique(y)
@@ -503,7 +504,25 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
                 "labels, 1 for 'same' pairs and 0 (or -1) for 'different' ones; "
                 f"got {len(classes)} class(es): {classes[:10].tolist()}."
             )
-        return classes, (y == classes[1]).astype(np.float32)
+        if self.pos_label is not None:
+            if not np.isin(self.pos_label, classes).all():
+                raise ValueError(
+                    f"pos_label={self.pos_label!r} is not one of the labels in "
+                    f"y, {classes.tolist()}; pass the label that means 'same'."
+                )
+            positive = self.pos_label
+        elif classes.dtype.kind in "biuf" and set(classes.tolist()) in (
+                {0, 1}, {-1, 1}):
+            positive = classes[1]
+        else:
+            raise ValueError(
+                f"y holds the labels {classes.tolist()}, which do not say which "
+                "one means 'same'; pass pos_label (for example "
+                f"pos_label={classes[1].item()!r}), or use 1 for 'same' and 0 "
+                "(or -1) for 'different', or booleans."
+            )
+        self.pos_label_ = positive
+        return classes, (y == positive).astype(np.float32)
 
     # -- fit -----------------------------------------------------------------
     def _check_structure(self):
@@ -517,6 +536,9 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
                 "right_encoder_params applies to a right tower of its own, "
                 "which needs share_weights=False."
             )
+
+    def _collapse_scale(self):
+        return self.margin
 
     def _build_module(self):
         towers = []
@@ -535,7 +557,7 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
         head = nn.Linear(self.n_components, 1) if self.loss == "bce" else None
         return _PairNetwork(towers[0], towers[1], head)
 
-    def _make_criterion(self):
+    def _build_criterion(self):
         if self.loss == "bce":
             return nn.BCEWithLogitsLoss()
         return _EmbeddingPairLoss(
@@ -575,6 +597,10 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
         """
         self._validate_params()
         self._check_structure()
+        with self._unchanged_on_error():
+            return self._fit_checked(pairs, y)
+
+    def _fit_checked(self, pairs, y):
         left, right, y = self._validate_pairs(pairs, check_label_types(y),
                                               reset=True)
         self.classes_, same = self._encode_labels(y)
@@ -598,14 +624,11 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
 
         held = self._holdout(same, seed)
         rows = slice(None) if held is None else ~held
-        self.net_ = make_net(self, module, self._make_criterion(),
-                             balanced=False, seed=seed)
-        train(self, self.net_, (left[rows], right[rows]),
-              torch.from_numpy(same[rows]), seed, stacklevel=3)
-        self.history_ = self.net_.history
+        self._fit_net((left[rows], right[rows]), torch.from_numpy(same[rows]),
+                      module=module, seed=seed)
         if self.loss == "contrastive":
-            sample = self._embed(left[rows][:COLLAPSE_CHECK_ROWS], "left")
-            warn_if_collapsed(self, sample, self.margin, stacklevel=3)
+            self._warn_if_collapsed(
+                self._embed(left[rows][:COLLAPSE_CHECK_ROWS], "left"))
 
         cal = slice(None) if held is None else held
         self._calibrate(self._similarity(left[cal], right[cal]), same[cal])
@@ -655,7 +678,7 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
                 f"are {self.classes_.tolist()}."
             )
         self._calibrate(self._similarity(left, right),
-                        (y == self.classes_[1]).astype(np.float32))
+                        (y == self.pos_label_).astype(np.float32))
         return self
 
     # -- scores --------------------------------------------------------------
@@ -694,7 +717,7 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "net_")
         left, right = self._validate_pairs(pairs, reset=False)
-        return self._similarity(left, right) - self.threshold_
+        return self._sign() * (self._similarity(left, right) - self.threshold_)
 
     def predict(self, pairs):
         """Predict whether the two sides of each pair are the same.
@@ -707,11 +730,15 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         y_pred : ndarray of shape (n_pairs,)
-            ``classes_[1]`` (1, or True) for "same", ``classes_[0]`` for
+            ``pos_label_`` (1, or True) for "same", the other label for
             "different".
         """
         check_is_fitted(self, "net_")
         return self.classes_[(self.decision_function(pairs) > 0).astype(int)]
+
+    def _sign(self):
+        """+1 where ``classes_[1]`` means "same", -1 where ``classes_[0]`` does."""
+        return 1.0 if self.classes_[1] == self.pos_label_ else -1.0
 
     def predict_proba(self, pairs):
         """Probabilities of "different" and "same" for each pair.
@@ -728,8 +755,8 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
             larger one is the prediction of ``predict``.
         """
         check_is_fitted(self, "net_")
-        same = expit(self.proba_slope_ * self.decision_function(pairs))
-        return np.column_stack([1 - same, same])
+        second = expit(self.proba_slope_ * self.decision_function(pairs))
+        return np.column_stack([1 - second, second])
 
     # -- embeddings ----------------------------------------------------------
     def transform_left(self, X):
@@ -822,15 +849,19 @@ class SiamesePairClassifier(ClassifierMixin, BaseEstimator):
             random_state=self.random_state,
             verbose=self.verbose,
         )
-        tower = copy.deepcopy(self.net_.module_.tower(side))
-        net = make_net(transformer, tower, transformer._make_loss(), balanced=True,
-                       seed=draw_seed(0), samples_per_class=2)
-        net.initialize()
-        transformer.net_ = net
-        transformer.history_ = self.history_
-        transformer.classes_ = self.classes_
-        transformer.n_components_ = self.n_components_
         raw = self._raw_side_shape(side)
         transformer.n_features_in_ = raw[0]
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None and len(self.pair_shape_) == 1:
+            split = len(names) - raw[0] if side == "right" else raw[0]
+            transformer.feature_names_in_ = (names[:split] if side == "left"
+                                             else names[split:])
         transformer.sample_shape_ = self.sample_shapes_[SIDES.index(side)]
+        transformer.classes_ = self.classes_
+        transformer.n_components_ = self.n_components_
+        net = transformer._initialize_net()
+        net.module_.load_state_dict(self.net_.module_.tower(side).state_dict())
+        net.history = copy.deepcopy(self.history_)
+        transformer.net_ = net
+        transformer.history_ = net.history
         return transformer

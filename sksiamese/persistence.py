@@ -9,8 +9,8 @@ import torch
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import draw_seed, embed, make_net, seeded
-from .encoders import build_encoder, input_spec
+from ._base import embed
+from .encoders import input_spec
 
 __all__ = ["FORMAT_VERSION", "load_model", "save_model"]
 
@@ -66,6 +66,7 @@ _ATTRIBUTES = {
         "n_components_": _is_count,
         "threshold_": _is_real,
         "proba_slope_": _is_real,
+        "pos_label_": lambda v: isinstance(v, (bool, int, float, str)),
     },
 }
 _OPTIONAL = {"feature_names_in_": _is_names}
@@ -282,22 +283,7 @@ def _set_attributes(est, name, attributes, path):
 
 def _build_net(est, name):
     """The net ``est``'s parameters and fitted shapes describe (not trained)."""
-    seed = draw_seed(est.random_state)
-    with seeded(seed, "cpu"):
-        if name == "SiameseTransformer":
-            shape = est.sample_shape_
-            module = build_encoder(
-                est.encoder, n_features=math.prod(shape),
-                n_components=est.n_components, input_shape=shape,
-                encoder_params=est.encoder_params,
-            )
-            net = make_net(est, module, est._make_loss(), balanced=True, seed=seed,
-                           samples_per_class=est.samples_per_class)
-        else:
-            net = make_net(est, est._build_module(), est._make_criterion(),
-                           balanced=False, seed=seed)
-        net.initialize()
-    return net
+    return est._initialize_net()
 
 
 def _probes(est, name):

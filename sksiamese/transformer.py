@@ -5,29 +5,18 @@ from numbers import Integral
 
 import numpy as np
 import torch
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-)
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import (
-    COLLAPSE_CHECK_ROWS,
-    TRAINING_CONSTRAINTS,
-    check_castable,
+from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, embed
+from ._net import CallableCriterion
+from ._validation import (
     check_label_types,
-    continue_seed,
-    draw_seed,
-    embed,
+    check_samples,
     explained_input_errors,
-    make_net,
-    seeded,
-    to_tensor,
-    train,
-    warn_if_collapsed,
+    numpy_dtypes,
 )
 from .encoders import build_encoder, input_spec
 from .losses import ContrastiveLoss, TripletLoss
@@ -38,7 +27,7 @@ LOSSES = {"contrastive": ContrastiveLoss, "triplet": TripletLoss}
 
 
 class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
-                         BaseEstimator):
+                         SiameseBase):
     """Learn an embedding in which samples of one class are close, others far.
 
     ``fit`` trains a Siamese network from class labels: batches hold a few
@@ -197,7 +186,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     """
 
     _parameter_constraints = {
-        **TRAINING_CONSTRAINTS,
+        **SiameseBase._parameter_constraints,
         "input_shape": [tuple, None],
         "loss": [StrOptions(set(LOSSES)), callable],
         "miner": [StrOptions({"all", "hard", "semi-hard"})],
@@ -255,57 +244,51 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
+    _ARCHITECTURE = ("encoder", "encoder_params", "input_shape", "n_components")
+    _FITTED_ATTRIBUTES = ("classes_", "n_features_in_", "sample_shape_",
+                          "n_components_")
+
     # -- input -------------------------------------------------------------
     def _validate_X(self, X, y="no_validation", reset=True):
-        dtype, flat_input, check_input = input_spec(self.encoder)
-        kwargs = {
-            "dtype": [np.float32, np.float64] if dtype == "float32" else "numeric",
-            "allow_nd": True,
-        }
+        """Validated samples (and labels) and the tensor the encoder receives."""
+        spec = input_spec(self.encoder)
         no_y = isinstance(y, str) and y == "no_validation"
+        kwargs = {"reset": reset, "dtype": numpy_dtypes(spec), "allow_nd": True}
         with explained_input_errors(type(self).__name__):
             if no_y:
-                X = validate_data(self, X, reset=reset, **kwargs)
+                X = validate_data(self, X, **kwargs)
             else:
-                X, y = validate_data(self, X, y, reset=reset, **kwargs)
-        if flat_input and X.ndim != 2:
-            name = self.encoder if isinstance(self.encoder, str) else "this encoder"
-            raise ValueError(
-                f"encoder={name!r} expects 2-D X of shape (n_samples, n_features); "
-                f"got shape {X.shape}. Flatten each sample (X.reshape(len(X), -1)) "
-                "or use an encoder for images or sequences."
-            )
-        X = self._reshape(X)
-        if reset:
-            self.sample_shape_ = X.shape[1:]
-        elif X.shape[1:] != self.sample_shape_:
+                X, y = validate_data(self, X, y, **kwargs)
+        X, X_t = check_samples(X, self.encoder, input_shape=self.input_shape,
+                               who=type(self).__name__, spec=spec)
+        if not reset and X.shape[1:] != self.sample_shape_:
             raise ValueError(
                 f"{type(self).__name__} was fitted on samples of shape "
                 f"{self.sample_shape_}; got samples of shape {X.shape[1:]}."
             )
-        if check_input is not None:
-            check_input(X)
-        check_castable(X, self._tensor_dtype(), type(self).__name__)
-        return X if no_y else (X, y)
+        return (X, X_t) if no_y else (X, X_t, y)
 
-    def _reshape(self, X):
-        if self.input_shape is None:
-            return X
-        shape = tuple(int(s) for s in self.input_shape)
-        try:
-            return X.reshape((len(X), *shape))
-        except ValueError:
-            raise ValueError(
-                f"input_shape={shape} does not fit samples of shape {X.shape[1:]} "
-                f"({math.prod(X.shape[1:])} values each)."
-            ) from None
+    def _build_module(self):
+        shape = tuple(self.sample_shape_)
+        return build_encoder(
+            self.encoder,
+            n_features=math.prod(shape),
+            n_components=self.n_components,
+            input_shape=shape,
+            encoder_params=self.encoder_params,
+        )
 
-    def _make_loss(self):
+    def _build_criterion(self):
         if isinstance(self.loss, str):
             return LOSSES[self.loss](
                 margin=self.margin, distance=self.distance, miner=self.miner
             )
-        return self.loss
+        if isinstance(self.loss, torch.nn.Module):
+            return self.loss
+        return CallableCriterion(self.loss)
+
+    def _collapse_scale(self):
+        return self.margin if isinstance(self.loss, str) else 1.0
 
     # -- fit / transform ---------------------------------------------------
     def fit(self, X, y):
@@ -352,8 +335,11 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     def _fit(self, X, y, epochs, keep):
         self._validate_params()
-        keep = keep and hasattr(self, "net_")
-        X, y = self._validate_X(X, check_label_types(y), reset=not keep)
+        with self._unchanged_on_error():
+            return self._fit_checked(X, y, epochs, keep and hasattr(self, "net_"))
+
+    def _fit_checked(self, X, y, epochs, keep):
+        X, X_t, y = self._validate_X(X, check_label_types(y), reset=not keep)
         check_classification_targets(y)
         classes, codes = np.unique(y, return_inverse=True)
         if len(classes) < 2:
@@ -367,36 +353,14 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 "the same class to learn from; give at least one class two or "
                 "more samples."
             )
-
-        X_t = self._to_tensor(X)
+        if not keep:
+            self.sample_shape_ = tuple(X.shape[1:])
         y_t = torch.from_numpy(codes.astype(np.int64))
-        if keep:
-            seed = continue_seed(self.net_)
-        else:
-            seed = draw_seed(self.random_state)
-            with seeded(seed, "cpu"):
-                module = build_encoder(
-                    self.encoder,
-                    n_features=math.prod(X.shape[1:]),
-                    n_components=self.n_components,
-                    input_shape=tuple(X.shape[1:]),
-                    encoder_params=self.encoder_params,
-                )
-            self.net_ = make_net(
-                self,
-                module,
-                self._make_loss(),
-                balanced=True,
-                seed=seed,
-                samples_per_class=self.samples_per_class,
-            )
-        train(self, self.net_, X_t, y_t, seed, epochs=epochs)
+        self._fit_net(X_t, y_t, epochs=epochs, keep=keep)
         self.classes_ = classes
-        self.history_ = self.net_.history
         sample = embed(self.net_.module_, X_t[:COLLAPSE_CHECK_ROWS], self.net_.device)
         self.n_components_ = int(sample.shape[1])
-        warn_if_collapsed(self, sample, self.margin if isinstance(self.loss, str)
-                          else 1.0)
+        self._warn_if_collapsed(sample)
         return self
 
     @property
@@ -417,12 +381,5 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             The embeddings.
         """
         check_is_fitted(self, "net_")
-        X = self._validate_X(X, reset=False)
-        return embed(self.net_.module_, self._to_tensor(X), self.net_.device)
-
-    def _tensor_dtype(self):
-        dtype, _, _ = input_spec(self.encoder)
-        return torch.int64 if dtype == "int64" else torch.float32
-
-    def _to_tensor(self, X):
-        return to_tensor(X, self._tensor_dtype())
+        _, X_t = self._validate_X(X, reset=False)
+        return embed(self.net_.module_, X_t, self.net_.device)
