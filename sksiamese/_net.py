@@ -103,7 +103,14 @@ class KeepLastFinite(Callback):
     turn the weights infinite while the loss it was computed from was not.
     """
 
-    def on_train_begin(self, net, **kwargs):
+    # Training rows embedded at each epoch's end to check that the weights
+    # still give finite embeddings (weights of 1e18 are finite, their
+    # products in float32 are not).
+    probe_rows = 256
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        data = X.X if isinstance(X, TensorData) else X
+        self.probe_ = None if data is None else _take(data, slice(0, self.probe_rows))
         # A continued fit (warm_start, partial_fit) keeps the last snapshot.
         if not hasattr(self, "state_"):
             self._snapshot(net)
@@ -125,7 +132,24 @@ class KeepLastFinite(Callback):
         if not all(torch.isfinite(v).all() for v in state.values()
                    if v.is_floating_point()):
             raise Diverged(len(net.history), "the weights became NaN or infinite")
+        if not self._finite_embeddings(net):
+            raise Diverged(len(net.history), "the weights grew so large that the "
+                                             "embeddings became NaN or infinite")
         self._snapshot(net)
+
+    def _finite_embeddings(self, net):
+        if self.probe_ is None:
+            return True
+        module = net.module_
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                out = net.infer(self.probe_)
+        finally:
+            module.train(was_training)
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        return all(bool(torch.isfinite(o).all()) for o in outs)
 
     def restore(self, net):
         bare_module(net).load_state_dict(self.state_)

@@ -191,6 +191,38 @@ def test_other_label_encodings_train_the_same_network(data, fitted, labels, same
                                   fitted.predict(pairs) == 1)
 
 
+@pytest.mark.parametrize("labels, pos_label", [
+    (("match", "mismatch"), "match"), (("different", "same"), "same"),
+    ((2, 1), 1), ((1, 2), 2)])
+def test_labels_other_than_0_1_need_pos_label(data, fitted, labels, pos_label):
+    pairs, y = data
+    y_other = np.where(y == 1, pos_label,
+                       labels[0] if labels[1] == pos_label else labels[1])
+    with pytest.raises(ValueError, match=re.escape(
+            "which do not say which one means 'same'; pass pos_label")):
+        SiamesePairClassifier(**SMALL).fit(pairs, y_other)
+    clf = SiamesePairClassifier(pos_label=pos_label, **SMALL).fit(pairs, y_other)
+    assert clf.pos_label_ == pos_label
+    # The same network and the same decisions as with 0/1 labels.
+    np.testing.assert_array_equal(clf.predict(pairs) == pos_label,
+                                  fitted.predict(pairs) == 1)
+    assert clf.score(pairs, y_other) == fitted.score(pairs, y)
+    proba = clf.predict_proba(pairs)
+    same_column = list(clf.classes_).index(pos_label)
+    np.testing.assert_allclose(proba[:, same_column],
+                               fitted.predict_proba(pairs)[:, 1])
+    with pytest.raises(ValueError, match="pos_label='nope' is not one of the labels"):
+        SiamesePairClassifier(pos_label="nope", **SMALL).fit(pairs, y_other)
+
+
+def test_pairs_of_another_layout_than_in_fit_get_a_clear_error(data, fitted):
+    pairs, _ = data
+    with pytest.raises(ValueError, match=re.escape(
+            "was fitted on pairs of shape (n_pairs, 2, 4); got a 2-D array of "
+            "shape (120, 8)")):
+        fitted.predict(pairs.reshape(len(pairs), -1))
+
+
 # -- bad input ---------------------------------------------------------------------
 def test_pairs_whose_second_axis_is_not_2_are_refused(data):
     pairs, y = data

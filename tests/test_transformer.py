@@ -418,3 +418,178 @@ def test_checkpoint_and_load_init_state_resume(digits, tmp_path):
     ]).fit(X[:300], y[:300])
     # The resumed run starts from the checkpoint: its history continues it.
     assert len(resumed.history_) == len(first.history_) + 1
+
+
+# -- reliability: threads, continued fits, failures, bad modules and losses -------
+def _weights(est):
+    return [p.detach().clone() for p in est.net_.module_.parameters()]
+
+
+def _same_weights(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_threads_give_the_sequential_weights_and_leave_global_rng(digits):
+    from joblib import Parallel, delayed
+
+    X, y = digits[0][:300], digits[1][:300]
+    make = lambda: small(encoder_params={"hidden_layer_sizes": (32,),  # noqa: E731
+                                         "dropout": 0.3}, batch_size=16)
+    sequential = _weights(make().fit(X, y))
+    before = torch.random.get_rng_state()
+    fitted = Parallel(n_jobs=2, backend="threading")(
+        delayed(lambda: make().fit(X, y))() for _ in range(4))
+    assert torch.equal(torch.random.get_rng_state(), before)
+    for est in fitted:
+        assert _same_weights(_weights(est), sequential)
+
+
+def test_warm_start_uses_the_current_parameters(digits):
+    X, y = digits[0][:300], digits[1][:300]
+    est = small(max_epochs=3).fit(X, y)
+    est.set_params(warm_start=True, max_epochs=1, lr=0.5, batch_size=64)
+    est.fit(X, y)
+    assert len(est.history_) == 4
+    assert est.net_.optimizer_.param_groups[0]["lr"] == 0.5
+    assert est.net_.batch_size == 64
+    est.set_params(loss="triplet", margin=0.3).fit(X, y)
+    assert isinstance(est.net_.criterion_, TripletLoss)
+    assert est.net_.criterion_.margin == 0.3 and len(est.history_) == 5
+
+
+def test_warm_start_refuses_a_changed_architecture(digits):
+    X, y = digits[0][:300], digits[1][:300]
+    est = small().fit(X, y)
+    before = _weights(est)
+    est.set_params(warm_start=True, n_components=3)
+    with pytest.raises(ValueError, match=re.escape(
+            "warm_start continues training the fitted network, but n_components "
+            "changed since it was built")):
+        est.fit(X, y)
+    assert _same_weights(_weights(est), before)
+
+
+def test_warm_start_is_deterministic(digits):
+    X, y = digits[0][:300], digits[1][:300]
+    runs = []
+    for _ in range(2):
+        est = small().fit(X, y)
+        est.set_params(warm_start=True, lr=0.01).fit(X, y)
+        runs.append(_weights(est))
+    assert _same_weights(*runs)
+
+
+class _FailsInEpoch(Callback):
+    def __init__(self, epoch=2):
+        self.epoch = epoch
+
+    def on_epoch_begin(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            raise RuntimeError("callback failed")
+
+
+def test_a_fit_that_raises_leaves_the_estimator_as_it_was(digits):
+    X, y = digits[0][:300], digits[1][:300]
+    est = small(callbacks=[_FailsInEpoch()])
+    with pytest.raises(RuntimeError, match="callback failed"):
+        est.fit(X, y)
+    with pytest.raises(NotFittedError):
+        est.transform(X)
+    assert not hasattr(est, "n_features_in_")
+
+    est = small().fit(X, y)
+    before, Z = _weights(est), est.transform(X)
+    est.set_params(warm_start=True, callbacks=[_FailsInEpoch(epoch=3)])
+    with pytest.raises(RuntimeError, match="callback failed"):
+        est.fit(X, y)
+    assert len(est.history_) == 2 and _same_weights(_weights(est), before)
+    np.testing.assert_array_equal(est.transform(X), Z)
+    # A new fit on other data that fails keeps the model fitted before.
+    est.set_params(warm_start=False, callbacks=[_FailsInEpoch(epoch=1)])
+    with pytest.raises(RuntimeError, match="callback failed"):
+        est.fit(X[:, :10], y)
+    assert est.n_features_in_ == 64
+    np.testing.assert_array_equal(est.transform(X), Z)
+
+
+def test_divergence_never_keeps_non_finite_weights(digits):
+    X, y = digits[0][:300], digits[1][:300]
+    est = SiameseTransformer(optimizer="sgd", lr=1e6, max_epochs=3,
+                             batch_size=10**6, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="training diverged"):
+        est.fit(X, y)
+    assert all(torch.isfinite(p).all() for p in est.net_.module_.parameters())
+    assert np.isfinite(est.transform(X)).all()
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"encoder_params": {"hidden_layer_sizes": (0,)}},
+     "hidden_layer_sizes must be a tuple of positive ints"),
+    ({"encoder_params": {"hidden_layer_sizes": (-4,)}},
+     "hidden_layer_sizes must be a tuple of positive ints"),
+    ({"encoder_params": {"dropout": 1.0}}, re.escape("dropout must be in [0, 1)")),
+    ({"input_shape": (8, 8)},
+     re.escape("encoder='mlp' expects 2-D X of shape (n_samples, n_features)")),
+    ({"device": "cuda:0" if not torch.cuda.is_available() else "cuda:999"},
+     "device='cuda:.*' (asks for a GPU|names GPU)"),
+    ({"device": "nonsense"}, "device='nonsense' is not a device torch knows"),
+])
+def test_bad_encoder_settings_raise_clear_errors(digits, params, message):
+    X, y = digits[0][:100], digits[1][:100]
+    with pytest.raises(ValueError, match=message):
+        small(**params).fit(X, y)
+
+
+class _Returns(torch.nn.Module):
+    def __init__(self, n_features, n_components, kind="tuple"):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_features, n_components)
+        self.kind = kind
+
+    def forward(self, x):
+        z = self.linear(x)
+        return {"tuple": (z, z), "numpy": z.detach().numpy(),
+                "int": z.long(), "3d": z[:, None, :]}[self.kind]
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("tuple", "The encoder's forward returned a tuple, not a torch tensor"),
+    ("numpy", "The encoder's forward returned a ndarray, not a torch tensor"),
+    ("int", "returned a tensor of dtype torch.int64; embeddings must be floating"),
+    ("3d", r"returned a tensor of shape \(\d+, 1, 16\); embeddings must have "
+           r"shape \(batch, n_components\)"),
+])
+def test_encoder_outputs_are_checked(digits, kind, message):
+    X, y = digits[0][:100], digits[1][:100]
+    with pytest.raises(ValueError, match=message):
+        small(encoder=_Returns, encoder_params={"kind": kind}).fit(X, y)
+
+
+@pytest.mark.parametrize("loss, message", [
+    (lambda e, labels: (e * e).sum(dim=1),
+     re.escape("it must return a scalar: reduce it")),
+    (lambda e, labels: 1.0, "The loss returned float 1.0, not a torch tensor"),
+    (lambda e, labels: None, "The loss returned NoneType None, not a torch tensor"),
+    (lambda e, labels: (e * e).sum().detach(),
+     "The loss returned a tensor with no gradient"),
+])
+def test_bad_loss_outputs_are_checked(digits, loss, message):
+    X, y = digits[0][:100], digits[1][:100]
+    with pytest.raises(ValueError, match=message):
+        small(loss=loss).fit(X, y)
+
+
+def _mean_square(embeddings, labels, scale=1.0):
+    return scale * (embeddings * embeddings).mean()
+
+
+@pytest.mark.parametrize("loss", [
+    _mean_square,
+    __import__("functools").partial(_mean_square, scale=2.0),
+    lambda e, labels: TripletLoss()(e, labels),
+], ids=["function", "partial", "lambda"])
+def test_plain_callable_losses_train(digits, loss):
+    X, y = digits[0][:100], digits[1][:100]
+    est = small(loss=loss).fit(X, y)
+    assert np.isfinite(est.history_[:, "train_loss"]).all()
+    assert est.transform(X).shape == (100, 16)
