@@ -24,6 +24,8 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.helper import predefined_split
 from skorch.utils import noop
 
 from . import _distances
@@ -32,6 +34,7 @@ from ._net import (
     AcceleratedSiameseNet,
     Diverged,
     SiameseNet,
+    TransferScoring,
     bare_module,
     check_embedding_output,
     default_callbacks,
@@ -220,12 +223,35 @@ class SiameseBase(BaseEstimator):
         return self.margin
 
     # -- the net -------------------------------------------------------------
-    def _new_net(self, module, criterion, seed, generator=None):
+    def _augmentation(self, seed):
+        """The ``augment`` callable of the net (None: no augmentation)."""
+        return None
+
+    def _own_callbacks(self, valid, seed):
+        """Validation scoring, early stopping and the learning-rate schedule."""
+        own = []
+        verbose = bool(self.verbose)
+        if valid is not None:
+            own.append(("transfer_scoring", TransferScoring(
+                valid, distance=self.distance, seed=seed)))
+            if getattr(self, "early_stopping", False):
+                own.append(("early_stopping", EarlyStopping(
+                    monitor="valid_precision_at_1", lower_is_better=False,
+                    patience=self.n_iter_no_change, threshold=0.0,
+                    threshold_mode="abs", load_best=True,
+                    sink=print if verbose else noop)))
+        if getattr(self, "lr_schedule", None) == "cosine":
+            own.append(("lr_schedule", LRScheduler(
+                policy="CosineAnnealingLR", T_max=self.max_epochs)))
+        return own
+
+    def _new_net(self, module, criterion, seed, generator=None, valid=None):
         """The skorch net for this estimator's current training parameters.
 
         Where the estimator has an ``accelerator`` (Hugging Face accelerate),
         the net trains through it, and the accelerator, not ``device``,
-        places the module.
+        places the module. ``valid`` (a ``TensorData`` of held-out classes)
+        is scored after each epoch.
         """
         opt_cls, opt_kwargs = optimizer_spec(self.optimizer)
         accelerator = getattr(self, "accelerator", None)
@@ -249,8 +275,10 @@ class SiameseBase(BaseEstimator):
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
-            train_split=None,
-            callbacks=default_callbacks(self.verbose, self.callbacks),
+            train_split=None if valid is None else predefined_split(valid),
+            callbacks=default_callbacks(self.verbose, self.callbacks,
+                                        self._own_callbacks(valid, seed)),
+            augment=self._augmentation(seed),
             verbose=int(self.verbose),
             balanced=self._balanced,
             samples_per_class=self._samples_per_class(),
@@ -287,7 +315,7 @@ class SiameseBase(BaseEstimator):
                 "set back " + ", ".join(f"{n}={before[n]!r}" for n in changed) + "."
             )
 
-    def _continued_net(self):
+    def _continued_net(self, valid=None):
         """A net with the current parameters and the fitted net's training state.
 
         The module and the optimizer's state are copies, so that the fitted
@@ -300,7 +328,7 @@ class SiameseBase(BaseEstimator):
         generator = torch.Generator()
         generator.set_state(old.generator.get_state())
         module = copy.deepcopy(bare_module(old))
-        net = self._new_net(module, self._build_criterion(), seed, generator)
+        net = self._new_net(module, self._build_criterion(), seed, generator, valid)
         with seeded(seed, net_device(net)):
             net.initialize()
         if type(bare_optimizer(old)) is type(bare_optimizer(net)):
@@ -311,7 +339,7 @@ class SiameseBase(BaseEstimator):
         return net, seed
 
     def _fit_net(self, inputs, targets, *, epochs=None, keep=False, module=None,
-                 seed=None):
+                 seed=None, valid=None):
         """Build (or continue) the net and train it; set ``net_`` and ``history_``.
 
         ``module`` (built under ``seed``) is one the caller has already
@@ -319,14 +347,16 @@ class SiameseBase(BaseEstimator):
         ``_train``).
         """
         if keep:
-            net, seed = self._continued_net()
+            net, seed = self._continued_net(valid)
         else:
             if module is None:
                 seed = draw_seed(self.random_state)
                 with seeded(seed, "cpu"):
                     module = self._build_module()
-            net = self._new_net(module, self._build_criterion(), seed)
+            net = self._new_net(module, self._build_criterion(), seed, valid=valid)
         finished = self._train(net, inputs, targets, seed, epochs)
+        # The fitted net keeps no reference to the validation rows.
+        net.train_split = None
         self.net_ = net
         self.history_ = net.history
         params = self.get_params(deep=False)

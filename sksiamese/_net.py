@@ -3,12 +3,14 @@
 import copy
 import math
 
+import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback, LRScheduler, ProgressBar
 from skorch.dataset import get_len
 from skorch.hf import AccelerateMixin
 
+from . import metrics
 from ._sampling import balanced_batches, sequential_batches
 
 OPTIMIZERS = {
@@ -28,9 +30,12 @@ class TensorData:
     ``forward`` receives as separate arguments.
     """
 
-    def __init__(self, X, y=None):
+    def __init__(self, X, y=None, balanced_eval_seed=None):
         self.X = X
         self.y = y
+        # Held-out classes are scored in class-balanced batches, the same
+        # batches every epoch (from this seed), so that epochs compare.
+        self.balanced_eval_seed = balanced_eval_seed
 
     def __len__(self):
         return len(self.X[0]) if isinstance(self.X, (tuple, list)) else len(self.X)
@@ -173,11 +178,12 @@ class SiameseNet(NeuralNet):
     """
 
     def __init__(self, *args, balanced=True, samples_per_class=4, generator=None,
-                 **kwargs):
+                 augment=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.balanced = balanced
         self.samples_per_class = samples_per_class
         self.generator = generator
+        self.augment = augment
 
     def get_dataset(self, X, y=None):
         if isinstance(X, TensorData):
@@ -185,6 +191,11 @@ class SiameseNet(NeuralNet):
         return TensorData(X, y)
 
     def get_iterator(self, dataset, training=False):
+        seed = getattr(dataset, "balanced_eval_seed", None)
+        if not training and seed is not None:
+            return Batches(dataset, self.batch_size, labels=dataset.y,
+                           samples_per_class=self.samples_per_class,
+                           generator=torch.Generator().manual_seed(seed))
         if not training:
             return Batches(dataset, self.batch_size)
         labels = dataset.y if self.balanced else None
@@ -200,6 +211,17 @@ class SiameseNet(NeuralNet):
             return
         super()._set_training(training)
 
+    def _augmented(self, x):
+        out = self.augment(x)
+        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else None
+            raise ValueError(
+                "augment must return a tensor of the batch's shape "
+                f"{tuple(x.shape)}; it returned "
+                f"{type(out).__name__ if shape is None else f'shape {shape}'}."
+            )
+        return out
+
     @property
     def batch_device(self):
         """Where batches go: the net's ``device``."""
@@ -207,6 +229,8 @@ class SiameseNet(NeuralNet):
 
     def infer(self, x, **fit_params):
         x = _to_device(x, self.batch_device)
+        if self.augment is not None and self.module_.training:
+            x = self._augmented(x)
         if isinstance(x, (tuple, list)):
             return self.module_(*x, **fit_params)
         out = self.module_(x, **fit_params)
@@ -218,6 +242,43 @@ class SiameseNet(NeuralNet):
     def get_loss(self, y_pred, y_true, X=None, training=False):
         loss = self.criterion_(y_pred, _to_device(y_true, self.batch_device))
         return check_loss_output(loss, training and torch.is_grad_enabled())
+
+
+class TransferScoring(Callback):
+    """Score the embedding of held-out classes at the end of each epoch.
+
+    Records ``valid_precision_at_1`` (every held-out sample queries the
+    others) and ``valid_one_shot_accuracy`` (N-way 1-shot episodes, the same
+    episodes every epoch, N the smaller of 5 and the held-out classes).
+    """
+
+    def __init__(self, data, distance, n_episodes=200, seed=0):
+        self.data = data
+        self.distance = distance
+        self.n_episodes = n_episodes
+        self.seed = seed
+
+    def on_epoch_end(self, net, **kwargs):
+        module = net.module_
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                E = torch.cat([net.infer(x).float().cpu() for x, _ in
+                               Batches(self.data, 1024)]).numpy()
+        finally:
+            module.train(was_training)
+        y = self.data.y.numpy()
+        n_way = int(min(5, (np.bincount(y) >= 2).sum()))
+        net.history.record("valid_precision_at_1", metrics.precision_at_1(
+            E, y, distance=self.distance))
+        net.history.record("valid_one_shot_accuracy", metrics.n_way_k_shot_accuracy(
+            None, E, y, n_way=n_way, k_shot=1, n_episodes=self.n_episodes,
+            distance=self.distance, random_state=self.seed))
+
+    def on_train_end(self, net, **kwargs):
+        # The fitted estimator keeps no copy of its validation rows.
+        self.data = None
 
 
 class ShardedBatches:
@@ -432,8 +493,9 @@ def resolve_device(device):
     return str(device)
 
 
-def default_callbacks(verbose, extra):
-    callbacks = [("keep_last_finite", KeepLastFinite())]
+def default_callbacks(verbose, extra, own=()):
+    """The package's callbacks (``own`` after the first), then the user's copies."""
+    callbacks = [("keep_last_finite", KeepLastFinite()), *own]
     if verbose and verbose >= 2:
         callbacks.append(("progress_bar", ProgressBar()))
     return callbacks + list(copy.deepcopy(extra or []))

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["CNNEncoder", "MLPEncoder", "RNNEncoder", "build_encoder", "input_spec"]
+__all__ = ["CNNEncoder", "MLPEncoder", "NormalizedEncoder", "RNNEncoder",
+           "build_encoder", "input_spec"]
 
 
 class MLPEncoder(nn.Module):
@@ -354,6 +355,39 @@ class RNNEncoder(nn.Module):
                 features = outputs.masked_fill(~valid, -torch.inf).amax(1)
         features = torch.where((lengths > 0).unsqueeze(1), features, 0.0)
         return self.head(self.dropout(features))
+
+
+class NormalizedEncoder(nn.Module):
+    """An encoder whose embeddings are projected onto the unit sphere.
+
+    ``SiameseTransformer(normalize=True)`` wraps its encoder in it. On the
+    sphere euclidean distances lie in [0, 2] and equal ``sqrt(2 * (1 - cos))``,
+    so margins are on that scale (0.2 to 0.5 suit the triplet loss) and no
+    embedding can grow to escape the margin.
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        The encoder whose output is normalised.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sksiamese.encoders import MLPEncoder, NormalizedEncoder
+    >>> encoder = NormalizedEncoder(MLPEncoder(n_features=4, n_components=3)).eval()
+    >>> torch.linalg.vector_norm(encoder(torch.ones(2, 4)), dim=1)
+    tensor([1.0000, 1.0000], grad_fn=<LinalgVectorNormBackward0>)
+    """
+
+    def __init__(self, encoder):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, *args, **kwargs):
+        out = self.encoder(*args, **kwargs)
+        if not isinstance(out, torch.Tensor):
+            return out
+        return nn.functional.normalize(out, dim=-1, eps=1e-12)
 
 
 # name -> module class; each class takes the keyword arguments named in

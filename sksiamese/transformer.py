@@ -1,24 +1,27 @@
 """SiameseTransformer: an embedding learned from class labels, as a transformer."""
 
+import functools
 import math
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, embed
-from ._net import CallableCriterion
+from ._net import CallableCriterion, TensorData
 from ._validation import (
     check_label_types,
     check_samples,
     explained_input_errors,
     numpy_dtypes,
 )
-from .encoders import build_encoder, input_spec
+from .augment import RandomAffine
+from .encoders import NormalizedEncoder, build_encoder, input_spec
 from .losses import ContrastiveLoss, TripletLoss
 
 __all__ = ["SiameseTransformer"]
@@ -116,6 +119,42 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         accelerator places the network, so ``device`` is not used.
         ``transform`` runs the trained network where the accelerator put it.
 
+    normalize : bool, default=False
+        Project the embeddings onto the unit sphere
+        (:class:`~sksiamese.encoders.NormalizedEncoder`). Euclidean distances
+        then lie in [0, 2], so ``margin`` is on that scale (0.2 to 0.5 suit
+        ``loss="triplet"``).
+    augment : {"affine"} or callable, default=None
+        Random distortions of the training images, a new one for every
+        sample of every batch, during ``fit`` only (never in ``transform``).
+        ``"affine"`` is :class:`~sksiamese.augment.RandomAffine` with its
+        defaults, drawn from a generator seeded by ``random_state``, for
+        images of shape ``(height, width)`` or ``(channels, height, width)``;
+        pass a ``RandomAffine(...)`` to change its ranges (``hflip=True`` for
+        faces). Any other callable is called on each training batch (a tensor
+        on the training device) and must return a tensor of the same shape,
+        for example a ``torchvision.transforms.v2`` pipeline.
+    lr_schedule : {"cosine"}, default=None
+        ``"cosine"`` anneals the learning rate from ``lr`` to 0 over
+        ``max_epochs`` (skorch's ``LRScheduler`` with ``CosineAnnealingLR``).
+    validation_fraction : float, default=None
+        Hold out this fraction of the **classes** (not of the rows: unseen
+        classes are what a Siamese network is for), drawn with
+        ``random_state``, and score them after every epoch: ``history_``
+        records ``valid_loss`` (the loss on class-balanced batches of the
+        held-out rows, the same batches every epoch),
+        ``valid_precision_at_1`` and ``valid_one_shot_accuracy`` (N-way
+        1-shot accuracy on 200 fixed episodes, N the smaller of 5 and the
+        number of held-out classes). skorch callbacks that need a
+        ``valid_loss`` (``EarlyStopping``, ``Checkpoint``,
+        ``LRScheduler("ReduceLROnPlateau")``) then work.
+    early_stopping : bool, default=False
+        Stop when ``valid_precision_at_1`` has not improved for
+        ``n_iter_no_change`` epochs, and keep the weights of its best epoch
+        (``best_epoch_``). Needs ``validation_fraction``.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before ``early_stopping`` stops.
+
     Attributes
     ----------
     net_ : SiameseNet
@@ -132,6 +171,10 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names seen in ``fit``, where ``X`` had string column names.
+    best_epoch_ : int or None
+        With ``validation_fraction``, the epoch (from 1) whose held-out
+        ``valid_precision_at_1`` was best; with ``early_stopping`` the
+        weights are that epoch's. None without validation.
 
     See Also
     --------
@@ -193,6 +236,12 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "samples_per_class": [Interval(Integral, 2, None, closed="left")],
         "warm_start": ["boolean"],
         "accelerator": [HasMethods(["prepare", "backward", "autocast"]), None],
+        "normalize": ["boolean"],
+        "augment": [StrOptions({"affine"}), callable, None],
+        "lr_schedule": [StrOptions({"cosine"}), None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -217,6 +266,12 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         verbose=0,
         warm_start=False,
         accelerator=None,
+        normalize=False,
+        augment=None,
+        lr_schedule=None,
+        validation_fraction=None,
+        early_stopping=False,
+        n_iter_no_change=10,
     ):
         self.encoder = encoder
         self.encoder_params = encoder_params
@@ -237,6 +292,12 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.verbose = verbose
         self.warm_start = warm_start
         self.accelerator = accelerator
+        self.normalize = normalize
+        self.augment = augment
+        self.lr_schedule = lr_schedule
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -244,7 +305,8 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
-    _ARCHITECTURE = ("encoder", "encoder_params", "input_shape", "n_components")
+    _ARCHITECTURE = ("encoder", "encoder_params", "input_shape", "n_components",
+                     "normalize")
     _FITTED_ATTRIBUTES = ("classes_", "n_features_in_", "sample_shape_",
                           "n_components_")
 
@@ -270,13 +332,55 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     def _build_module(self):
         shape = tuple(self.sample_shape_)
-        return build_encoder(
+        module = build_encoder(
             self.encoder,
             n_features=math.prod(shape),
             n_components=self.n_components,
             input_shape=shape,
             encoder_params=self.encoder_params,
         )
+        return NormalizedEncoder(module) if self.normalize else module
+
+    def _augmentation(self, seed):
+        augment = RandomAffine() if self.augment == "affine" else self.augment
+        if isinstance(augment, RandomAffine):
+            if len(self.sample_shape_) not in (2, 3):
+                raise ValueError(
+                    f"augment={self.augment!r} distorts images, but the samples "
+                    f"have shape {self.sample_shape_}; it needs images of shape "
+                    "(height, width) or (channels, height, width) (set "
+                    "input_shape for flat rows), or pass augment=None."
+                )
+            # Its own stream: the batches stay those of a fit without it.
+            return functools.partial(
+                augment, generator=torch.Generator().manual_seed(seed + 1))
+        return augment
+
+    def _holdout_classes(self, codes, n_classes):
+        """Class codes held out for validation (None: no validation)."""
+        if self.validation_fraction is None:
+            if self.early_stopping:
+                raise ValueError(
+                    "early_stopping=True stops when the held-out classes' score "
+                    "stops improving, which needs held-out classes: set "
+                    "validation_fraction, for example validation_fraction=0.2."
+                )
+            return None
+        n_valid = max(1, round(self.validation_fraction * n_classes))
+        eligible = np.flatnonzero(np.bincount(codes, minlength=n_classes) >= 2)
+        if n_valid < 2 or n_classes - n_valid < 2 or len(eligible) < 2:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} holds out "
+                f"{n_valid} of the {n_classes} classes in y, but validation needs "
+                "at least 2 held-out classes (with 2 or more samples each) and 2 "
+                "classes left to train on: with "
+                f"{n_classes} classes, use a validation_fraction between "
+                f"{2 / n_classes:.2g} and {1 - 2 / n_classes:.2g}."
+            )
+        rng = check_random_state(self.random_state)
+        # Held-out classes need a pair to score: drawn among those with two
+        # or more samples.
+        return rng.choice(eligible, min(n_valid, len(eligible)), replace=False)
 
     def _build_criterion(self):
         if isinstance(self.loss, str):
@@ -355,9 +459,23 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             )
         if not keep:
             self.sample_shape_ = tuple(X.shape[1:])
+        held = self._holdout_classes(codes, len(classes))
+        valid = None
+        if held is not None:
+            in_valid = np.isin(codes, held)
+            _, valid_codes = np.unique(codes[in_valid], return_inverse=True)
+            valid = TensorData(X_t[torch.from_numpy(in_valid)],
+                               torch.from_numpy(valid_codes.astype(np.int64)),
+                               balanced_eval_seed=0)
+            X_t = X_t[torch.from_numpy(~in_valid)]
+            _, codes = np.unique(codes[~in_valid], return_inverse=True)
         y_t = torch.from_numpy(codes.astype(np.int64))
-        self._fit_net(X_t, y_t, epochs=epochs, keep=keep)
+        self._fit_net(X_t, y_t, epochs=epochs, keep=keep, valid=valid)
         self.classes_ = classes
+        self.best_epoch_ = None
+        if valid is not None:
+            scores = self.history_[:, "valid_precision_at_1"]
+            self.best_epoch_ = int(np.argmax(scores)) + 1
         sample = embed(self.net_.module_, X_t[:COLLAPSE_CHECK_ROWS], self.net_.device)
         self.n_components_ = int(sample.shape[1])
         self._warn_if_collapsed(sample)

@@ -593,3 +593,119 @@ def test_plain_callable_losses_train(digits, loss):
     est = small(loss=loss).fit(X, y)
     assert np.isfinite(est.history_[:, "train_loss"]).all()
     assert est.transform(X).shape == (100, 16)
+
+
+# -- transfer: held-out classes, early stopping, augmentation, schedule ---------
+def test_validation_on_held_out_classes_records_transfer_scores(digits):
+    X, y = digits[0][:400], digits[1][:400]
+    est = small(max_epochs=3, validation_fraction=0.3).fit(X, y)
+    keys = est.history_[-1].keys()
+    assert {"valid_loss", "valid_precision_at_1", "valid_one_shot_accuracy"} <= keys
+    scores = est.history_[:, "valid_precision_at_1"]
+    assert all(0 <= s <= 1 for s in scores) and est.best_epoch_ in (1, 2, 3)
+    # The fitted net keeps no reference to the held-out rows.
+    assert est.net_.train_split is None
+    assert dict(est.net_.callbacks_)["transfer_scoring"].data is None
+
+
+def test_validation_leaves_a_fit_without_it_unchanged(digits):
+    X, y = digits[0][:300], digits[1][:300]
+    a, b = small().fit(X, y), small(validation_fraction=None).fit(X, y)
+    assert _same_weights(_weights(a), _weights(b))
+
+
+def test_skorch_callbacks_that_need_valid_loss_work(digits):
+    from skorch.callbacks import Checkpoint, EarlyStopping, LRScheduler
+
+    X, y = digits[0][:300], digits[1][:300]
+    est = small(max_epochs=3, validation_fraction=0.3, callbacks=[
+        EarlyStopping(), Checkpoint(dirname=None, f_params=None, f_optimizer=None,
+                                    f_criterion=None, f_history=None,
+                                    f_pickle=None, load_best=False),
+        LRScheduler("ReduceLROnPlateau")]).fit(X, y)
+    assert len(est.history_) == 3
+    with pytest.raises(KeyError):
+        small(max_epochs=1, callbacks=[EarlyStopping(patience=1)]).fit(X, y)
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.95])
+def test_validation_fraction_needs_two_classes_each_side(digits, fraction):
+    X, y = digits[0][:200], digits[1][:200]
+    with pytest.raises(ValueError, match=re.escape(
+            f"validation_fraction={fraction} holds out")):
+        small(validation_fraction=fraction).fit(X, y)
+
+
+def test_early_stopping_needs_validation(digits):
+    with pytest.raises(ValueError, match="early_stopping=True stops when the held"):
+        small(early_stopping=True).fit(*digits)
+
+
+def test_early_stopping_keeps_the_best_epoch_bit_for_bit(digits):
+    # A high learning rate on few classes overfits them: the held-out score
+    # peaks early; the stopped fit must end with that epoch's weights.
+    X, y = digits[0][:400], digits[1][:400]
+    params = {"validation_fraction": 0.4, "lr": 0.05, "batch_size": 32}
+    est = small(max_epochs=12, early_stopping=True, n_iter_no_change=2,
+                **params).fit(X, y)
+    best = est.best_epoch_
+    scores = est.history_[:, "valid_precision_at_1"]
+    assert best == int(np.argmax(scores)) + 1
+    assert len(est.history_) == best + 2 or len(est.history_) == 12
+    reference = small(max_epochs=best, **params).fit(X, y)
+    assert _same_weights(_weights(est), _weights(reference))
+
+
+def test_normalize_gives_unit_embeddings(digits):
+    X, y = digits[0][:200], digits[1][:200]
+    Z = small(normalize=True, loss="triplet", margin=0.3).fit(X, y).transform(X)
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1, rtol=1e-5)
+
+
+def test_cosine_lr_schedule_anneals(digits):
+    X, y = digits[0][:200], digits[1][:200]
+    est = small(max_epochs=4, lr_schedule="cosine", lr=0.01).fit(X, y)
+    assert est.net_.optimizer_.param_groups[0]["lr"] < 1e-9
+
+
+def _images(n_classes=6, per_class=8, side=12, seed=0):
+    rng = np.random.default_rng(seed)
+    protos = rng.random((n_classes, side, side)) > 0.7
+    X = np.repeat(protos, per_class, axis=0).astype(np.float32)
+    X += 0.1 * rng.normal(size=X.shape).astype(np.float32)
+    return X, np.repeat(np.arange(n_classes), per_class)
+
+
+def test_affine_augmentation_is_seeded_and_only_in_training():
+    from sksiamese.augment import RandomAffine
+
+    X, y = _images()
+    cnn = {"encoder": "cnn", "encoder_params": {"channels": (4, 4)},
+           "n_components": 4, "max_epochs": 2, "batch_size": 16, "random_state": 0}
+    a = SiameseTransformer(augment="affine", **cnn).fit(X, y)
+    b = SiameseTransformer(augment="affine", **cnn).fit(X, y)
+    plain = SiameseTransformer(**cnn).fit(X, y)
+    assert _same_weights(_weights(a), _weights(b))
+    assert not _same_weights(_weights(a), _weights(plain))
+    # transform is deterministic: no augmentation at inference.
+    np.testing.assert_array_equal(a.transform(X), a.transform(X))
+    identity = RandomAffine(degrees=0, translate=0, scale=(1, 1), shear=0)
+    batch = torch.from_numpy(X[:5])
+    torch.testing.assert_close(identity(batch), batch, atol=1e-5, rtol=0)
+    turned = RandomAffine(degrees=90)(batch, torch.Generator().manual_seed(0))
+    assert turned.shape == batch.shape and not torch.allclose(turned, batch)
+    seen = []
+    SiameseTransformer(augment=lambda batch: seen.append(batch.shape) or batch,
+                       **cnn).fit(X, y)
+    assert seen and all(s[1:] == X.shape[1:] for s in seen)
+
+
+def test_bad_augmentation_is_refused(digits):
+    X, y = _images()
+    with pytest.raises(ValueError, match=re.escape(
+            "augment='affine' distorts images, but the samples have shape (64,)")):
+        small(augment="affine").fit(*digits)
+    with pytest.raises(ValueError, match=re.escape(
+            "augment must return a tensor of the batch's shape")):
+        SiameseTransformer(encoder="cnn", augment=lambda b: b[:, :4], max_epochs=1,
+                           random_state=0).fit(X, y)

@@ -1,0 +1,88 @@
+"""Random image transformations applied to each training batch, one per sample."""
+
+import math
+
+import torch
+from torch.nn import functional as F
+
+__all__ = ["RandomAffine"]
+
+
+class RandomAffine:
+    """A random affine distortion of each image: rotation, scale, shift, shear.
+
+    The distortions of Koch, Zemel and Salakhutdinov (2015) for Omniglot:
+    every image of a batch gets its own transform, drawn from ``generator``
+    (the estimator's seeded one during ``fit``), and is resampled on the
+    batch's device with ``torch.nn.functional.affine_grid`` and
+    ``grid_sample``. Use it as ``SiameseTransformer(augment=RandomAffine())``;
+    ``augment="affine"`` is ``RandomAffine()`` with these defaults.
+
+    Parameters
+    ----------
+    degrees : float, default=10.0
+        Rotations are drawn uniformly from ``[-degrees, degrees]``.
+    translate : float, default=0.1
+        Shifts, as a fraction of the image's width and height, uniform in
+        ``[-translate, translate]``.
+    scale : tuple of float, default=(0.9, 1.1)
+        Zoom factors, uniform in that range.
+    shear : float, default=0.1
+        Horizontal shear factor, uniform in ``[-shear, shear]``.
+    hflip : bool, default=False
+        Also mirror half of the images left to right (for faces, not for
+        characters).
+    padding_mode : {"zeros", "border", "reflection"}, default="zeros"
+        What fills the pixels that come from outside the image (zeros suit
+        ink on blank paper).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sksiamese.augment import RandomAffine
+    >>> images = torch.rand(4, 1, 28, 28)
+    >>> out = RandomAffine()(images, generator=torch.Generator().manual_seed(0))
+    >>> out.shape
+    torch.Size([4, 1, 28, 28])
+    """
+
+    def __init__(self, degrees=10.0, translate=0.1, scale=(0.9, 1.1), shear=0.1,
+                 hflip=False, padding_mode="zeros"):
+        self.degrees = degrees
+        self.translate = translate
+        self.scale = scale
+        self.shear = shear
+        self.hflip = hflip
+        self.padding_mode = padding_mode
+
+    def __repr__(self):
+        return (f"RandomAffine(degrees={self.degrees}, translate={self.translate}, "
+                f"scale={self.scale}, shear={self.shear}, hflip={self.hflip}, "
+                f"padding_mode={self.padding_mode!r})")
+
+    def __call__(self, images, generator=None):
+        """Distort each image of ``images`` (``(n, H, W)`` or ``(n, C, H, W)``)."""
+        flat = images.ndim == 3
+        x = images.unsqueeze(1) if flat else images
+        n = x.shape[0]
+        u = torch.rand(n, 6, generator=generator, dtype=torch.float64) * 2 - 1
+        angle = u[:, 0] * math.radians(self.degrees)
+        low, high = self.scale
+        zoom = low + (u[:, 1] + 1) / 2 * (high - low)
+        shear = u[:, 2] * self.shear
+        flip = torch.where((u[:, 5] > 0) & self.hflip, -1.0, 1.0).to(u.dtype)
+        cos, sin = torch.cos(angle), torch.sin(angle)
+        # affine_grid maps output to input coordinates in [-1, 1]: rotation
+        # times shear, divided by the zoom, and a shift of 2 * translate.
+        theta = torch.zeros(n, 2, 3, dtype=u.dtype)
+        theta[:, 0, 0] = cos * flip / zoom
+        theta[:, 0, 1] = (cos * shear - sin) / zoom
+        theta[:, 1, 0] = sin * flip / zoom
+        theta[:, 1, 1] = (sin * shear + cos) / zoom
+        theta[:, 0, 2] = u[:, 3] * 2 * self.translate
+        theta[:, 1, 2] = u[:, 4] * 2 * self.translate
+        theta = theta.to(device=x.device, dtype=x.dtype)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        out = F.grid_sample(x, grid, padding_mode=self.padding_mode,
+                            align_corners=False)
+        return out.squeeze(1) if flat else out
