@@ -3,6 +3,9 @@
 import math
 import numbers
 import os
+import warnings
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -10,6 +13,7 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import draw_seed, embed, make_net, seeded
+from ._net import resolve_device
 from .encoders import build_encoder, input_spec
 
 __all__ = ["FORMAT_VERSION", "load_model", "save_model"]
@@ -19,6 +23,12 @@ FORMAT = "sksiamese.weights"
 _TRAINING_ONLY = ("accelerator", "callbacks")
 # Bumped when a file of the new format cannot be read by older code.
 FORMAT_VERSION = 1
+# What the network built at load may hold beyond the bytes of the stored
+# tensors: room for small buffers that are not saved, never a second model.
+_BUILD_MARGIN_BYTES = 2**20
+# What an array of the file may decode to beyond 16 bytes per stored value: a
+# fixed-width string dtype multiplies its widest string by every entry.
+_ARRAY_MARGIN_BYTES = 2**26
 
 
 def _estimators():
@@ -41,34 +51,108 @@ def _is_real(value):
 
 
 def _is_labels(value):
-    return isinstance(value, np.ndarray) and value.ndim == 1 and len(value) >= 1
+    if not (isinstance(value, np.ndarray) and value.ndim == 1 and len(value) >= 1):
+        return False
+    if value.dtype.kind == "O" and not all(isinstance(v, (str, numbers.Real))
+                                           for v in value):
+        return False
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        return False
+    return len(np.unique(value)) == len(value)
 
 
-def _is_names(value):
+def _is_names(value, n_features):
     return (isinstance(value, np.ndarray) and value.ndim == 1
-            and all(isinstance(v, str) for v in value))
+            and len(value) == n_features and all(isinstance(v, str) for v in value))
 
 
-# Fitted attributes saved for each estimator, with what each must look like.
-_ATTRIBUTES = {
-    "SiameseTransformer": {
-        "classes_": _is_labels,
-        "n_features_in_": _is_count,
-        "sample_shape_": _is_shape,
-        "n_components_": _is_count,
-    },
-    "SiamesePairClassifier": {
-        "classes_": lambda v: _is_labels(v) and len(v) == 2,
-        "n_features_in_": _is_count,
-        "pair_shape_": _is_shape,
-        "sample_shapes_": lambda v: (isinstance(v, tuple) and len(v) == 2
-                                     and all(map(_is_shape, v))),
-        "n_components_": _is_count,
-        "threshold_": _is_real,
-        "proba_slope_": _is_real,
-    },
-}
-_OPTIONAL = {"feature_names_in_": _is_names}
+def _fits_input(shape, n_features, input_shape):
+    """Whether a fitted sample shape can come from ``n_features`` columns reshaped."""
+    if input_shape is None:
+        return shape[0] == n_features
+    spec = tuple(int(s) for s in input_shape)
+    return (len(spec) == len(shape)
+            and all(s in (-1, t) for s, t in zip(spec, shape, strict=True))
+            and math.prod(shape) % n_features == 0)
+
+
+def _fits_pair(shapes, fitted, est):
+    """Whether the two towers' sample shapes hold the values of a pair row's sides."""
+    row = fitted["pair_shape_"]
+    if len(row) > 1:
+        sizes = (math.prod(row[1:]),) * 2
+    else:
+        split = row[0] // 2 if est.split is None else est.split
+        sizes = (split, row[0] - split)
+    return (tuple(map(math.prod, shapes)) == sizes
+            and not (est.share_weights and shapes[0] != shapes[1]))
+
+
+class _Attribute(NamedTuple):
+    kind: str  # what the value must be, for error messages
+    check: Callable  # check(value, fitted, est) -> bool
+    optional: bool = False
+    builds: bool = False  # the network's shapes depend on it
+
+
+def _fitted_attributes(name):
+    """What estimator ``name`` saves of its fitted state, and what each must be.
+
+    Returns ``{attribute: _Attribute}`` in the order the attributes are checked
+    at load: each check sees the value, the attributes checked before it
+    (``fitted``) and the estimator with its loaded parameters (``est``).
+    """
+    common = {
+        "classes_": _Attribute(
+            "a 1-D array of distinct labels, numbers or strings",
+            lambda v, fitted, est: _is_labels(v)),
+        "n_features_in_": _Attribute("a positive int",
+                                     lambda v, fitted, est: _is_count(v)),
+    }
+    names = _Attribute("a 1-D array of n_features_in_ strings",
+                       lambda v, fitted, est: _is_names(v, fitted["n_features_in_"]),
+                       optional=True)
+    components = _Attribute("a positive int", lambda v, fitted, est: _is_count(v))
+    if name == "SiameseTransformer":
+        return {
+            **common,
+            "sample_shape_": _Attribute(
+                "a tuple of positive ints that n_features_in_ columns reshaped by "
+                "input_shape give",
+                lambda v, fitted, est: _is_shape(v) and _fits_input(
+                    v, fitted["n_features_in_"], est.input_shape),
+                builds=True),
+            "n_components_": components,
+            "feature_names_in_": names,
+        }
+    if name == "SiamesePairClassifier":
+        return {
+            **common,
+            "classes_": _Attribute(
+                "a 1-D array of two distinct labels, numbers or strings",
+                lambda v, fitted, est: _is_labels(v) and len(v) == 2),
+            "pair_shape_": _Attribute(
+                "a tuple of positive ints that starts with n_features_in_ (which "
+                "is 2 where pairs have more than two axes)",
+                lambda v, fitted, est: (_is_shape(v)
+                                        and v[0] == fitted["n_features_in_"]
+                                        and (len(v) == 1 or v[0] == 2))),
+            "sample_shapes_": _Attribute(
+                "two tuples of positive ints, one per side, each holding as many "
+                "values as its side of a pair_shape_ row (and equal where "
+                "share_weights=True)",
+                lambda v, fitted, est: (isinstance(v, tuple) and len(v) == 2
+                                        and all(map(_is_shape, v))
+                                        and _fits_pair(v, fitted, est)),
+                builds=True),
+            "n_components_": components,
+            "threshold_": _Attribute("a finite float",
+                                     lambda v, fitted, est: _is_real(v)),
+            "proba_slope_": _Attribute("a positive finite float",
+                                       lambda v, fitted, est: _is_real(v) and v > 0),
+            "feature_names_in_": names,
+        }
+    raise KeyError(name)
 
 
 # -- plain values ------------------------------------------------------------
@@ -99,13 +183,58 @@ def _encode(value):
 
 
 def _decode(value):
+    """``value`` with its encoded arrays rebuilt; ValueError if one is damaged."""
     if isinstance(value, dict) and "__ndarray__" in value:
-        return np.array(value["__ndarray__"], dtype=np.dtype(value["dtype"]))
+        return _decode_array(value)
     if isinstance(value, tuple):
         return tuple(_decode(v) for v in value)
     if isinstance(value, list):
         return [_decode(v) for v in value]
     return value
+
+
+def _decode_array(value):
+    items = value["__ndarray__"]
+    try:
+        dtype = np.dtype(value.get("dtype"))
+    except TypeError:
+        raise ValueError(f"its array has the dtype {value.get('dtype')!r}, which "
+                         "numpy does not know") from None
+    if dtype.kind not in "biufUSO":
+        raise ValueError(f"its array has the dtype {dtype}; saved arrays hold "
+                         "booleans, numbers or strings")
+    if not isinstance(items, list) or not all(
+            isinstance(v, (bool, numbers.Real, str)) for v in items):
+        raise ValueError("its array's values should be a list of numbers or "
+                         "strings")
+    # A fixed-width string dtype gives every entry the width of the widest:
+    # bound what a small file can make that cost.
+    stored = sum(len(v) if isinstance(v, str) else 1 for v in items)
+    if dtype.itemsize * len(items) > _ARRAY_MARGIN_BYTES + 16 * stored:
+        raise ValueError(f"its array of {len(items)} values has the dtype {dtype}, "
+                         f"which would take {dtype.itemsize * len(items)} bytes")
+    try:
+        return np.array(items, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"its values do not fit the dtype {dtype} ({exc})") from None
+
+
+def _decoded(value, what, path):
+    try:
+        return _decode(value)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"{_where(path)} is damaged: {what} cannot be read: "
+                         f"{exc}.") from None
+
+
+def _first_line(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _short(value, width=200):
+    text = repr(value)
+    return text if len(text) <= width else text[:width] + "..."
 
 
 # -- save --------------------------------------------------------------------
@@ -156,9 +285,10 @@ def save_model(estimator, path):
     True
     """
     name = type(estimator).__name__
-    if name not in _ATTRIBUTES or type(estimator) is not _estimators()[name]:
+    classes = _estimators()
+    if name not in classes or type(estimator) is not classes[name]:
         raise TypeError(
-            f"save_model saves {' and '.join(_ATTRIBUTES)}; got "
+            f"save_model saves {' and '.join(classes)}; got "
             f"{type(estimator).__name__}. Save other objects with pickle or joblib "
             "(and load those only from trusted sources)."
         )
@@ -166,10 +296,9 @@ def save_model(estimator, path):
     params = estimator.get_params(deep=False)
     plain = {k: _encode(v) for k, v in params.items() if _is_plain(v)}
     not_saved = sorted(set(params) - set(plain))
-    attributes = {k: _encode(getattr(estimator, k)) for k in _ATTRIBUTES[name]}
-    for key in _OPTIONAL:
-        if hasattr(estimator, key):
-            attributes[key] = _encode(getattr(estimator, key))
+    attributes = {k: _encode(getattr(estimator, k))
+                  for k, spec in _fitted_attributes(name).items()
+                  if not spec.optional or hasattr(estimator, k)}
     from . import __version__
 
     state = {k: v.detach().cpu().clone()
@@ -197,17 +326,40 @@ def _where(path):
 
 
 def _read(path):
+    if isinstance(path, (str, os.PathLike)):
+        # Opened here, so that a missing or unreadable file raises its own
+        # OSError, and any error from torch.load is about the content.
+        with open(path, "rb") as file:
+            return _read_from(file, path)
+    return _read_from(path, path)
+
+
+def _read_from(file, path):
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except OSError:
-        raise
+        head = file.read(4)
+        file.seek(-len(head), os.SEEK_CUR)
+    except (AttributeError, OSError, ValueError):
+        head = None  # torch.load says what it needs of a file object
+    try:
+        payload = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        detail = _first_line(exc)
+        detail = f" ({type(exc).__name__}: {detail})" if detail else ""
         unsafe = "weights_only" in str(exc) or "Unsupported global" in str(exc)
+        if head == b"":
+            raise ValueError(f"{_where(path)} is empty: it is not a model file, or "
+                             "its writing was cut short.") from exc
+        # torch.save writes a zip archive, whose directory is at its end: a
+        # file that starts like one but cannot be read was cut short or damaged.
+        if head == b"PK\x03\x04" and not unsafe:
+            raise ValueError(
+                f"{_where(path)} is truncated or damaged: it starts as a model "
+                f"file does, but torch.load cannot read it{detail}. Save the "
+                "model again, or copy the file again in full."
+            ) from exc
         raise ValueError(
             f"{_where(path)} is not an sksiamese model file that can be loaded "
-            "safely: torch.load(weights_only=True) refused it"
-            + (f" ({type(exc).__name__}: {detail})" if detail else "") + "."
+            f"safely: torch.load(weights_only=True) refused it{detail}."
             + (" It holds Python objects other than weights and plain values, "
                "as a pickle does; unpickling runs code, so load it with pickle "
                "or joblib only if you trust its source." if unsafe else "")
@@ -264,26 +416,37 @@ def _template(payload, estimator, path):
 
 
 def _set_attributes(est, name, attributes, path):
-    checks = {**_ATTRIBUTES[name], **_OPTIONAL}
-    for key, check in checks.items():
+    fitted = {}
+    for key, spec in _fitted_attributes(name).items():
         if key not in attributes:
-            if key in _OPTIONAL:
+            if spec.optional:
                 continue
             raise ValueError(f"{_where(path)} is damaged: the fitted attribute {key} "
                              "is missing.")
-        value = _decode(attributes[key])
-        if not check(value):
+        value = _decoded(attributes[key], f"the fitted attribute {key}", path)
+        try:
+            valid = spec.check(value, fitted, est)
+        except Exception:  # a check that cannot even run on the value
+            valid = False
+        if not valid:
             raise ValueError(
-                f"{_where(path)} is damaged: the fitted attribute {key} = {value!r} is "
-                "not of the kind a fitted model has."
+                f"{_where(path)} is damaged: the fitted attribute {key} = "
+                f"{_short(value)} is not of the kind a fitted model has: it should "
+                f"be {spec.kind}."
             )
+        fitted[key] = value
+    for key, value in fitted.items():
         setattr(est, key, value)
 
 
-def _build_net(est, name):
-    """The net ``est``'s parameters and fitted shapes describe (not trained)."""
+def _build_net(est, name, device=None):
+    """The net ``est``'s parameters and fitted shapes describe (not trained).
+
+    The module is made on ``device`` (None: torch's default), for example on
+    ``"meta"``, which allocates nothing; the net is not initialised.
+    """
     seed = draw_seed(est.random_state)
-    with seeded(seed, "cpu"):
+    with seeded(seed, "cpu"), torch.device(device or torch.get_default_device()):
         if name == "SiameseTransformer":
             shape = est.sample_shape_
             module = build_encoder(
@@ -291,13 +454,102 @@ def _build_net(est, name):
                 n_components=est.n_components, input_shape=shape,
                 encoder_params=est.encoder_params,
             )
-            net = make_net(est, module, est._make_loss(), balanced=True, seed=seed,
-                           samples_per_class=est.samples_per_class)
         else:
-            net = make_net(est, est._build_module(), est._make_criterion(),
-                           balanced=False, seed=seed)
-        net.initialize()
-    return net
+            module = est._build_module()
+    if name == "SiameseTransformer":
+        return make_net(est, module, est._make_loss(), balanced=True, seed=seed,
+                        samples_per_class=est.samples_per_class)
+    return make_net(est, module, est._make_criterion(), balanced=False, seed=seed)
+
+
+def _usable(device):
+    """Why ``device`` cannot hold tensors here, or None if it can."""
+    try:
+        if torch.device(device).type == "meta":
+            return "it holds no data"
+        torch.empty(0, device=device)
+    except (AssertionError, RuntimeError, ValueError) as exc:
+        return _first_line(exc) or type(exc).__name__
+    return None
+
+
+def _check_device(est, device, path):
+    """Refuse a ``device`` asked for that is not here; map a saved one to the CPU."""
+    if getattr(est, "accelerator", None) is not None:
+        return  # the accelerator places the network, not ``device``
+    problem = _usable(resolve_device(est.device))
+    if problem is None:
+        return
+    if device is not None:
+        raise ValueError(
+            f"load_model cannot place the model on device={device!r}: it is not "
+            f"available on this machine ({problem}). load_model(path, "
+            "device=\"cpu\") loads it on the CPU."
+        )
+    warnings.warn(
+        f"{_where(path)} holds a model saved with device={est.device!r}, which is "
+        f"not available on this machine ({problem}); it is loaded on the CPU "
+        "instead. Pass device= to load_model to choose the device.",
+        UserWarning, stacklevel=3,
+    )
+    est.set_params(device="cpu")
+
+
+def _check_state(state, path):
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+               for k, v in state.items()):
+        raise ValueError(f"{_where(path)} is damaged: its state_dict holds values "
+                         "that are not tensors.")
+
+
+def _stored_bytes(state):
+    """Bytes the stored tensors occupy (tensors can share one storage)."""
+    storages = {}
+    for tensor in state.values():
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr(), storage.nbytes()] = storage.nbytes()
+    return sum(storages.values())
+
+
+def _check_architecture(est, name, state, path):
+    """Check, before any memory is spent on it, the network the file describes."""
+    specs = _fitted_attributes(name)
+    shapes = ", ".join(f"{k}={getattr(est, k)!r}" for k, spec in specs.items()
+                       if spec.builds)
+    try:
+        module = _build_net(est, name, device="meta").module
+    except Exception as exc:
+        raise ValueError(
+            f"{_where(path)} describes a network that cannot be built: its "
+            f"parameters with the fitted attributes {shapes} give "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    problems = [f"size mismatch for {k}: {found[k]} in the file, {shape} in the "
+                "network" for k, shape in expected.items()
+                if found.get(k, shape) != shape]
+    for label, keys in (("missing from the file", expected.keys() - found.keys()),
+                        ("not in the network", found.keys() - expected.keys())):
+        if keys:
+            problems.append(f"{label}: {', '.join(sorted(keys)[:5])}"
+                            + (" and more" if len(keys) > 5 else ""))
+    if problems:
+        raise ValueError(
+            f"{_where(path)} holds weights that do not fit the {name} that its "
+            f"parameters describe, with the fitted attributes {shapes} (the file "
+            "is damaged, or the template estimator builds another network): "
+            + "; ".join(problems[:5]) + "."
+        )
+    tensors = {id(t): t for t in (*module.parameters(), *module.buffers())}
+    needed = sum(t.numel() * t.element_size() for t in tensors.values())
+    stored = _stored_bytes(state)
+    if needed > stored + _BUILD_MARGIN_BYTES:
+        raise ValueError(
+            f"{_where(path)} is damaged: its network needs {needed} bytes of "
+            f"parameters and buffers, but its stored weights hold only {stored}; "
+            "loading will not allocate more than a file holds."
+        )
 
 
 def _probes(est, name):
@@ -399,7 +651,8 @@ def load_model(path, estimator=None, *, device=None):
     payload = _read(path)
     est = _template(payload, estimator, path)
     name = payload["estimator"]
-    params = {k: _decode(v) for k, v in payload["params"].items()}
+    params = {k: _decoded(v, f"its parameter {k!r}", path)
+              for k, v in payload["params"].items()}
     unknown = set(params) - set(est.get_params(deep=False))
     if unknown:
         raise ValueError(
@@ -410,17 +663,19 @@ def load_model(path, estimator=None, *, device=None):
     if device is not None:
         est.set_params(device=device)
     est._validate_params()
+    _check_device(est, device, path)
     _set_attributes(est, name, payload["attributes"], path)
-
-    est.net_ = _build_net(est, name)
     state = payload["state_dict"]
-    if not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{_where(path)} is damaged: its state_dict holds values "
-                         "that are not tensors.")
+    _check_state(state, path)
+    _check_architecture(est, name, state, path)
     if not all(torch.isfinite(v).all() for v in state.values()
                if v.is_floating_point()):
         raise ValueError(f"{_where(path)} is damaged: its weights hold NaN or "
                          "infinite values.")
+
+    est.net_ = _build_net(est, name)
+    with seeded(draw_seed(est.random_state), "cpu"):
+        est.net_.initialize()
     try:
         est.net_.module_.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -431,7 +686,14 @@ def load_model(path, estimator=None, *, device=None):
         ) from exc
     est.history_ = est.net_.history
     for tower, sample in _probes(est, name):
-        width = embed(tower, sample, est.net_.device).shape[1]
+        try:
+            width = embed(tower, sample, est.net_.device).shape[1]
+        except Exception as exc:
+            raise ValueError(
+                f"{_where(path)} is inconsistent: its network cannot embed a "
+                f"sample of the fitted shape {tuple(sample.shape[1:])} "
+                f"({type(exc).__name__}: {exc})."
+            ) from exc
         if width != est.n_components_:
             raise ValueError(
                 f"{_where(path)} is inconsistent: the network embeds into {width} "
