@@ -1,5 +1,6 @@
 """Save and load fitted models as weights and plain values, without pickle."""
 
+import contextlib
 import math
 import numbers
 import os
@@ -446,7 +447,8 @@ def _build_net(est, name, device=None):
     ``"meta"``, which allocates nothing; the net is not initialised.
     """
     seed = draw_seed(est.random_state)
-    with seeded(seed, "cpu"), torch.device(device or torch.get_default_device()):
+    place = contextlib.nullcontext() if device is None else torch.device(device)
+    with seeded(seed, "cpu"), place:
         if name == "SiameseTransformer":
             shape = est.sample_shape_
             module = build_encoder(
@@ -512,7 +514,10 @@ def _stored_bytes(state):
 
 
 def _check_architecture(est, name, state, path):
-    """Check, before any memory is spent on it, the network the file describes."""
+    """Check, before any memory is spent on it, the network the file describes.
+
+    Returns the network, built on the meta device.
+    """
     specs = _fitted_attributes(name)
     shapes = ", ".join(f"{k}={getattr(est, k)!r}" for k, spec in specs.items()
                        if spec.builds)
@@ -550,11 +555,11 @@ def _check_architecture(est, name, state, path):
             f"parameters and buffers, but its stored weights hold only {stored}; "
             "loading will not allocate more than a file holds."
         )
+    return module
 
 
-def _probes(est, name):
-    """``(tower, zero sample)`` pairs that the loaded network must embed."""
-    module = est.net_.module_
+def _probes(est, name, module):
+    """``(tower, sample shape, dtype)`` of each tower of ``module`` to embed with."""
     if name == "SiameseTransformer":
         towers = [(module, est.encoder, est.sample_shape_)]
     else:
@@ -563,7 +568,44 @@ def _probes(est, name):
                                          strict=True)]
     for tower, encoder, shape in towers:
         dtype = torch.int64 if input_spec(encoder)[0] == "int64" else torch.float32
-        yield tower, torch.zeros((2, *shape), dtype=dtype)
+        yield tower, shape, dtype
+
+
+def _embedding_width(tower, shape, dtype, meta, device):
+    """Width of the embedding of two zero samples of ``shape``, or None if unknown.
+
+    The meta tower gives it without computing anything. Where that fails
+    (encoders that look at values, as the RNN checks its token ids), the loaded
+    tower embeds the samples, if they take no more room than a small buffer:
+    the sample shape comes from the file, and the weights do not bound it.
+    """
+    try:
+        meta.eval()
+        with torch.inference_mode():
+            return meta(torch.zeros((2, *shape), dtype=dtype, device="meta")).shape[1]
+    except Exception:
+        if 2 * math.prod(shape) * dtype.itemsize > _BUILD_MARGIN_BYTES:
+            return None
+    return embed(tower, torch.zeros((2, *shape), dtype=dtype), device).shape[1]
+
+
+def _check_width(est, name, meta, path):
+    """Check that each tower embeds a sample of its fitted shape into n_components_."""
+    for (tower, shape, dtype), (meta_tower, _, _) in zip(
+            _probes(est, name, est.net_.module_), _probes(est, name, meta),
+            strict=True):
+        try:
+            width = _embedding_width(tower, shape, dtype, meta_tower, est.net_.device)
+        except Exception as exc:
+            raise ValueError(
+                f"{_where(path)} is inconsistent: its network cannot embed a "
+                f"sample of the fitted shape {shape} ({type(exc).__name__}: {exc})."
+            ) from exc
+        if width is not None and width != est.n_components_:
+            raise ValueError(
+                f"{_where(path)} is inconsistent: the network embeds into {width} "
+                f"dimensions, but n_components_ is {est.n_components_}."
+            )
 
 
 def load_model(path, estimator=None, *, device=None):
@@ -573,10 +615,16 @@ def load_model(path, estimator=None, *, device=None):
     code; a file that holds other Python objects (a pickled estimator, for
     one) is refused. The loaded model is then checked: the file must be an
     sksiamese model file of a format this version reads, for the estimator
-    ``estimator`` is (if given), with fitted attributes of the right kinds and
-    weights whose names and shapes match the network that its parameters
-    describe; and that network must embed a sample of the fitted shape into
-    ``n_components_`` finite values.
+    ``estimator`` is (if given), with fitted attributes of the right kinds
+    that agree with each other and with its parameters, and weights whose
+    names and shapes match the network that its parameters describe; and
+    that network must embed a sample of the fitted shape into
+    ``n_components_`` values.
+
+    The network is checked on PyTorch's ``meta`` device, which allocates no
+    memory, before it is built: a file cannot make the loader allocate a
+    network that its stored weights do not hold (to within 1 MiB of buffers
+    that are not saved), whatever its parameters say.
 
     Parameters
     ----------
@@ -590,8 +638,9 @@ def load_model(path, estimator=None, *, device=None):
         own. Without it, ``callbacks`` and ``accelerator`` that were not plain
         values are None.
     device : str or torch.device, default=None
-        Where the network goes; None keeps the saved ``device`` parameter.
-        For example ``device="cpu"`` for a model trained on a GPU.
+        Where the network goes; None keeps the saved ``device`` parameter,
+        or, where that device is not available here (a model trained on a
+        GPU, loaded on a machine without one), the CPU, with a warning.
 
     Returns
     -------
@@ -602,10 +651,19 @@ def load_model(path, estimator=None, *, device=None):
     Raises
     ------
     ValueError
-        If the file is not a safe sksiamese model file, is damaged, was
-        written by a newer format, or needs a template that was not given.
+        If the file is not a safe sksiamese model file, is empty, truncated
+        or damaged, was written by a newer format, needs a template that was
+        not given, or if ``device`` is not available on this machine.
+    OSError
+        If the file cannot be opened (it does not exist, for one).
     TypeError
         If ``estimator`` is not of the saved class.
+
+    Warns
+    -----
+    UserWarning
+        If the saved ``device`` is not available here and ``device`` is None:
+        the model is loaded on the CPU.
 
     See Also
     --------
@@ -667,7 +725,7 @@ def load_model(path, estimator=None, *, device=None):
     _set_attributes(est, name, payload["attributes"], path)
     state = payload["state_dict"]
     _check_state(state, path)
-    _check_architecture(est, name, state, path)
+    meta = _check_architecture(est, name, state, path)
     if not all(torch.isfinite(v).all() for v in state.values()
                if v.is_floating_point()):
         raise ValueError(f"{_where(path)} is damaged: its weights hold NaN or "
@@ -685,18 +743,5 @@ def load_model(path, estimator=None, *, device=None):
             f"estimator builds another network): {exc}"
         ) from exc
     est.history_ = est.net_.history
-    for tower, sample in _probes(est, name):
-        try:
-            width = embed(tower, sample, est.net_.device).shape[1]
-        except Exception as exc:
-            raise ValueError(
-                f"{_where(path)} is inconsistent: its network cannot embed a "
-                f"sample of the fitted shape {tuple(sample.shape[1:])} "
-                f"({type(exc).__name__}: {exc})."
-            ) from exc
-        if width != est.n_components_:
-            raise ValueError(
-                f"{_where(path)} is inconsistent: the network embeds into {width} "
-                f"dimensions, but n_components_ is {est.n_components_}."
-            )
+    _check_width(est, name, meta, path)
     return est

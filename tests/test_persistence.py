@@ -482,3 +482,36 @@ def test_flat_pairs_round_trip_with_their_split(split, share_weights):
     loaded = load_model(saved(clf))
     np.testing.assert_array_equal(loaded.predict_proba(pairs), clf.predict_proba(pairs))
     assert loaded.sample_shapes_ == clf.sample_shapes_
+
+
+@pytest.mark.parametrize("encoder, data, params, shape", [
+    ("cnn", X.reshape(40, 1, 2, 3), {"encoder_params": {"channels": (4,)}},
+     (1, 1000, 1000)),
+    ("rnn", RNG.integers(0, 9, size=(40, 5)),
+     {"encoder_params": {"vocab_size": 9, "hidden_size": 4}}, (10**6,)),
+])
+def test_fitted_sample_shape_cannot_make_the_check_embed_a_huge_sample(
+        monkeypatch, encoder, data, params, shape):
+    # Neither encoder's weights depend on the sample's length or image size.
+    from sksiamese.encoders import ENCODERS
+
+    est = small(encoder, **params).fit(data, Y)
+    sizes = []
+    cls = ENCODERS[encoder]
+    forward = cls.forward
+
+    def spy(self, x):
+        if x.device.type != "meta":
+            sizes.append(x.numel())
+        return forward(self, x)
+
+    monkeypatch.setattr(cls, "forward", spy)
+    buffer = tampered(est, lambda p: p["attributes"].update(
+        sample_shape_=shape, n_features_in_=shape[0]))
+    loaded = load_model(buffer)
+    assert loaded.sample_shape_ == shape
+    assert sizes == []
+    # The meta device gives a CNN's width for any image size; the RNN looks at
+    # its token ids, which a meta tensor lacks, so a small sample is embedded.
+    load_model(saved(est))
+    assert sizes == ([] if encoder == "cnn" else [2 * data.shape[1]])
