@@ -336,11 +336,11 @@ def _read(path):
 
 
 def _read_from(file, path):
-    try:
+    head = None  # unknown: torch.load says what it needs of a file object
+    if callable(getattr(file, "seekable", None)) and file.seekable():
+        start = file.tell()
         head = file.read(4)
-        file.seek(-len(head), os.SEEK_CUR)
-    except (AttributeError, OSError, ValueError):
-        head = None  # torch.load says what it needs of a file object
+        file.seek(start)
     try:
         payload = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -513,16 +513,30 @@ def _stored_bytes(state):
     return sum(storages.values())
 
 
+def _runs_custom_code(est):
+    """Whether ``est``'s network comes from a template's encoder, not a named one."""
+    return any(not isinstance(getattr(est, key, None), (str, type(None)))
+               for key in ("encoder", "right_encoder"))
+
+
 def _check_architecture(est, name, state, path):
     """Check, before any memory is spent on it, the network the file describes.
 
-    Returns the network, built on the meta device.
+    Returns the network, built on the meta device (for the encoders that
+    sksiamese names, or any other that supports it).
     """
     specs = _fitted_attributes(name)
     shapes = ", ".join(f"{k}={getattr(est, k)!r}" for k, spec in specs.items()
                        if spec.builds)
     try:
-        module = _build_net(est, name, device="meta").module
+        try:
+            module = _build_net(est, name, device="meta").module
+        except Exception:
+            if not _runs_custom_code(est):
+                raise
+            # The template's own encoder may not support the meta device; it
+            # was built for real before the meta check existed.
+            module = _build_net(est, name).module
     except Exception as exc:
         raise ValueError(
             f"{_where(path)} describes a network that cannot be built: its "

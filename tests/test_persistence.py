@@ -515,3 +515,25 @@ def test_fitted_sample_shape_cannot_make_the_check_embed_a_huge_sample(
     # its token ids, which a meta tensor lacks, so a small sample is embedded.
     load_model(saved(est))
     assert sizes == ([] if encoder == "cnn" else [2 * data.shape[1]])
+
+
+class NoMeta(torch.nn.Module):
+    """A custom encoder that reads a value while it is built: not on meta."""
+
+    def __init__(self, n_features, n_components):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_features, n_components)
+        self.scale = float(torch.ones(()).item())
+
+    def forward(self, x):
+        return self.scale * self.linear(x)
+
+
+def test_custom_encoder_that_cannot_be_built_on_meta_still_loads():
+    est = small(NoMeta).fit(X, Y)
+    loaded = load_model(saved(est), estimator=SiameseTransformer(NoMeta))
+    np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+    with pytest.raises(ValueError, match=r"size mismatch for linear.weight"):
+        load_model(tampered(est, lambda p: p["attributes"].update(
+            sample_shape_=(3,), n_features_in_=3)),
+            estimator=SiameseTransformer(NoMeta))
