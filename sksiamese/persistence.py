@@ -54,7 +54,7 @@ def _is_real(value):
 def _is_labels(value):
     if not (isinstance(value, np.ndarray) and value.ndim == 1 and len(value) >= 1):
         return False
-    if value.dtype.kind == "O" and not all(isinstance(v, (str, numbers.Real))
+    if value.dtype.kind == "O" and not all(isinstance(v, (str, bytes, numbers.Real))
                                            for v in value):
         return False
     if value.dtype.kind == "f" and not np.isfinite(value).all():
@@ -205,12 +205,12 @@ def _decode_array(value):
         raise ValueError(f"its array has the dtype {dtype}; saved arrays hold "
                          "booleans, numbers or strings")
     if not isinstance(items, list) or not all(
-            isinstance(v, (bool, numbers.Real, str)) for v in items):
+            isinstance(v, (bool, numbers.Real, str, bytes)) for v in items):
         raise ValueError("its array's values should be a list of numbers or "
                          "strings")
     # A fixed-width string dtype gives every entry the width of the widest:
     # bound what a small file can make that cost.
-    stored = sum(len(v) if isinstance(v, str) else 1 for v in items)
+    stored = sum(len(v) if isinstance(v, (str, bytes)) else 1 for v in items)
     if dtype.itemsize * len(items) > _ARRAY_MARGIN_BYTES + 16 * stored:
         raise ValueError(f"its array of {len(items)} values has the dtype {dtype}, "
                          f"which would take {dtype.itemsize * len(items)} bytes")
