@@ -5,6 +5,7 @@ import math
 import numbers
 import os
 import warnings
+import zipfile
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -335,6 +336,33 @@ def _read(path):
     return _read_from(path, path)
 
 
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+class _Refused(ValueError):
+    """A file refused before torch.load reads it."""
+
+
+def _check_records(file, path):
+    """Refuse compressed records: their unpacked size is not bounded by the file's.
+
+    torch.save stores its records uncompressed, but torch.load also unpacks
+    compressed ones: a few kilobytes of zeros can unpack into gigabytes.
+    """
+    with zipfile.ZipFile(file) as archive:
+        packed = [info.filename for info in archive.infolist()
+                  if info.compress_type != zipfile.ZIP_STORED
+                  or info.file_size != info.compress_size]
+    if packed:
+        raise _Refused(
+            f"{_where(path)} is not a model file that save_model wrote: it holds "
+            f"compressed records ({', '.join(packed[:3])}"
+            + (" and more" if len(packed) > 3 else "") + "), which torch.save "
+            "does not write, and whose unpacked size the file does not bound. "
+            "Save the model again with save_model."
+        )
+
+
 def _read_from(file, path):
     head = None  # unknown: torch.load says what it needs of a file object
     if callable(getattr(file, "seekable", None)) and file.seekable():
@@ -342,7 +370,12 @@ def _read_from(file, path):
         head = file.read(4)
         file.seek(start)
     try:
+        if head == _ZIP_MAGIC:
+            _check_records(file, path)
+            file.seek(start)
         payload = torch.load(file, map_location="cpu", weights_only=True)
+    except _Refused:
+        raise
     except Exception as exc:
         detail = _first_line(exc)
         detail = f" ({type(exc).__name__}: {detail})" if detail else ""
@@ -352,7 +385,7 @@ def _read_from(file, path):
                              "its writing was cut short.") from exc
         # torch.save writes a zip archive, whose directory is at its end: a
         # file that starts like one but cannot be read was cut short or damaged.
-        if head == b"PK\x03\x04" and not unsafe:
+        if head == _ZIP_MAGIC and not unsafe:
             raise ValueError(
                 f"{_where(path)} is truncated or damaged: it starts as a model "
                 f"file does, but torch.load cannot read it{detail}. Save the "

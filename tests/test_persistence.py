@@ -537,3 +537,18 @@ def test_custom_encoder_that_cannot_be_built_on_meta_still_loads():
         load_model(tampered(est, lambda p: p["attributes"].update(
             sample_shape_=(3,), n_features_in_=3)),
             estimator=SiameseTransformer(NoMeta))
+
+
+def test_compressed_records_are_refused_before_they_are_unpacked(fitted, tmp_path):
+    import zipfile
+
+    original = zipfile.ZipFile(saved(fitted))
+    path = tmp_path / "deflated.pt"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as packed:
+        for info in original.infolist():
+            packed.writestr(info.filename, original.read(info.filename))
+    # torch.load itself reads the repacked file: the refusal is sksiamese's.
+    assert torch.load(path, weights_only=True)["format"] == "sksiamese.weights"
+    with pytest.raises(ValueError, match=r"is not a model file that save_model "
+                                         r"wrote: it holds compressed records"):
+        load_model(path)
