@@ -738,7 +738,9 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
 
     def _sign(self):
         """+1 where ``classes_[1]`` means "same", -1 where ``classes_[0]`` does."""
-        return 1.0 if self.classes_[1] == self.pos_label_ else -1.0
+        # Models loaded from files older than pos_label mean classes_[1].
+        same = getattr(self, "pos_label_", self.classes_[1])
+        return 1.0 if self.classes_[1] == same else -1.0
 
     def predict_proba(self, pairs):
         """Probabilities of "different" and "same" for each pair.

@@ -1,15 +1,21 @@
 """Save and load fitted models as weights and plain values, without pickle."""
 
+import contextlib
 import math
 import numbers
 import os
+import warnings
+import zipfile
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import embed
+from ._base import draw_seed, embed, seeded
+from ._net import resolve_device
 from .encoders import input_spec
 
 __all__ = ["FORMAT_VERSION", "load_model", "save_model"]
@@ -19,6 +25,12 @@ FORMAT = "sksiamese.weights"
 _TRAINING_ONLY = ("accelerator", "callbacks")
 # Bumped when a file of the new format cannot be read by older code.
 FORMAT_VERSION = 1
+# What the network built at load may hold beyond the bytes of the stored
+# tensors: room for small buffers that are not saved, never a second model.
+_BUILD_MARGIN_BYTES = 2**20
+# What an array of the file may decode to beyond 16 bytes per stored value: a
+# fixed-width string dtype multiplies its widest string by every entry.
+_ARRAY_MARGIN_BYTES = 2**26
 
 
 def _estimators():
@@ -41,35 +53,114 @@ def _is_real(value):
 
 
 def _is_labels(value):
-    return isinstance(value, np.ndarray) and value.ndim == 1 and len(value) >= 1
+    if not (isinstance(value, np.ndarray) and value.ndim == 1 and len(value) >= 1):
+        return False
+    if value.dtype.kind == "O" and not all(isinstance(v, (str, bytes, numbers.Real))
+                                           for v in value):
+        return False
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        return False
+    return len(np.unique(value)) == len(value)
 
 
-def _is_names(value):
+def _is_names(value, n_features):
     return (isinstance(value, np.ndarray) and value.ndim == 1
-            and all(isinstance(v, str) for v in value))
+            and len(value) == n_features and all(isinstance(v, str) for v in value))
 
 
-# Fitted attributes saved for each estimator, with what each must look like.
-_ATTRIBUTES = {
-    "SiameseTransformer": {
-        "classes_": _is_labels,
-        "n_features_in_": _is_count,
-        "sample_shape_": _is_shape,
-        "n_components_": _is_count,
-    },
-    "SiamesePairClassifier": {
-        "classes_": lambda v: _is_labels(v) and len(v) == 2,
-        "n_features_in_": _is_count,
-        "pair_shape_": _is_shape,
-        "sample_shapes_": lambda v: (isinstance(v, tuple) and len(v) == 2
-                                     and all(map(_is_shape, v))),
-        "n_components_": _is_count,
-        "threshold_": _is_real,
-        "proba_slope_": _is_real,
-        "pos_label_": lambda v: isinstance(v, (bool, int, float, str)),
-    },
-}
-_OPTIONAL = {"feature_names_in_": _is_names}
+def _fits_input(shape, n_features, input_shape):
+    """Whether a fitted sample shape can come from ``n_features`` columns reshaped."""
+    if input_shape is None:
+        return shape[0] == n_features
+    spec = tuple(int(s) for s in input_shape)
+    return (len(spec) == len(shape)
+            and all(s in (-1, t) for s, t in zip(spec, shape, strict=True))
+            and math.prod(shape) % n_features == 0)
+
+
+def _fits_pair(shapes, fitted, est):
+    """Whether the two towers' sample shapes hold the values of a pair row's sides."""
+    row = fitted["pair_shape_"]
+    if len(row) > 1:
+        sizes = (math.prod(row[1:]),) * 2
+    else:
+        split = row[0] // 2 if est.split is None else est.split
+        sizes = (split, row[0] - split)
+    return (tuple(map(math.prod, shapes)) == sizes
+            and not (est.share_weights and shapes[0] != shapes[1]))
+
+
+class _Attribute(NamedTuple):
+    kind: str  # what the value must be, for error messages
+    check: Callable  # check(value, fitted, est) -> bool
+    optional: bool = False
+    builds: bool = False  # the network's shapes depend on it
+
+
+def _fitted_attributes(name):
+    """What estimator ``name`` saves of its fitted state, and what each must be.
+
+    Returns ``{attribute: _Attribute}`` in the order the attributes are checked
+    at load: each check sees the value, the attributes checked before it
+    (``fitted``) and the estimator with its loaded parameters (``est``).
+    """
+    common = {
+        "classes_": _Attribute(
+            "a 1-D array of distinct labels, numbers or strings",
+            lambda v, fitted, est: _is_labels(v)),
+        "n_features_in_": _Attribute("a positive int",
+                                     lambda v, fitted, est: _is_count(v)),
+    }
+    names = _Attribute("a 1-D array of n_features_in_ strings",
+                       lambda v, fitted, est: _is_names(v, fitted["n_features_in_"]),
+                       optional=True)
+    components = _Attribute("a positive int", lambda v, fitted, est: _is_count(v))
+    if name == "SiameseTransformer":
+        return {
+            **common,
+            "sample_shape_": _Attribute(
+                "a tuple of positive ints that n_features_in_ columns reshaped by "
+                "input_shape give",
+                lambda v, fitted, est: _is_shape(v) and _fits_input(
+                    v, fitted["n_features_in_"], est.input_shape),
+                builds=True),
+            "n_components_": components,
+            "feature_names_in_": names,
+        }
+    if name == "SiamesePairClassifier":
+        return {
+            **common,
+            "classes_": _Attribute(
+                "a 1-D array of two distinct labels, numbers or strings",
+                lambda v, fitted, est: _is_labels(v) and len(v) == 2),
+            "pair_shape_": _Attribute(
+                "a tuple of positive ints that starts with n_features_in_ (which "
+                "is 2 where pairs have more than two axes)",
+                lambda v, fitted, est: (_is_shape(v)
+                                        and v[0] == fitted["n_features_in_"]
+                                        and (len(v) == 1 or v[0] == 2))),
+            "sample_shapes_": _Attribute(
+                "two tuples of positive ints, one per side, each holding as many "
+                "values as its side of a pair_shape_ row (and equal where "
+                "share_weights=True)",
+                lambda v, fitted, est: (isinstance(v, tuple) and len(v) == 2
+                                        and all(map(_is_shape, v))
+                                        and _fits_pair(v, fitted, est)),
+                builds=True),
+            "n_components_": components,
+            "threshold_": _Attribute("a finite float",
+                                     lambda v, fitted, est: _is_real(v)),
+            "proba_slope_": _Attribute("a positive finite float",
+                                       lambda v, fitted, est: _is_real(v) and v > 0),
+            # Files written before pos_label existed mean classes_[1].
+            "pos_label_": _Attribute(
+                "one of classes_",
+                lambda v, fitted, est: (isinstance(v, (bool, int, float, str))
+                                        and v in fitted["classes_"].tolist()),
+                optional=True),
+            "feature_names_in_": names,
+        }
+    raise KeyError(name)
 
 
 # -- plain values ------------------------------------------------------------
@@ -100,13 +191,58 @@ def _encode(value):
 
 
 def _decode(value):
+    """``value`` with its encoded arrays rebuilt; ValueError if one is damaged."""
     if isinstance(value, dict) and "__ndarray__" in value:
-        return np.array(value["__ndarray__"], dtype=np.dtype(value["dtype"]))
+        return _decode_array(value)
     if isinstance(value, tuple):
         return tuple(_decode(v) for v in value)
     if isinstance(value, list):
         return [_decode(v) for v in value]
     return value
+
+
+def _decode_array(value):
+    items = value["__ndarray__"]
+    try:
+        dtype = np.dtype(value.get("dtype"))
+    except TypeError:
+        raise ValueError(f"its array has the dtype {value.get('dtype')!r}, which "
+                         "numpy does not know") from None
+    if dtype.kind not in "biufUSO":
+        raise ValueError(f"its array has the dtype {dtype}; saved arrays hold "
+                         "booleans, numbers or strings")
+    if not isinstance(items, list) or not all(
+            isinstance(v, (bool, numbers.Real, str, bytes)) for v in items):
+        raise ValueError("its array's values should be a list of numbers or "
+                         "strings")
+    # A fixed-width string dtype gives every entry the width of the widest:
+    # bound what a small file can make that cost.
+    stored = sum(len(v) if isinstance(v, (str, bytes)) else 1 for v in items)
+    if dtype.itemsize * len(items) > _ARRAY_MARGIN_BYTES + 16 * stored:
+        raise ValueError(f"its array of {len(items)} values has the dtype {dtype}, "
+                         f"which would take {dtype.itemsize * len(items)} bytes")
+    try:
+        return np.array(items, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"its values do not fit the dtype {dtype} ({exc})") from None
+
+
+def _decoded(value, what, path):
+    try:
+        return _decode(value)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"{_where(path)} is damaged: {what} cannot be read: "
+                         f"{exc}.") from None
+
+
+def _first_line(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _short(value, width=200):
+    text = repr(value)
+    return text if len(text) <= width else text[:width] + "..."
 
 
 # -- save --------------------------------------------------------------------
@@ -157,9 +293,10 @@ def save_model(estimator, path):
     True
     """
     name = type(estimator).__name__
-    if name not in _ATTRIBUTES or type(estimator) is not _estimators()[name]:
+    classes = _estimators()
+    if name not in classes or type(estimator) is not classes[name]:
         raise TypeError(
-            f"save_model saves {' and '.join(_ATTRIBUTES)}; got "
+            f"save_model saves {' and '.join(classes)}; got "
             f"{type(estimator).__name__}. Save other objects with pickle or joblib "
             "(and load those only from trusted sources)."
         )
@@ -167,10 +304,9 @@ def save_model(estimator, path):
     params = estimator.get_params(deep=False)
     plain = {k: _encode(v) for k, v in params.items() if _is_plain(v)}
     not_saved = sorted(set(params) - set(plain))
-    attributes = {k: _encode(getattr(estimator, k)) for k in _ATTRIBUTES[name]}
-    for key in _OPTIONAL:
-        if hasattr(estimator, key):
-            attributes[key] = _encode(getattr(estimator, key))
+    attributes = {k: _encode(getattr(estimator, k))
+                  for k, spec in _fitted_attributes(name).items()
+                  if not spec.optional or hasattr(estimator, k)}
     from . import __version__
 
     state = {k: v.detach().cpu().clone()
@@ -198,17 +334,72 @@ def _where(path):
 
 
 def _read(path):
+    if isinstance(path, (str, os.PathLike)):
+        # Opened here, so that a missing or unreadable file raises its own
+        # OSError, and any error from torch.load is about the content.
+        with open(path, "rb") as file:
+            return _read_from(file, path)
+    return _read_from(path, path)
+
+
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+class _Refused(ValueError):
+    """A file refused before torch.load reads it."""
+
+
+def _check_records(file, path):
+    """Refuse compressed records: their unpacked size is not bounded by the file's.
+
+    torch.save stores its records uncompressed, but torch.load also unpacks
+    compressed ones: a few kilobytes of zeros can unpack into gigabytes.
+    """
+    with zipfile.ZipFile(file) as archive:
+        packed = [info.filename for info in archive.infolist()
+                  if info.compress_type != zipfile.ZIP_STORED
+                  or info.file_size != info.compress_size]
+    if packed:
+        raise _Refused(
+            f"{_where(path)} is not a model file that save_model wrote: it holds "
+            f"compressed records ({', '.join(packed[:3])}"
+            + (" and more" if len(packed) > 3 else "") + "), which torch.save "
+            "does not write, and whose unpacked size the file does not bound. "
+            "Save the model again with save_model."
+        )
+
+
+def _read_from(file, path):
+    head = None  # unknown: torch.load says what it needs of a file object
+    if callable(getattr(file, "seekable", None)) and file.seekable():
+        start = file.tell()
+        head = file.read(4)
+        file.seek(start)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except OSError:
+        if head == _ZIP_MAGIC:
+            _check_records(file, path)
+            file.seek(start)
+        payload = torch.load(file, map_location="cpu", weights_only=True)
+    except _Refused:
         raise
     except Exception as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        detail = _first_line(exc)
+        detail = f" ({type(exc).__name__}: {detail})" if detail else ""
         unsafe = "weights_only" in str(exc) or "Unsupported global" in str(exc)
+        if head == b"":
+            raise ValueError(f"{_where(path)} is empty: it is not a model file, or "
+                             "its writing was cut short.") from exc
+        # torch.save writes a zip archive, whose directory is at its end: a
+        # file that starts like one but cannot be read was cut short or damaged.
+        if head == _ZIP_MAGIC and not unsafe:
+            raise ValueError(
+                f"{_where(path)} is truncated or damaged: it starts as a model "
+                f"file does, but torch.load cannot read it{detail}. Save the "
+                "model again, or copy the file again in full."
+            ) from exc
         raise ValueError(
             f"{_where(path)} is not an sksiamese model file that can be loaded "
-            "safely: torch.load(weights_only=True) refused it"
-            + (f" ({type(exc).__name__}: {detail})" if detail else "") + "."
+            f"safely: torch.load(weights_only=True) refused it{detail}."
             + (" It holds Python objects other than weights and plain values, "
                "as a pickle does; unpickling runs code, so load it with pickle "
                "or joblib only if you trust its source." if unsafe else "")
@@ -265,30 +456,156 @@ def _template(payload, estimator, path):
 
 
 def _set_attributes(est, name, attributes, path):
-    checks = {**_ATTRIBUTES[name], **_OPTIONAL}
-    for key, check in checks.items():
+    fitted = {}
+    for key, spec in _fitted_attributes(name).items():
         if key not in attributes:
-            if key in _OPTIONAL:
+            if spec.optional:
                 continue
             raise ValueError(f"{_where(path)} is damaged: the fitted attribute {key} "
                              "is missing.")
-        value = _decode(attributes[key])
-        if not check(value):
+        value = _decoded(attributes[key], f"the fitted attribute {key}", path)
+        try:
+            valid = spec.check(value, fitted, est)
+        except Exception:  # a check that cannot even run on the value
+            valid = False
+        if not valid:
             raise ValueError(
-                f"{_where(path)} is damaged: the fitted attribute {key} = {value!r} is "
-                "not of the kind a fitted model has."
+                f"{_where(path)} is damaged: the fitted attribute {key} = "
+                f"{_short(value)} is not of the kind a fitted model has: it should "
+                f"be {spec.kind}."
             )
+        fitted[key] = value
+    for key, value in fitted.items():
         setattr(est, key, value)
 
 
-def _build_net(est, name):
-    """The net ``est``'s parameters and fitted shapes describe (not trained)."""
-    return est._initialize_net()
+def _build_net(est, name, device=None):
+    """The net ``est``'s parameters and fitted shapes describe (not trained).
+
+    The module is made on ``device`` (None: torch's default), for example on
+    ``"meta"``, which allocates nothing; the net is not initialised. The
+    estimator builds its own module and criterion, as in ``fit``.
+    """
+    seed = draw_seed(est.random_state)
+    place = contextlib.nullcontext() if device is None else torch.device(device)
+    with seeded(seed, "cpu"), place:
+        module = est._build_module()
+    return est._new_net(module, est._build_criterion(), seed)
 
 
-def _probes(est, name):
-    """``(tower, zero sample)`` pairs that the loaded network must embed."""
-    module = est.net_.module_
+def _usable(device):
+    """Why ``device`` cannot hold tensors here, or None if it can."""
+    try:
+        if torch.device(device).type == "meta":
+            return "it holds no data"
+        torch.empty(0, device=device)
+    except (AssertionError, RuntimeError, ValueError) as exc:
+        return _first_line(exc) or type(exc).__name__
+    return None
+
+
+def _check_device(est, device, path):
+    """Refuse a ``device`` asked for that is not here; map a saved one to the CPU."""
+    if getattr(est, "accelerator", None) is not None:
+        return  # the accelerator places the network, not ``device``
+    try:
+        problem = _usable(resolve_device(est.device))
+    except ValueError as exc:  # a GPU asked for where there is none
+        problem = _first_line(exc)
+    if problem is None:
+        return
+    if device is not None:
+        raise ValueError(
+            f"load_model cannot place the model on device={device!r}: it is not "
+            f"available on this machine ({problem}). load_model(path, "
+            "device=\"cpu\") loads it on the CPU."
+        )
+    warnings.warn(
+        f"{_where(path)} holds a model saved with device={est.device!r}, which is "
+        f"not available on this machine ({problem}); it is loaded on the CPU "
+        "instead. Pass device= to load_model to choose the device.",
+        UserWarning, stacklevel=3,
+    )
+    est.set_params(device="cpu")
+
+
+def _check_state(state, path):
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+               for k, v in state.items()):
+        raise ValueError(f"{_where(path)} is damaged: its state_dict holds values "
+                         "that are not tensors.")
+
+
+def _stored_bytes(state):
+    """Bytes the stored tensors occupy (tensors can share one storage)."""
+    storages = {}
+    for tensor in state.values():
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr(), storage.nbytes()] = storage.nbytes()
+    return sum(storages.values())
+
+
+def _runs_custom_code(est):
+    """Whether ``est``'s network comes from a template's encoder, not a named one."""
+    return any(not isinstance(getattr(est, key, None), (str, type(None)))
+               for key in ("encoder", "right_encoder"))
+
+
+def _check_architecture(est, name, state, path):
+    """Check, before any memory is spent on it, the network the file describes.
+
+    Returns the network, built on the meta device (for the encoders that
+    sksiamese names, or any other that supports it).
+    """
+    specs = _fitted_attributes(name)
+    shapes = ", ".join(f"{k}={getattr(est, k)!r}" for k, spec in specs.items()
+                       if spec.builds)
+    try:
+        try:
+            module = _build_net(est, name, device="meta").module
+        except Exception:
+            if not _runs_custom_code(est):
+                raise
+            # The template's own encoder may not support the meta device; it
+            # was built for real before the meta check existed.
+            module = _build_net(est, name).module
+    except Exception as exc:
+        raise ValueError(
+            f"{_where(path)} describes a network that cannot be built: its "
+            f"parameters with the fitted attributes {shapes} give "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    problems = [f"size mismatch for {k}: {found[k]} in the file, {shape} in the "
+                "network" for k, shape in expected.items()
+                if found.get(k, shape) != shape]
+    for label, keys in (("missing from the file", expected.keys() - found.keys()),
+                        ("not in the network", found.keys() - expected.keys())):
+        if keys:
+            problems.append(f"{label}: {', '.join(sorted(keys)[:5])}"
+                            + (" and more" if len(keys) > 5 else ""))
+    if problems:
+        raise ValueError(
+            f"{_where(path)} holds weights that do not fit the {name} that its "
+            f"parameters describe, with the fitted attributes {shapes} (the file "
+            "is damaged, or the template estimator builds another network): "
+            + "; ".join(problems[:5]) + "."
+        )
+    tensors = {id(t): t for t in (*module.parameters(), *module.buffers())}
+    needed = sum(t.numel() * t.element_size() for t in tensors.values())
+    stored = _stored_bytes(state)
+    if needed > stored + _BUILD_MARGIN_BYTES:
+        raise ValueError(
+            f"{_where(path)} is damaged: its network needs {needed} bytes of "
+            f"parameters and buffers, but its stored weights hold only {stored}; "
+            "loading will not allocate more than a file holds."
+        )
+    return module
+
+
+def _probes(est, name, module):
+    """``(tower, sample shape, dtype)`` of each tower of ``module`` to embed with."""
     if name == "SiameseTransformer":
         towers = [(module, est.encoder, est.sample_shape_)]
     else:
@@ -297,7 +614,44 @@ def _probes(est, name):
                                          strict=True)]
     for tower, encoder, shape in towers:
         dtype = torch.int64 if input_spec(encoder)[0] == "int64" else torch.float32
-        yield tower, torch.zeros((2, *shape), dtype=dtype)
+        yield tower, shape, dtype
+
+
+def _embedding_width(tower, shape, dtype, meta, device):
+    """Width of the embedding of two zero samples of ``shape``, or None if unknown.
+
+    The meta tower gives it without computing anything. Where that fails
+    (encoders that look at values, as the RNN checks its token ids), the loaded
+    tower embeds the samples, if they take no more room than a small buffer:
+    the sample shape comes from the file, and the weights do not bound it.
+    """
+    try:
+        meta.eval()
+        with torch.inference_mode():
+            return meta(torch.zeros((2, *shape), dtype=dtype, device="meta")).shape[1]
+    except Exception:
+        if 2 * math.prod(shape) * dtype.itemsize > _BUILD_MARGIN_BYTES:
+            return None
+    return embed(tower, torch.zeros((2, *shape), dtype=dtype), device).shape[1]
+
+
+def _check_width(est, name, meta, path):
+    """Check that each tower embeds a sample of its fitted shape into n_components_."""
+    for (tower, shape, dtype), (meta_tower, _, _) in zip(
+            _probes(est, name, est.net_.module_), _probes(est, name, meta),
+            strict=True):
+        try:
+            width = _embedding_width(tower, shape, dtype, meta_tower, est.net_.device)
+        except Exception as exc:
+            raise ValueError(
+                f"{_where(path)} is inconsistent: its network cannot embed a "
+                f"sample of the fitted shape {shape} ({type(exc).__name__}: {exc})."
+            ) from exc
+        if width is not None and width != est.n_components_:
+            raise ValueError(
+                f"{_where(path)} is inconsistent: the network embeds into {width} "
+                f"dimensions, but n_components_ is {est.n_components_}."
+            )
 
 
 def load_model(path, estimator=None, *, device=None):
@@ -307,10 +661,16 @@ def load_model(path, estimator=None, *, device=None):
     code; a file that holds other Python objects (a pickled estimator, for
     one) is refused. The loaded model is then checked: the file must be an
     sksiamese model file of a format this version reads, for the estimator
-    ``estimator`` is (if given), with fitted attributes of the right kinds and
-    weights whose names and shapes match the network that its parameters
-    describe; and that network must embed a sample of the fitted shape into
-    ``n_components_`` finite values.
+    ``estimator`` is (if given), with fitted attributes of the right kinds
+    that agree with each other and with its parameters, and weights whose
+    names and shapes match the network that its parameters describe; and
+    that network must embed a sample of the fitted shape into
+    ``n_components_`` values.
+
+    The network is checked on PyTorch's ``meta`` device, which allocates no
+    memory, before it is built: a file cannot make the loader allocate a
+    network that its stored weights do not hold (to within 1 MiB of buffers
+    that are not saved), whatever its parameters say.
 
     Parameters
     ----------
@@ -324,8 +684,9 @@ def load_model(path, estimator=None, *, device=None):
         own. Without it, ``callbacks`` and ``accelerator`` that were not plain
         values are None.
     device : str or torch.device, default=None
-        Where the network goes; None keeps the saved ``device`` parameter.
-        For example ``device="cpu"`` for a model trained on a GPU.
+        Where the network goes; None keeps the saved ``device`` parameter,
+        or, where that device is not available here (a model trained on a
+        GPU, loaded on a machine without one), the CPU, with a warning.
 
     Returns
     -------
@@ -336,10 +697,19 @@ def load_model(path, estimator=None, *, device=None):
     Raises
     ------
     ValueError
-        If the file is not a safe sksiamese model file, is damaged, was
-        written by a newer format, or needs a template that was not given.
+        If the file is not a safe sksiamese model file, is empty, truncated
+        or damaged, was written by a newer format, needs a template that was
+        not given, or if ``device`` is not available on this machine.
+    OSError
+        If the file cannot be opened (it does not exist, for one).
     TypeError
         If ``estimator`` is not of the saved class.
+
+    Warns
+    -----
+    UserWarning
+        If the saved ``device`` is not available here and ``device`` is None:
+        the model is loaded on the CPU.
 
     See Also
     --------
@@ -385,7 +755,8 @@ def load_model(path, estimator=None, *, device=None):
     payload = _read(path)
     est = _template(payload, estimator, path)
     name = payload["estimator"]
-    params = {k: _decode(v) for k, v in payload["params"].items()}
+    params = {k: _decoded(v, f"its parameter {k!r}", path)
+              for k, v in payload["params"].items()}
     unknown = set(params) - set(est.get_params(deep=False))
     if unknown:
         raise ValueError(
@@ -396,17 +767,19 @@ def load_model(path, estimator=None, *, device=None):
     if device is not None:
         est.set_params(device=device)
     est._validate_params()
+    _check_device(est, device, path)
     _set_attributes(est, name, payload["attributes"], path)
-
-    est.net_ = _build_net(est, name)
     state = payload["state_dict"]
-    if not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{_where(path)} is damaged: its state_dict holds values "
-                         "that are not tensors.")
+    _check_state(state, path)
+    meta = _check_architecture(est, name, state, path)
     if not all(torch.isfinite(v).all() for v in state.values()
                if v.is_floating_point()):
         raise ValueError(f"{_where(path)} is damaged: its weights hold NaN or "
                          "infinite values.")
+
+    est.net_ = _build_net(est, name)
+    with seeded(draw_seed(est.random_state), "cpu"):
+        est.net_.initialize()
     try:
         est.net_.module_.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -416,11 +789,5 @@ def load_model(path, estimator=None, *, device=None):
             f"estimator builds another network): {exc}"
         ) from exc
     est.history_ = est.net_.history
-    for tower, sample in _probes(est, name):
-        width = embed(tower, sample, est.net_.device).shape[1]
-        if width != est.n_components_:
-            raise ValueError(
-                f"{_where(path)} is inconsistent: the network embeds into {width} "
-                f"dimensions, but n_components_ is {est.n_components_}."
-            )
+    _check_width(est, name, meta, path)
     return est

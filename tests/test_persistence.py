@@ -267,3 +267,288 @@ def test_save_needs_a_fitted_supported_estimator(fitted):
     with pytest.raises(TypeError, match="save_model saves SiameseTransformer and "
                                         "SiamesePairClassifier; got OneShotClassifier"):
         save_model(one_shot, io.BytesIO())
+
+
+# -- untrusted and damaged files ---------------------------------------------
+def _encoded(values, dtype):
+    """An array as save_model writes it."""
+    return {"__ndarray__": values, "dtype": dtype}
+
+
+@pytest.fixture()
+def linear_devices(monkeypatch):
+    """The devices of the weights of every ``torch.nn.Linear`` made meanwhile."""
+    devices = []
+    reset = torch.nn.Linear.reset_parameters
+
+    def spy(self):
+        devices.append(self.weight.device.type)
+        reset(self)
+
+    monkeypatch.setattr(torch.nn.Linear, "reset_parameters", spy)
+    return devices
+
+
+def test_declared_network_is_checked_before_it_is_built(fitted, linear_devices):
+    # 1 GB of float32 weights for a 16000 x 16000 layer, from a small file.
+    buffer = tampered(fitted, _set("params", "encoder_params",
+                                   value={"hidden_layer_sizes": (16000, 16000)}))
+    with pytest.raises(ValueError, match=r"holds weights that do not fit the "
+                                         r"SiameseTransformer that its parameters "
+                                         r"describe, with the fitted attributes "
+                                         r"sample_shape_=\(6,\).*size mismatch for "
+                                         r"layers.0.weight: \(.*\) in the file, "
+                                         r"\(16000, 6\) in the network"):
+        load_model(buffer)
+    assert linear_devices and set(linear_devices) == {"meta"}
+
+
+def _expanded_weights(shapes):
+    """A state dict whose every tensor views one stored float: a tiny file."""
+    one = torch.zeros(())
+    return {key: one.expand(shape) for key, shape in shapes.items()}
+
+
+def test_file_cannot_make_the_loader_allocate_more_than_it_holds(fitted,
+                                                                 linear_devices):
+    big = {"hidden_layer_sizes": (1024, 1024)}
+    shapes = {k: v.shape for k, v in small(encoder_params=big).fit(
+        X, Y).net_.module_.state_dict().items()}
+    linear_devices.clear()
+
+    def change(payload):
+        payload["params"]["encoder_params"] = big
+        payload["state_dict"] = _expanded_weights(shapes)
+
+    buffer = tampered(fitted, change)
+    assert len(buffer.getvalue()) < 100_000
+    with pytest.raises(ValueError, match=r"its network needs \d+ bytes of parameters "
+                                         r"and buffers, but its stored weights hold "
+                                         r"only \d+; loading will not allocate more"):
+        load_model(buffer)
+    assert linear_devices and set(linear_devices) == {"meta"}
+
+
+class WithTable(torch.nn.Module):
+    """A custom encoder with a buffer that is not saved, sized by a parameter."""
+
+    def __init__(self, n_features, n_components, table=1):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_features, n_components)
+        self.register_buffer("table", torch.zeros(table), persistent=False)
+
+    def forward(self, x):
+        return self.linear(x)
+
+
+def test_unsaved_buffers_count_towards_what_a_file_may_allocate():
+    est = small(WithTable).fit(X, Y)
+    template = SiameseTransformer(WithTable)
+    np.testing.assert_array_equal(load_model(saved(est), estimator=template)
+                                  .transform(X), est.transform(X))
+    buffer = tampered(est, _set("params", "encoder_params",
+                                value={"table": 2**20}))
+    with pytest.raises(ValueError, match=r"its network needs 41\d{5} bytes"):
+        load_model(buffer, estimator=template)
+
+
+@pytest.fixture(scope="module")
+def model_bytes(fitted):
+    return saved(fitted).getvalue()
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9, 0.999, 100])
+def test_truncated_file_names_the_file_and_says_so(tmp_path, model_bytes, keep):
+    path = tmp_path / "model.pt"
+    size = keep if isinstance(keep, int) else int(len(model_bytes) * keep)
+    path.write_bytes(model_bytes[:size])
+    with pytest.raises(ValueError, match=re.escape(
+            f"The file {str(path)!r} is truncated or damaged: it starts as a model "
+            "file does, but torch.load cannot read it")):
+        load_model(path)
+    with path.open("rb") as file, pytest.raises(
+            ValueError, match="truncated or damaged"):
+        load_model(file)
+
+
+def test_empty_and_missing_files(tmp_path):
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=re.escape(f"The file {str(path)!r} is empty")):
+        load_model(path)
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        load_model(tmp_path / "missing.pt")
+
+
+ABSENT_DEVICES = ["cuda:99"] + ([] if torch.cuda.is_available() else ["cuda"])
+
+
+@pytest.mark.parametrize("device", ABSENT_DEVICES)
+def test_model_saved_on_an_absent_device_loads_on_the_cpu(fitted, device):
+    buffer = tampered(fitted, _set("params", "device", value=device))
+    with pytest.warns(UserWarning, match=rf"holds a model saved with "
+                                         rf"device='{device}', which is not "
+                                         r"available on this machine .*it is loaded "
+                                         r"on the CPU instead"):
+        loaded = load_model(buffer)
+    assert loaded.device == "cpu"
+    np.testing.assert_array_equal(loaded.transform(X), fitted.transform(X))
+
+
+@pytest.mark.parametrize("device", ABSENT_DEVICES + ["gpu", "meta"])
+def test_absent_device_asked_for_is_a_clear_error(fitted, device):
+    with pytest.raises(ValueError, match=rf"cannot place the model on "
+                                         rf"device='{device}': it is not available "
+                                         r".*load_model\(path, device=\"cpu\"\) "
+                                         r"loads it on the CPU"):
+        load_model(saved(fitted), device=device)
+
+
+def _kind(attribute, value):
+    return (rf"the fitted attribute {attribute} = {re.escape(value)} is not of the "
+            "kind a fitted model has")
+
+
+@pytest.mark.parametrize("change, message", [
+    (_set("attributes", "classes_", value=_encoded([1, 1], "<i8")),
+     _kind("classes_", "array([1, 1])") + ".*distinct labels"),
+    (_set("attributes", "classes_", value=_encoded([{"a": 1}, {"b": 2}], "|O")),
+     r"the fitted attribute classes_ cannot be read: its array's values should be "
+     r"a list of numbers or strings"),
+    (_set("attributes", "classes_", value=_encoded(["a", "b"], "bogus")),
+     r"the fitted attribute classes_ cannot be read: its array has the dtype "
+     r"'bogus', which numpy does not know"),
+    (_set("attributes", "classes_", value=_encoded(["a"] * 1000, "<U20000")),
+     r"the fitted attribute classes_ cannot be read: its array of 1000 values has "
+     r"the dtype <U20000, which would take 80000000 bytes"),
+    (_set("attributes", "classes_", value=_encoded([10**30], "<i8")),
+     r"the fitted attribute classes_ cannot be read: its values do not fit the "
+     r"dtype int64"),
+    (_set("attributes", "n_features_in_", value=6.0),
+     _kind("n_features_in_", "6.0") + ": it should be a positive int"),
+    (_set("attributes", "feature_names_in_", value=_encoded(list("abcde"), "|O")),
+     _kind("feature_names_in_", "array(['a', 'b', 'c', 'd', 'e'], dtype=object)")
+     + ": it should be a 1-D array of n_features_in_ strings"),
+    (_set("attributes", "sample_shape_", value=(3,)),
+     _kind("sample_shape_", "(3,)") + ": it should be a tuple of positive ints that "
+                                      "n_features_in_ columns reshaped by "
+                                      "input_shape give"),
+    (_set("attributes", "sample_shape_", value=(2, 3)),
+     _kind("sample_shape_", "(2, 3)")),
+    (lambda p: p["attributes"].update(sample_shape_=(3,), n_features_in_=3),
+     r"(?s)that its parameters describe, with the fitted attributes "
+     r"sample_shape_=\(3,\) .*size mismatch for layers.0.weight: \(\d+, 6\) in the "
+     r"file, \(\d+, 3\) in the network"),
+    (_set("params", "encoder_params", value=_encoded([1], "bogus")),
+     r"its parameter 'encoder_params' cannot be read: its array has the dtype"),
+])
+def test_tampered_fitted_attributes_are_named(fitted, change, message):
+    with pytest.raises(ValueError, match=message):
+        load_model(tampered(fitted, change))
+
+
+@pytest.fixture(scope="module")
+def pair_classifier():
+    pairs = RNG.normal(size=(48, 2, 3))
+    return SiamesePairClassifier(n_components=2, max_epochs=1, random_state=0).fit(
+        pairs, np.tile([0, 1], 24))
+
+
+@pytest.mark.parametrize("change, message", [
+    (_set("attributes", "proba_slope_", value=-1.0),
+     _kind("proba_slope_", "-1.0") + ": it should be a positive finite float"),
+    (_set("attributes", "proba_slope_", value=0.0), _kind("proba_slope_", "0.0")),
+    (_set("attributes", "classes_", value=_encoded([1, 1], "<i8")),
+     _kind("classes_", "array([1, 1])") + ": it should be a 1-D array of two "
+                                          "distinct labels"),
+    (_set("attributes", "pair_shape_", value=(5,)),
+     _kind("pair_shape_", "(5,)") + ": it should be a tuple of positive ints that "
+                                    "starts with n_features_in_"),
+    (_set("attributes", "sample_shapes_", value=((2,), (4,))),
+     _kind("sample_shapes_", "((2,), (4,))") + ": it should be two tuples"),
+])
+def test_tampered_pair_classifier_attributes_are_named(pair_classifier, change,
+                                                       message):
+    with pytest.raises(ValueError, match=message):
+        load_model(tampered(pair_classifier, change))
+
+
+@pytest.mark.parametrize("split, share_weights", [(None, True), (2, False)])
+def test_flat_pairs_round_trip_with_their_split(split, share_weights):
+    pairs = RNG.normal(size=(48, 6 if share_weights else 5))
+    clf = SiamesePairClassifier(n_components=2, max_epochs=1, random_state=0,
+                                split=split, share_weights=share_weights).fit(
+        pairs, np.tile([0, 1], 24))
+    loaded = load_model(saved(clf))
+    np.testing.assert_array_equal(loaded.predict_proba(pairs), clf.predict_proba(pairs))
+    assert loaded.sample_shapes_ == clf.sample_shapes_
+
+
+@pytest.mark.parametrize("encoder, data, params, shape", [
+    ("cnn", X.reshape(40, 1, 2, 3), {"encoder_params": {"channels": (4,)}},
+     (1, 1000, 1000)),
+    ("rnn", RNG.integers(0, 9, size=(40, 5)),
+     {"encoder_params": {"vocab_size": 9, "hidden_size": 4}}, (10**6,)),
+])
+def test_fitted_sample_shape_cannot_make_the_check_embed_a_huge_sample(
+        monkeypatch, encoder, data, params, shape):
+    # Neither encoder's weights depend on the sample's length or image size.
+    from sksiamese.encoders import ENCODERS
+
+    est = small(encoder, **params).fit(data, Y)
+    sizes = []
+    cls = ENCODERS[encoder]
+    forward = cls.forward
+
+    def spy(self, x):
+        if x.device.type != "meta":
+            sizes.append(x.numel())
+        return forward(self, x)
+
+    monkeypatch.setattr(cls, "forward", spy)
+    buffer = tampered(est, lambda p: p["attributes"].update(
+        sample_shape_=shape, n_features_in_=shape[0]))
+    loaded = load_model(buffer)
+    assert loaded.sample_shape_ == shape
+    assert sizes == []
+    # The meta device gives a CNN's width for any image size; the RNN looks at
+    # its token ids, which a meta tensor lacks, so a small sample is embedded.
+    load_model(saved(est))
+    assert sizes == ([] if encoder == "cnn" else [2 * data.shape[1]])
+
+
+class NoMeta(torch.nn.Module):
+    """A custom encoder that reads a value while it is built: not on meta."""
+
+    def __init__(self, n_features, n_components):
+        super().__init__()
+        self.linear = torch.nn.Linear(n_features, n_components)
+        self.scale = float(torch.ones(()).item())
+
+    def forward(self, x):
+        return self.scale * self.linear(x)
+
+
+def test_custom_encoder_that_cannot_be_built_on_meta_still_loads():
+    est = small(NoMeta).fit(X, Y)
+    loaded = load_model(saved(est), estimator=SiameseTransformer(NoMeta))
+    np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
+    with pytest.raises(ValueError, match=r"size mismatch for linear.weight"):
+        load_model(tampered(est, lambda p: p["attributes"].update(
+            sample_shape_=(3,), n_features_in_=3)),
+            estimator=SiameseTransformer(NoMeta))
+
+
+def test_compressed_records_are_refused_before_they_are_unpacked(fitted, tmp_path):
+    import zipfile
+
+    original = zipfile.ZipFile(saved(fitted))
+    path = tmp_path / "deflated.pt"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as packed:
+        for info in original.infolist():
+            packed.writestr(info.filename, original.read(info.filename))
+    # torch.load itself reads the repacked file: the refusal is sksiamese's.
+    assert torch.load(path, weights_only=True)["format"] == "sksiamese.weights"
+    with pytest.raises(ValueError, match=r"is not a model file that save_model "
+                                         r"wrote: it holds compressed records"):
+        load_model(path)
