@@ -15,11 +15,11 @@ $(PY):
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "$(TORCH)" $(TORCH_INDEX)
 
-$(VENV)/.demo-installed: $(PY) pyproject.toml
+$(VENV)/.demo-installed: $(PY) pyproject.toml setup.cfg
 	$(PIP) install --quiet -e ".[plot]"
 	touch $@
 
-$(VENV)/.test-installed: $(PY) pyproject.toml
+$(VENV)/.test-installed: $(PY) pyproject.toml setup.cfg
 	$(PIP) install --quiet -e ".[plot,test]"
 	touch $@
 
@@ -32,10 +32,12 @@ demo: $(VENV)/.demo-installed
 
 test: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check sksiamese tests examples benchmarks
+	$(VENV)/bin/codespell
 	$(PY) -m pytest
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check sksiamese tests examples benchmarks
+	$(VENV)/bin/codespell
 	$(VENV)/bin/ruff format --check sksiamese tests examples benchmarks
 
 # The documentation, with warnings as errors; runs the gallery examples
