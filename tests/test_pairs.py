@@ -4,14 +4,12 @@ import re
 import numpy as np
 import pytest
 import torch
-from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
 from sksiamese import SiamesePairClassifier, SiameseTransformer
@@ -108,59 +106,7 @@ def test_pair_contrastive_loss_checks_its_input():
         PairContrastiveLoss(margin=0)
 
 
-# -- scikit-learn's contract -------------------------------------------------------
-# scikit-learn's checks pass 2-D rows of any width, including odd ones: with
-# share_weights=False the two sides (the left and right halves of each row) may
-# differ in width, so every check applies.
-#
-# Some checks label their pairs 1 and 2 (or strings): which one means "same" is
-# then ambiguous, and the classifier refuses to guess (pos_label says it; see
-# test_labels_other_than_0_1_need_pos_label). Those checks are expected to fail
-# with that error, and only with it.
-_NEED_POS_LABEL = ("check_estimators_dtypes",
-                   "check_classifier_data_not_an_array", "check_classifiers_classes",
-                   "check_fit2d_predict1d")
-
-
-@parametrize_with_checks(
-    [SiamesePairClassifier(share_weights=False, **SMALL)],
-    expected_failed_checks=lambda est: dict.fromkeys(
-        _NEED_POS_LABEL, "labels other than 0/1, -1/1 or booleans need pos_label"),
-)
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
-
-
-def test_clone_gives_an_unfitted_copy_with_the_same_parameters(fitted):
-    copy = clone(fitted)
-    assert copy.get_params() == fitted.get_params()
-    assert not hasattr(copy, "net_")
-
-
-def test_pickle_round_trip_gives_identical_outputs(fitted, data):
-    pairs, _ = data
-    restored = pickle.loads(pickle.dumps(fitted))
-    np.testing.assert_array_equal(restored.decision_function(pairs),
-                                  fitted.decision_function(pairs))
-    np.testing.assert_array_equal(restored.predict_proba(pairs),
-                                  fitted.predict_proba(pairs))
-    np.testing.assert_array_equal(restored.transform_left(pairs[:, 0]),
-                                  fitted.transform_left(pairs[:, 0]))
-    assert restored.threshold_ == fitted.threshold_
-
-
-def test_same_random_state_same_result_and_global_rngs_untouched(data, fitted):
-    pairs, y = data
-    torch_state = torch.random.get_rng_state()
-    np_state = np.random.get_state()  # noqa: NPY002 (the user's global generator)
-    again = SiamesePairClassifier(**SMALL).fit(pairs, y)
-    assert torch.equal(torch.random.get_rng_state(), torch_state)
-    assert np.array_equal(np.random.get_state()[1], np_state[1])  # noqa: NPY002
-    np.testing.assert_array_equal(again.decision_function(pairs),
-                                  fitted.decision_function(pairs))
-    other = SiamesePairClassifier(**{**SMALL, "random_state": 1}).fit(pairs, y)
-    assert not np.allclose(other.decision_function(pairs),
-                           fitted.decision_function(pairs))
+# -- scikit-learn's contract, clone, pickle, seeds: tests/test_common.py ------------
 
 
 def test_predictions_probabilities_and_scores_agree(fitted, data):

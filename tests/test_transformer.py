@@ -4,14 +4,12 @@ import re
 import numpy as np
 import pytest
 import torch
-from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 from skorch.callbacks import Callback, ProgressBar
 
 from sksiamese import SiameseTransformer
@@ -29,9 +27,7 @@ def small(**params):
     return SiameseTransformer(**{**defaults, **params})
 
 
-@parametrize_with_checks([small()])
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
+# scikit-learn's checks, clone, pickle and seeds: tests/test_common.py.
 
 
 def test_fit_transform_shape_dtype_and_string_labels(digits):
@@ -59,35 +55,6 @@ def test_pipeline_reaches_095_on_digits_with_defaults():
         KNeighborsClassifier(n_neighbors=1),
     )
     assert pipe.fit(X_train, y_train).score(X_test, y_test) >= 0.95
-
-
-def test_same_seed_same_embedding_and_global_rng_untouched(digits):
-    X, y = digits
-    torch.manual_seed(123)
-    np.random.seed(123)
-    torch_state = torch.get_rng_state()
-    numpy_state = np.random.get_state()[1].copy()
-
-    a = small(random_state=7).fit(X[:400], y[:400]).transform(X[:50])
-    b = small(random_state=7).fit(X[:400], y[:400]).transform(X[:50])
-    c = small(random_state=8).fit(X[:400], y[:400]).transform(X[:50])
-    np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, c)
-    assert torch.equal(torch.get_rng_state(), torch_state)
-    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)
-    # random_state=None draws fresh entropy, not from numpy's global generator.
-    small(random_state=None).fit(X[:100], y[:100])
-    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)
-
-
-def test_clone_and_pickle_round_trip(digits):
-    X, y = digits
-    est = small().fit(X[:300], y[:300])
-    cloned = clone(est)
-    assert not hasattr(cloned, "net_")
-    assert cloned.get_params() == est.get_params()
-    restored = pickle.loads(pickle.dumps(est))
-    np.testing.assert_array_equal(restored.transform(X[300:]), est.transform(X[300:]))
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
@@ -427,21 +394,6 @@ def _weights(est):
 
 def _same_weights(a, b):
     return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
-
-
-def test_threads_give_the_sequential_weights_and_leave_global_rng(digits):
-    from joblib import Parallel, delayed
-
-    X, y = digits[0][:300], digits[1][:300]
-    make = lambda: small(encoder_params={"hidden_layer_sizes": (32,),  # noqa: E731
-                                         "dropout": 0.3}, batch_size=16)
-    sequential = _weights(make().fit(X, y))
-    before = torch.random.get_rng_state()
-    fitted = Parallel(n_jobs=2, backend="threading")(
-        delayed(lambda: make().fit(X, y))() for _ in range(4))
-    assert torch.equal(torch.random.get_rng_state(), before)
-    for est in fitted:
-        assert _same_weights(_weights(est), sequential)
 
 
 def test_warm_start_uses_the_current_parameters(digits):
