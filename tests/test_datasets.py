@@ -13,6 +13,7 @@ from sklearn.decomposition import PCA
 from sklearn.utils import Bunch
 
 from sksiamese import datasets
+from sksiamese.datasets import _base, omniglot
 from sksiamese.datasets import (
     evaluate_one_shot_runs,
     fetch_omniglot,
@@ -317,10 +318,10 @@ def local_release(tmp_path, monkeypatch):
     source = tmp_path / "release" / "images_evaluation.zip"
     source.parent.mkdir()
     make_omniglot_zip(source, "images_evaluation", {"Alpha": 2})
-    remote = datasets._ARCHIVES["evaluation"]._replace(
+    remote = omniglot._ARCHIVES["evaluation"]._replace(
         url=source.as_uri(), sha256=sha256(source), size=source.stat().st_size
     )
-    monkeypatch.setitem(datasets._ARCHIVES, "evaluation", remote)
+    monkeypatch.setitem(omniglot._ARCHIVES, "evaluation", remote)
     return source
 
 
@@ -342,8 +343,8 @@ def test_download_verifies_and_saves(local_release, tmp_path):
 def test_download_checksum_mismatch_leaves_nothing(
     local_release, tmp_path, monkeypatch
 ):
-    remote = datasets._ARCHIVES["evaluation"]._replace(sha256="0" * 64)
-    monkeypatch.setitem(datasets._ARCHIVES, "evaluation", remote)
+    remote = omniglot._ARCHIVES["evaluation"]._replace(sha256="0" * 64)
+    monkeypatch.setitem(omniglot._ARCHIVES, "evaluation", remote)
     home = tmp_path / "home"
     with pytest.raises(
         OSError,
@@ -371,7 +372,7 @@ def test_interrupted_download_leaves_nothing(local_release, tmp_path, monkeypatc
         def __exit__(self, *exc):
             return False
 
-    monkeypatch.setattr(datasets, "urlopen", lambda url, timeout: Broken())
+    monkeypatch.setattr(_base, "urlopen", lambda url, timeout: Broken())
     home = tmp_path / "home"
     with pytest.raises(ConnectionResetError):
         fetch_omniglot("evaluation", data_home=home)

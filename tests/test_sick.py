@@ -52,8 +52,8 @@ def test_loader_finds_the_file_in_a_sick2014_subfolder_or_by_its_path(sick_folde
 
 def test_missing_file_without_download(tmp_path):
     with pytest.raises(FileNotFoundError, match=re.escape(
-            f"load_sick found no SICK_trial.txt in {tmp_path} nor in "
-            f"{tmp_path / 'sick2014'}. Download http://alt.qcri.org/semeval2014/"
+            f"load_sick found no SICK_trial.txt in {tmp_path / 'sick2014'} nor "
+            f"in {tmp_path}. Download http://alt.qcri.org/semeval2014/"
             "task1/data/uploads/sick_trial.zip")):
         load_sick(tmp_path, "trial", download_if_missing=False)
 
@@ -97,7 +97,7 @@ def serve(monkeypatch, payload):
         requested.append(url)
         return io.BytesIO(payload)
 
-    monkeypatch.setattr("sksiamese._sick.urlopen", fake_urlopen)
+    monkeypatch.setattr("sksiamese.datasets._base.urlopen", fake_urlopen)
     return requested
 
 
