@@ -1,3 +1,4 @@
+import ast
 import hashlib
 import io
 import os
@@ -5,6 +6,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -789,3 +791,29 @@ def test_a_damaged_cache_is_rebuilt(synthetic_evaluation, tamper):
         assert_array_equal(again[key], fresh[key])
     with np.load(cache) as cached:
         assert cached["ink"].shape == (10, 28, 28)  # rewritten whole
+
+
+def test_the_package_has_no_import_cycle():
+    # Every import between the package's modules, function-level ones too,
+    # goes one way: the modules never import the package or each other back.
+    folder = Path(datasets.__file__).parent
+    imports = {}
+    for path in folder.glob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                found.add(node.module or "__init__")
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    "sksiamese.datasets"):
+                found.add(node.module.removeprefix("sksiamese.datasets").lstrip(".")
+                          or "__init__")
+        imports[path.stem] = found
+    assert set(imports) == {"__init__", "_base", "images", "omniglot", "sick"}
+    assert all("__init__" not in found for found in imports.values())
+    order = []  # modules in an order where each comes after what it imports
+    while len(order) < len(imports):
+        ready = [m for m in sorted(imports)
+                 if m not in order and imports[m] <= set(order)]
+        assert ready, f"import cycle among {set(imports) - set(order)}"
+        order += ready
+    assert order[0] == "_base" and order[-1] == "__init__"
