@@ -607,31 +607,47 @@ def test_load_image_folder_scales_by_each_image_own_range(tmp_path):
     # Mid-grey is 0.5 whatever the bit depth: 8-bit 128 / 255, 16-bit
     # 32768 / 65535, float 0.5 as it is.
     save(tmp_path / "a" / "8bit.png", Image.new("L", (6, 4), 128))
-    save(tmp_path / "a" / "16bit.png",
-         Image.fromarray(np.full((4, 6), 32768, dtype=np.uint16)))
-    save(tmp_path / "b" / "float.tif",
-         Image.fromarray(np.full((4, 6), 0.5, dtype=np.float32)))
+    save(
+        tmp_path / "a" / "16bit.png",
+        Image.fromarray(np.full((4, 6), 32768, dtype=np.uint16)),
+    )
+    save(
+        tmp_path / "b" / "float.tif",
+        Image.fromarray(np.full((4, 6), 0.5, dtype=np.float32)),
+    )
     bunch = load_image_folder(tmp_path)
     assert [p.split("/")[-1] for p in bunch.filenames] == [
-        "16bit.png", "8bit.png", "float.tif"]
-    assert_allclose(bunch.images.mean(axis=(1, 2)), [32768 / 65535, 128 / 255, 0.5],
-                    rtol=1e-6)
+        "16bit.png",
+        "8bit.png",
+        "float.tif",
+    ]
+    assert_allclose(
+        bunch.images.mean(axis=(1, 2)), [32768 / 65535, 128 / 255, 0.5], rtol=1e-6
+    )
     resized = load_image_folder(tmp_path, image_size=2, color_mode="rgb")
     assert resized.images.shape == (3, 2, 2, 3)
     assert_allclose(resized.images, 0.5, atol=0.003)
 
 
 def test_load_image_folder_refuses_pixels_of_unknown_range(tmp_path):
-    save(tmp_path / "a" / "bright.tif",
-         Image.fromarray(np.full((4, 6), 1.5, dtype=np.float32)))
-    with pytest.raises(ValueError, match=r"bright.tif holds float values outside "
-                       r"\[0, 1\] \(from 1.5 to 1.5\); rescale it"):
+    save(
+        tmp_path / "a" / "bright.tif",
+        Image.fromarray(np.full((4, 6), 1.5, dtype=np.float32)),
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"bright.tif holds float values outside "
+        r"\[0, 1\] \(from 1.5 to 1.5\); rescale it",
+    ):
         load_image_folder(tmp_path)
     (tmp_path / "a" / "bright.tif").unlink()
-    save(tmp_path / "a" / "int32.tif",
-         Image.fromarray(np.full((4, 6), 7, dtype=np.int32)))
-    with pytest.raises(ValueError, match="int32.tif holds 32-bit integers, whose "
-                       "range is unknown"):
+    save(
+        tmp_path / "a" / "int32.tif",
+        Image.fromarray(np.full((4, 6), 7, dtype=np.int32)),
+    )
+    with pytest.raises(
+        ValueError, match="int32.tif holds 32-bit integers, whose range is unknown"
+    ):
         load_image_folder(tmp_path)
 
 
@@ -642,8 +658,11 @@ def test_load_image_folder_extensions(tmp_path):
     only_png = load_image_folder(tmp_path, extensions=".PNG")
     assert [p.split("/")[-1] for p in only_png.filenames] == ["1.png"]
     for bad in ["png", ("png", ".jpg"), (), 3, (".png", None)]:
-        with pytest.raises(ValueError, match="extensions must be a file name "
-                           "ending such as '.png', or a tuple of them"):
+        with pytest.raises(
+            ValueError,
+            match="extensions must be a file name "
+            "ending such as '.png', or a tuple of them",
+        ):
             load_image_folder(tmp_path, extensions=bad)
 
 
@@ -663,8 +682,9 @@ MEMBER = "images_evaluation/Alpha/character01/0001_01.png"
 def test_oversized_members_are_refused_before_decompressing(tmp_path, monkeypatch):
     # 2 MB of zeros deflate to 2 kB: the zip directory's declared size is
     # what tells.
-    with zipfile.ZipFile(tmp_path / "images_evaluation.zip", "w",
-                         zipfile.ZIP_DEFLATED) as z:
+    with zipfile.ZipFile(
+        tmp_path / "images_evaluation.zip", "w", zipfile.ZIP_DEFLATED
+    ) as z:
         z.writestr(MEMBER, bytes(2 << 20))
     assert (tmp_path / "images_evaluation.zip").stat().st_size < 10_000
 
@@ -673,8 +693,11 @@ def test_oversized_members_are_refused_before_decompressing(tmp_path, monkeypatc
 
     with monkeypatch.context() as m:
         m.setattr(zipfile.ZipFile, "open", no_decompressing)
-        with pytest.raises(ValueError, match=f"{MEMBER} in .*images_evaluation.zip "
-                           "declares 2097152 bytes, more than the 1048576"):
+        with pytest.raises(
+            ValueError,
+            match=f"{MEMBER} in .*images_evaluation.zip "
+            "declares 2097152 bytes, more than the 1048576",
+        ):
             fetch_omniglot("evaluation", data_home=tmp_path)
 
     # A small file can hold a huge image: its size is read from the header
@@ -683,8 +706,9 @@ def test_oversized_members_are_refused_before_decompressing(tmp_path, monkeypatc
     assert len(huge) < 1 << 20
     with zipfile.ZipFile(tmp_path / "images_evaluation.zip", "w") as z:
         z.writestr(MEMBER, huge)
-    with pytest.raises(ValueError, match="0001_01.png is 5000x5000 pixels, more "
-                       "than the 1024 a side"):
+    with pytest.raises(
+        ValueError, match="0001_01.png is 5000x5000 pixels, more than the 1024 a side"
+    ):
         fetch_omniglot("evaluation", data_home=tmp_path)
 
 
@@ -699,17 +723,23 @@ def corrupt_member(path, name, offset, value):
     path.write_bytes(bytes(raw))
 
 
-@pytest.mark.parametrize("offset, value", [
-    (0, 0xFF),  # an invalid deflate block type: zlib's error
-    (40, 0x00),  # a changed byte inside the data: a CRC mismatch
-])
+@pytest.mark.parametrize(
+    "offset, value",
+    [
+        (0, 0xFF),  # an invalid deflate block type: zlib's error
+        (40, 0x00),  # a changed byte inside the data: a CRC mismatch
+    ],
+)
 def test_corrupt_member_names_archive_and_member(tmp_path, offset, value):
     path = tmp_path / "images_evaluation.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(MEMBER, png_bytes(box(5, 5, 50, 50), mode="L") * 4)
     corrupt_member(path, MEMBER, offset, value)
-    with pytest.raises(ValueError, match=f"{MEMBER} in .*images_evaluation.zip "
-                       r"cannot be read \(.*\): the archive is corrupt"):
+    with pytest.raises(
+        ValueError,
+        match=f"{MEMBER} in .*images_evaluation.zip "
+        r"cannot be read \(.*\): the archive is corrupt",
+    ):
         fetch_omniglot("evaluation", data_home=tmp_path)
 
 
@@ -720,15 +750,22 @@ def runs_zip_with_labels(path, labels):
         z.writestr("run01/class_labels.txt", labels)
 
 
-@pytest.mark.parametrize("labels, message", [
-    (b"\xffrun01/test/item01.png run01/training/class01.png\n",
-     "run01/class_labels.txt in .*all_runs.zip is not UTF-8 text"),
-    ("run01/test/item02.png run01/training/class01.png\n",
-     "Line 1 of run01/class_labels.txt in .*all_runs.zip names the test image "
-     "run01/test/item02.png, which the archive does not hold"),
-    ("", "run01/class_labels.txt in .*all_runs.zip names no test images"),
-    ("\n  \n", "run01/class_labels.txt in .*all_runs.zip names no test images"),
-])
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (
+            b"\xffrun01/test/item01.png run01/training/class01.png\n",
+            "run01/class_labels.txt in .*all_runs.zip is not UTF-8 text",
+        ),
+        (
+            "run01/test/item02.png run01/training/class01.png\n",
+            "Line 1 of run01/class_labels.txt in .*all_runs.zip names the test image "
+            "run01/test/item02.png, which the archive does not hold",
+        ),
+        ("", "run01/class_labels.txt in .*all_runs.zip names no test images"),
+        ("\n  \n", "run01/class_labels.txt in .*all_runs.zip names no test images"),
+    ],
+)
 def test_one_shot_runs_bad_label_files(tmp_path, labels, message):
     runs_zip_with_labels(tmp_path / "all_runs.zip", labels)
     with pytest.raises(ValueError, match=message):
@@ -748,7 +785,9 @@ def test_cache_follows_the_zip_content_not_its_size_and_time(synthetic_evaluatio
         z.comment = b"x" * shortfall
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert (path.stat().st_size, path.stat().st_mtime_ns) == (
-        stat.st_size, stat.st_mtime_ns)
+        stat.st_size,
+        stat.st_mtime_ns,
+    )
 
     after = fetch_omniglot("evaluation", data_home=synthetic_evaluation)
     assert before.alphabet_names.tolist() == ["Alpha", "Beta"]
@@ -776,8 +815,9 @@ def drop_names(arrays):
     arrays["target_names"] = arrays["target_names"][:1]
 
 
-@pytest.mark.parametrize("tamper", [drop_ink, crop_ink, ink_as_floats, shorten_target,
-                                    drop_names])
+@pytest.mark.parametrize(
+    "tamper", [drop_ink, crop_ink, ink_as_floats, shorten_target, drop_names]
+)
 def test_a_damaged_cache_is_rebuilt(synthetic_evaluation, tamper):
     fresh = fetch_omniglot("evaluation", data_home=synthetic_evaluation)
     cache = synthetic_evaluation / "images_evaluation_28x28.npz"
@@ -804,16 +844,20 @@ def test_the_package_has_no_import_cycle():
             if isinstance(node, ast.ImportFrom) and node.level == 1:
                 found.add(node.module or "__init__")
             elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
-                    "sksiamese.datasets"):
-                found.add(node.module.removeprefix("sksiamese.datasets").lstrip(".")
-                          or "__init__")
+                "sksiamese.datasets"
+            ):
+                found.add(
+                    node.module.removeprefix("sksiamese.datasets").lstrip(".")
+                    or "__init__"
+                )
         imports[path.stem] = found
     assert set(imports) == {"__init__", "_base", "images", "omniglot", "sick"}
     assert all("__init__" not in found for found in imports.values())
     order = []  # modules in an order where each comes after what it imports
     while len(order) < len(imports):
-        ready = [m for m in sorted(imports)
-                 if m not in order and imports[m] <= set(order)]
+        ready = [
+            m for m in sorted(imports) if m not in order and imports[m] <= set(order)
+        ]
         assert ready, f"import cycle among {set(imports) - set(order)}"
         order += ready
     assert order[0] == "_base" and order[-1] == "__init__"

@@ -59,8 +59,9 @@ def get_data_home(data_home=None):
     return os.path.expanduser(os.fspath(data_home))
 
 
-def locate(remote, data_home, subfolder, *, download_if_missing, caller,
-           folder_ok=False):
+def locate(
+    remote, data_home, subfolder, *, download_if_missing, caller, folder_ok=False
+):
     """The local copy of ``remote``, downloaded into ``data_home/subfolder`` if none.
 
     Looks in ``data_home/subfolder`` and in ``data_home`` itself, so that a
@@ -76,10 +77,12 @@ def locate(remote, data_home, subfolder, *, download_if_missing, caller,
             return folder / stem
     target = home / subfolder / remote.filename
     if not download_if_missing:
-        how = (f"Download {remote.url}, extract {remote.member} to {target}"
-               if remote.member else
-               f"Download it from {remote.url} and put it at {target}"
-               + (" (or extract it there)" if folder_ok else ""))
+        how = (
+            f"Download {remote.url}, extract {remote.member} to {target}"
+            if remote.member
+            else f"Download it from {remote.url} and put it at {target}"
+            + (" (or extract it there)" if folder_ok else "")
+        )
         raise FileNotFoundError(
             f"{caller} found no {remote.filename} in {home / subfolder} nor in "
             f"{home}. {how}, pass the data_home that holds it, or call {caller} "
@@ -106,7 +109,8 @@ def download(remote, path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     by_hand = f"download the file by hand and put it at {path}" + (
-        f" (extract {remote.member} from the zip file)" if remote.member else "")
+        f" (extract {remote.member} from the zip file)" if remote.member else ""
+    )
     logger.info("Downloading %s to %s", remote.url, path)
     # A zip file of one text file is at most a little larger than the file;
     # the slack leaves room for a release that adds a read-me beside it.
@@ -161,8 +165,9 @@ def _extract(remote, archive, out, by_hand):
     digest = hashlib.sha256()
     try:
         with zipfile.ZipFile(archive) as zf:
-            for chunk in iter_member(zf, remote.member, max_bytes=remote.size,
-                                     archive=remote.url):
+            for chunk in iter_member(
+                zf, remote.member, max_bytes=remote.size, archive=remote.url
+            ):
                 digest.update(chunk)
                 out.write(chunk)
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:

@@ -102,8 +102,9 @@ def _decode_unit(Image, raw, size, mode, name):
                     "floats in [0, 1]."
                 )
             else:
-                return np.asarray(_resize(Image, img.convert(mode), size),
-                                  dtype=np.float32) / np.float32(255)
+                return np.asarray(
+                    _resize(Image, img.convert(mode), size), dtype=np.float32
+                ) / np.float32(255)
             values = np.asarray(img, dtype=np.float32) / np.float32(scale)
     except OSError as exc:
         raise OSError(f"Cannot decode the image {name}: {exc}") from exc
@@ -142,8 +143,9 @@ def _check_extensions(extensions):
         suffixes = tuple(extensions)
     except TypeError:
         suffixes = None
-    if not suffixes or not all(isinstance(e, str) and e.startswith(".")
-                               for e in suffixes):
+    if not suffixes or not all(
+        isinstance(e, str) and e.startswith(".") for e in suffixes
+    ):
         raise ValueError(
             "extensions must be a file name ending such as '.png', or a tuple "
             f"of them, each starting with a dot; got {extensions!r}."

@@ -19,7 +19,6 @@ __all__ = ["evaluate_one_shot_runs", "fetch_omniglot", "fetch_omniglot_one_shot"
 
 # The files of the official release (github.com/brendenlake/omniglot); the
 # checksums are those of the files at commit ceffff1 (the current release).
-
 _BASE_URL = "https://github.com/brendenlake/omniglot/raw/master/python/"
 _ARCHIVES = {
     "background": RemoteFile(
@@ -126,6 +125,8 @@ Learning 3.3%, the Siamese ConvNet of Koch et al. (2015) 8.0%.
 {citation}
 """
 
+
+# -- the archives ---------------------------------------------------------------
 class _Source:
     """PNG files read from a zip file or from the folder it was extracted to.
 
@@ -169,8 +170,9 @@ class _Source:
 
     def read(self, name):
         if self._zip is not None:
-            return read_member(self._zip, name, max_bytes=_MAX_FILE_BYTES,
-                               archive=self.path)
+            return read_member(
+                self._zip, name, max_bytes=_MAX_FILE_BYTES, archive=self.path
+            )
         path = self._root() / name
         if path.stat().st_size > _MAX_FILE_BYTES:
             raise ValueError(
@@ -252,8 +254,9 @@ def _is_valid(arrays, size):
         a = arrays.get(key)
         if a is None or a.dtype.kind != "U" or a.ndim != 1:
             return False
-    return (arrays["target"].max() < len(arrays["target_names"])
-            and arrays["groups"].max() < len(arrays["alphabet_names"]))
+    return arrays["target"].max() < len(arrays["target_names"]) and arrays[
+        "groups"
+    ].max() < len(arrays["alphabet_names"])
 
 
 def _load_cache(path, key, size):
@@ -388,9 +391,14 @@ def fetch_omniglot(
             f"got {subset!r}."
         )
     size = check_image_size(image_size)
-    source = locate(_ARCHIVES[subset], data_home, "omniglot",
-                    download_if_missing=download_if_missing,
-                    caller="fetch_omniglot", folder_ok=True)
+    source = locate(
+        _ARCHIVES[subset],
+        data_home,
+        "omniglot",
+        download_if_missing=download_if_missing,
+        caller="fetch_omniglot",
+        folder_ok=True,
+    )
 
     arrays = None
     if source.is_file():
@@ -503,12 +511,8 @@ def _read_runs(source, size, Image):
     all_names = [n for r in runs for n in (*r[1], *r[2])]
     flat = stack([p for run in support + queries for p in run], all_names)
     n_runs, (n_way, n_query) = len(runs), shapes.pop()
-    support_images = ink(flat[: n_runs * n_way]).reshape(
-        n_runs, n_way, *flat.shape[1:]
-    )
-    query_images = ink(flat[n_runs * n_way :]).reshape(
-        n_runs, n_query, *flat.shape[1:]
-    )
+    support_images = ink(flat[: n_runs * n_way]).reshape(n_runs, n_way, *flat.shape[1:])
+    query_images = ink(flat[n_runs * n_way :]).reshape(n_runs, n_query, *flat.shape[1:])
     return Bunch(
         support_images=support_images,
         query_images=query_images,
@@ -574,9 +578,14 @@ def fetch_omniglot_one_shot(*, data_home=None, download_if_missing=True, image_s
     ((20, 20, 28, 28), (20, 20))
     """
     size = check_image_size(image_size)
-    source = locate(_ARCHIVES["one_shot_runs"], data_home, "omniglot",
-                    download_if_missing=download_if_missing,
-                    caller="fetch_omniglot_one_shot", folder_ok=True)
+    source = locate(
+        _ARCHIVES["one_shot_runs"],
+        data_home,
+        "omniglot",
+        download_if_missing=download_if_missing,
+        caller="fetch_omniglot_one_shot",
+        folder_ok=True,
+    )
     runs = _read_runs(source, size, pil_image("fetch_omniglot_one_shot"))
     n_runs, n_way, height, width = runs.support_images.shape
     runs.DESCR = _RUNS_DESCR.format(

@@ -30,8 +30,13 @@ _REMOTES = {
         member="SICK_trial.txt",
     ),
 }
-_HEADER = ["pair_ID", "sentence_A", "sentence_B", "relatedness_score",
-           "entailment_judgment"]
+_HEADER = [
+    "pair_ID",
+    "sentence_A",
+    "sentence_B",
+    "relatedness_score",
+    "entailment_judgment",
+]
 _ENTAILMENT = ("CONTRADICTION", "ENTAILMENT", "NEUTRAL")
 
 _DESCR = """\
@@ -71,8 +76,13 @@ and textual entailment. Licence: Creative Commons BY-NC-SA 3.0.
 def _locate(path_or_data_home, subset, download_if_missing):
     if path_or_data_home is not None and Path(path_or_data_home).expanduser().is_file():
         return Path(path_or_data_home).expanduser()
-    return locate(_REMOTES[subset], path_or_data_home, "sick2014",
-                  download_if_missing=download_if_missing, caller="load_sick")
+    return locate(
+        _REMOTES[subset],
+        path_or_data_home,
+        "sick2014",
+        download_if_missing=download_if_missing,
+        caller="load_sick",
+    )
 
 
 def _parse(path):
@@ -123,8 +133,13 @@ def _parse(path):
         out[:] = values
         return out
 
-    return (np.array(ids, dtype=np.int64), strings(sent_a), strings(sent_b),
-            np.array(scores, dtype=np.float64), strings(labels))
+    return (
+        np.array(ids, dtype=np.int64),
+        strings(sent_a),
+        strings(sent_b),
+        np.array(scores, dtype=np.float64),
+        strings(labels),
+    )
 
 
 def load_sick(path_or_data_home=None, subset="train", *, download_if_missing=True):
@@ -175,15 +190,16 @@ def load_sick(path_or_data_home=None, subset="train", *, download_if_missing=Tru
     """
     if subset not in _REMOTES:
         raise ValueError(
-            f"subset must be one of {', '.join(map(repr, _REMOTES))}; got "
-            f"{subset!r}."
+            f"subset must be one of {', '.join(map(repr, _REMOTES))}; got {subset!r}."
         )
     path = _locate(path_or_data_home, subset, download_if_missing)
     pair_id, sent_a, sent_b, relatedness, entailment = _parse(path)
     data = np.empty((len(sent_a), 2), dtype=object)
     data[:, 0], data[:, 1] = sent_a, sent_b
-    title = ("SICK (Sentences Involving Compositional Knowledge): "
-             f"{subset if path.name == _REMOTES[subset].filename else path.name}")
+    title = (
+        "SICK (Sentences Involving Compositional Knowledge): "
+        f"{subset if path.name == _REMOTES[subset].filename else path.name}"
+    )
     return Bunch(
         sentence_A=sent_a,
         sentence_B=sent_b,
@@ -193,6 +209,7 @@ def load_sick(path_or_data_home=None, subset="train", *, download_if_missing=Tru
         entailment=entailment,
         pair_id=pair_id,
         filename=str(path),
-        DESCR=_DESCR.format(title=title, underline="=" * len(title),
-                            n_pairs=len(sent_a)),
+        DESCR=_DESCR.format(
+            title=title, underline="=" * len(title), n_pairs=len(sent_a)
+        ),
     )
