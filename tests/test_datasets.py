@@ -1,9 +1,12 @@
+import ast
 import hashlib
 import io
+import os
 import shutil
 import sys
 import tempfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,11 +17,13 @@ from sklearn.utils import Bunch
 
 from sksiamese import datasets
 from sksiamese.datasets import (
+    _base,
     evaluate_one_shot_runs,
     fetch_omniglot,
     fetch_omniglot_one_shot,
     get_data_home,
     load_image_folder,
+    omniglot,
 )
 
 SMALL_SETS = {
@@ -317,10 +322,10 @@ def local_release(tmp_path, monkeypatch):
     source = tmp_path / "release" / "images_evaluation.zip"
     source.parent.mkdir()
     make_omniglot_zip(source, "images_evaluation", {"Alpha": 2})
-    remote = datasets._ARCHIVES["evaluation"]._replace(
+    remote = omniglot._ARCHIVES["evaluation"]._replace(
         url=source.as_uri(), sha256=sha256(source), size=source.stat().st_size
     )
-    monkeypatch.setitem(datasets._ARCHIVES, "evaluation", remote)
+    monkeypatch.setitem(omniglot._ARCHIVES, "evaluation", remote)
     return source
 
 
@@ -342,8 +347,8 @@ def test_download_verifies_and_saves(local_release, tmp_path):
 def test_download_checksum_mismatch_leaves_nothing(
     local_release, tmp_path, monkeypatch
 ):
-    remote = datasets._ARCHIVES["evaluation"]._replace(sha256="0" * 64)
-    monkeypatch.setitem(datasets._ARCHIVES, "evaluation", remote)
+    remote = omniglot._ARCHIVES["evaluation"]._replace(sha256="0" * 64)
+    monkeypatch.setitem(omniglot._ARCHIVES, "evaluation", remote)
     home = tmp_path / "home"
     with pytest.raises(
         OSError,
@@ -371,7 +376,7 @@ def test_interrupted_download_leaves_nothing(local_release, tmp_path, monkeypatc
         def __exit__(self, *exc):
             return False
 
-    monkeypatch.setattr(datasets, "urlopen", lambda url, timeout: Broken())
+    monkeypatch.setattr(_base, "urlopen", lambda url, timeout: Broken())
     home = tmp_path / "home"
     with pytest.raises(ConnectionResetError):
         fetch_omniglot("evaluation", data_home=home)
@@ -596,3 +601,263 @@ def test_load_image_folder_errors(tmp_path):
     (tmp_path / "a" / "bad.png").write_bytes(b"not a png")
     with pytest.raises(OSError, match="Cannot decode the image .*bad.png"):
         load_image_folder(tmp_path, image_size=5)
+
+
+def test_load_image_folder_scales_by_each_image_own_range(tmp_path):
+    # Mid-grey is 0.5 whatever the bit depth: 8-bit 128 / 255, 16-bit
+    # 32768 / 65535, float 0.5 as it is.
+    save(tmp_path / "a" / "8bit.png", Image.new("L", (6, 4), 128))
+    save(
+        tmp_path / "a" / "16bit.png",
+        Image.fromarray(np.full((4, 6), 32768, dtype=np.uint16)),
+    )
+    save(
+        tmp_path / "b" / "float.tif",
+        Image.fromarray(np.full((4, 6), 0.5, dtype=np.float32)),
+    )
+    bunch = load_image_folder(tmp_path)
+    assert [p.split("/")[-1] for p in bunch.filenames] == [
+        "16bit.png",
+        "8bit.png",
+        "float.tif",
+    ]
+    assert_allclose(
+        bunch.images.mean(axis=(1, 2)), [32768 / 65535, 128 / 255, 0.5], rtol=1e-6
+    )
+    resized = load_image_folder(tmp_path, image_size=2, color_mode="rgb")
+    assert resized.images.shape == (3, 2, 2, 3)
+    assert_allclose(resized.images, 0.5, atol=0.003)
+
+
+def test_load_image_folder_refuses_pixels_of_unknown_range(tmp_path):
+    save(
+        tmp_path / "a" / "bright.tif",
+        Image.fromarray(np.full((4, 6), 1.5, dtype=np.float32)),
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"bright.tif holds float values outside "
+        r"\[0, 1\] \(from 1.5 to 1.5\); rescale it",
+    ):
+        load_image_folder(tmp_path)
+    (tmp_path / "a" / "bright.tif").unlink()
+    save(
+        tmp_path / "a" / "int32.tif",
+        Image.fromarray(np.full((4, 6), 7, dtype=np.int32)),
+    )
+    with pytest.raises(
+        ValueError, match="int32.tif holds 32-bit integers, whose range is unknown"
+    ):
+        load_image_folder(tmp_path)
+
+
+def test_load_image_folder_extensions(tmp_path):
+    save(tmp_path / "a" / "1.png", Image.new("L", (6, 4), 0))
+    save(tmp_path / "a" / "2.jpg", Image.new("L", (6, 4), 0))
+    # A single string is one ending, not a sequence of letters.
+    only_png = load_image_folder(tmp_path, extensions=".PNG")
+    assert [p.split("/")[-1] for p in only_png.filenames] == ["1.png"]
+    for bad in ["png", ("png", ".jpg"), (), 3, (".png", None)]:
+        with pytest.raises(
+            ValueError,
+            match="extensions must be a file name "
+            "ending such as '.png', or a tuple of them",
+        ):
+            load_image_folder(tmp_path, extensions=bad)
+
+
+@pytest.mark.parametrize("size", [10**5, (28, 1025)])
+def test_image_size_is_bounded(synthetic_evaluation, tmp_path, size):
+    with pytest.raises(ValueError, match="image_size sides must be at most 1024"):
+        fetch_omniglot("evaluation", data_home=synthetic_evaluation, image_size=size)
+    save(tmp_path / "a" / "1.png", Image.new("L", (6, 4), 0))
+    with pytest.raises(ValueError, match="image_size sides must be at most 1024"):
+        load_image_folder(tmp_path, image_size=size)
+
+
+# -- archives that are not the release's --------------------------------------
+MEMBER = "images_evaluation/Alpha/character01/0001_01.png"
+
+
+def test_oversized_members_are_refused_before_decompressing(tmp_path, monkeypatch):
+    # 2 MB of zeros deflate to 2 kB: the zip directory's declared size is
+    # what tells.
+    with zipfile.ZipFile(
+        tmp_path / "images_evaluation.zip", "w", zipfile.ZIP_DEFLATED
+    ) as z:
+        z.writestr(MEMBER, bytes(2 << 20))
+    assert (tmp_path / "images_evaluation.zip").stat().st_size < 10_000
+
+    def no_decompressing(*args, **kwargs):
+        raise AssertionError("a member was decompressed")
+
+    with monkeypatch.context() as m:
+        m.setattr(zipfile.ZipFile, "open", no_decompressing)
+        with pytest.raises(
+            ValueError,
+            match=f"{MEMBER} in .*images_evaluation.zip "
+            "declares 2097152 bytes, more than the 1048576",
+        ):
+            fetch_omniglot("evaluation", data_home=tmp_path)
+
+    # A small file can hold a huge image: its size is read from the header
+    # before its pixels are.
+    huge = png_bytes(box(0, 0, 9, 9), size=(5000, 5000), mode="L")
+    assert len(huge) < 1 << 20
+    with zipfile.ZipFile(tmp_path / "images_evaluation.zip", "w") as z:
+        z.writestr(MEMBER, huge)
+    with pytest.raises(
+        ValueError, match="0001_01.png is 5000x5000 pixels, more than the 1024 a side"
+    ):
+        fetch_omniglot("evaluation", data_home=tmp_path)
+
+
+def corrupt_member(path, name, offset, value):
+    """Overwrite one byte of the compressed data of ``name`` in the zip ``path``."""
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo(name)
+    raw = bytearray(path.read_bytes())
+    header = info.header_offset
+    n_name, n_extra = np.frombuffer(bytes(raw[header + 26 : header + 30]), "<u2")
+    raw[header + 30 + n_name + n_extra + offset] = value
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    "offset, value",
+    [
+        (0, 0xFF),  # an invalid deflate block type: zlib's error
+        (40, 0x00),  # a changed byte inside the data: a CRC mismatch
+    ],
+)
+def test_corrupt_member_names_archive_and_member(tmp_path, offset, value):
+    path = tmp_path / "images_evaluation.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(MEMBER, png_bytes(box(5, 5, 50, 50), mode="L") * 4)
+    corrupt_member(path, MEMBER, offset, value)
+    with pytest.raises(
+        ValueError,
+        match=f"{MEMBER} in .*images_evaluation.zip "
+        r"cannot be read \(.*\): the archive is corrupt",
+    ):
+        fetch_omniglot("evaluation", data_home=tmp_path)
+
+
+def runs_zip_with_labels(path, labels):
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("run01/training/class01.png", png_bytes(box(1, 1, 9, 9)))
+        z.writestr("run01/test/item01.png", png_bytes(box(1, 1, 9, 9)))
+        z.writestr("run01/class_labels.txt", labels)
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (
+            b"\xffrun01/test/item01.png run01/training/class01.png\n",
+            "run01/class_labels.txt in .*all_runs.zip is not UTF-8 text",
+        ),
+        (
+            "run01/test/item02.png run01/training/class01.png\n",
+            "Line 1 of run01/class_labels.txt in .*all_runs.zip names the test image "
+            "run01/test/item02.png, which the archive does not hold",
+        ),
+        ("", "run01/class_labels.txt in .*all_runs.zip names no test images"),
+        ("\n  \n", "run01/class_labels.txt in .*all_runs.zip names no test images"),
+    ],
+)
+def test_one_shot_runs_bad_label_files(tmp_path, labels, message):
+    runs_zip_with_labels(tmp_path / "all_runs.zip", labels)
+    with pytest.raises(ValueError, match=message):
+        fetch_omniglot_one_shot(data_home=tmp_path)
+
+
+# -- the decoded cache ----------------------------------------------------------
+def test_cache_follows_the_zip_content_not_its_size_and_time(synthetic_evaluation):
+    path = synthetic_evaluation / "images_evaluation.zip"
+    before = fetch_omniglot("evaluation", data_home=synthetic_evaluation)
+    stat = path.stat()
+    # Another release of the same size and time: the zip comment pads it.
+    make_omniglot_zip(path, "images_evaluation", {"Gamma": 4}, offset=3)
+    shortfall = stat.st_size - path.stat().st_size
+    assert 0 < shortfall < 65535
+    with zipfile.ZipFile(path, "a") as z:
+        z.comment = b"x" * shortfall
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (
+        stat.st_size,
+        stat.st_mtime_ns,
+    )
+
+    after = fetch_omniglot("evaluation", data_home=synthetic_evaluation)
+    assert before.alphabet_names.tolist() == ["Alpha", "Beta"]
+    assert after.alphabet_names.tolist() == ["Gamma"]
+    assert after.images.shape == (8, 28, 28)
+
+
+def drop_ink(arrays):
+    del arrays["ink"]
+
+
+def crop_ink(arrays):
+    arrays["ink"] = arrays["ink"][:, :20, :20]
+
+
+def ink_as_floats(arrays):
+    arrays["ink"] = arrays["ink"] / 255
+
+
+def shorten_target(arrays):
+    arrays["target"] = arrays["target"][:-1]
+
+
+def drop_names(arrays):
+    arrays["target_names"] = arrays["target_names"][:1]
+
+
+@pytest.mark.parametrize(
+    "tamper", [drop_ink, crop_ink, ink_as_floats, shorten_target, drop_names]
+)
+def test_a_damaged_cache_is_rebuilt(synthetic_evaluation, tamper):
+    fresh = fetch_omniglot("evaluation", data_home=synthetic_evaluation)
+    cache = synthetic_evaluation / "images_evaluation_28x28.npz"
+    with np.load(cache) as cached:
+        arrays = dict(cached)
+    tamper(arrays)
+    np.savez_compressed(cache, **arrays)
+
+    again = fetch_omniglot("evaluation", data_home=synthetic_evaluation)
+    for key in ("images", "target", "groups", "drawer", "target_names"):
+        assert_array_equal(again[key], fresh[key])
+    with np.load(cache) as cached:
+        assert cached["ink"].shape == (10, 28, 28)  # rewritten whole
+
+
+def test_the_package_has_no_import_cycle():
+    # Every import between the package's modules, function-level ones too,
+    # goes one way: the modules never import the package or each other back.
+    folder = Path(datasets.__file__).parent
+    imports = {}
+    for path in folder.glob("*.py"):
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                found.add(node.module or "__init__")
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "sksiamese.datasets"
+            ):
+                found.add(
+                    node.module.removeprefix("sksiamese.datasets").lstrip(".")
+                    or "__init__"
+                )
+        imports[path.stem] = found
+    assert set(imports) == {"__init__", "_base", "images", "omniglot", "sick"}
+    assert all("__init__" not in found for found in imports.values())
+    order = []  # modules in an order where each comes after what it imports
+    while len(order) < len(imports):
+        ready = [
+            m for m in sorted(imports) if m not in order and imports[m] <= set(order)
+        ]
+        assert ready, f"import cycle among {set(imports) - set(order)}"
+        order += ready
+    assert order[0] == "_base" and order[-1] == "__init__"

@@ -4,29 +4,113 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.error import URLError
 
 import pytest
 from conftest import SHARED_DATA
+
+from sksiamese.datasets import fetch_omniglot, load_sick
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
 
 
+def omniglot_small_sets(**kwargs):
+    for subset in ("background_small1", "background_small2"):
+        fetch_omniglot(subset, **kwargs)
+
+
+def sick(data_home=None, download_if_missing=True):
+    for subset in ("train", "trial"):
+        load_sick(data_home, subset, download_if_missing=download_if_missing)
+
+
+# The data sets each example reads, as the loaders that read them.
+EXAMPLE_DATA = {
+    "plot_omniglot_one_shot.py": [omniglot_small_sets],
+    "plot_omniglot_verification.py": [omniglot_small_sets],
+    "plot_sick_similarity.py": [sick],
+}
+
+
+def example_data_home():
+    """The data folder the examples are run with.
+
+    ``$SKSIAMESE_DATA`` where set, else the project's shared data folder beside
+    the checkout where there is one, else None: the loaders' default.
+    """
+    if os.environ.get("SKSIAMESE_DATA"):
+        return os.environ["SKSIAMESE_DATA"]
+    return str(SHARED_DATA) if SHARED_DATA.is_dir() else None
+
+
+def require_data(name, data_home):
+    """Skip unless the data example ``name`` reads is in ``data_home``, or downloads.
+
+    A fresh clone offline has neither the shared data folder nor a network:
+    its examples cannot run, and the reason says where the files go.
+    """
+    for load in EXAMPLE_DATA.get(name, []):
+        try:
+            load(data_home=data_home, download_if_missing=False)
+        except FileNotFoundError as missing:
+            try:
+                load(data_home=data_home)
+            except OSError as failed:
+                pytest.skip(
+                    f"{name} needs data that is not here and could not be "
+                    f"downloaded ({failed.__cause__ or failed}). {missing} Or "
+                    "set SKSIAMESE_DATA to a folder holding the files."
+                )
+
+
 def run_script(path, *args, cwd):
     env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
     # The Omniglot and SICK examples find their data through SKSIAMESE_DATA.
-    if not env.get("SKSIAMESE_DATA") and SHARED_DATA.is_dir():
-        env["SKSIAMESE_DATA"] = str(SHARED_DATA)
+    data_home = example_data_home()
+    if data_home is not None:
+        env["SKSIAMESE_DATA"] = data_home
     result = subprocess.run([sys.executable, str(path), *args], cwd=cwd, env=env,
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
 
 
+def test_every_example_reading_a_data_set_declares_it():
+    for path in EXAMPLES:
+        if "sksiamese.datasets import" in path.read_text():
+            assert path.name in EXAMPLE_DATA, path.name
+
+
+def test_examples_without_their_data_skip_saying_where_to_put_it(
+    tmp_path, monkeypatch
+):
+    def offline(url, timeout=None):
+        raise URLError("no network")
+
+    monkeypatch.setattr("sksiamese.datasets._base.urlopen", offline)
+    monkeypatch.setenv("SKSIAMESE_DATA", str(tmp_path))
+    assert example_data_home() == str(tmp_path)
+    omniglot = tmp_path / "omniglot" / "images_background_small1.zip"
+    for name, where in [
+        ("plot_omniglot_one_shot.py", f"put it at {omniglot}"),
+        ("plot_omniglot_verification.py", f"put it at {omniglot}"),
+        ("plot_sick_similarity.py",
+         f"extract SICK_train.txt to {tmp_path / 'sick2014' / 'SICK_train.txt'}"),
+    ]:
+        with pytest.raises(pytest.skip.Exception, match="could not be downloaded") as e:
+            require_data(name, example_data_home())
+        assert "no network" in str(e.value) and where in str(e.value)
+        assert "Or set SKSIAMESE_DATA" in str(e.value)
+    assert list(tmp_path.rglob("*.part")) == []
+    require_data("plot_digits_embedding.py", example_data_home())  # needs none
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_gallery_example_runs(path, tmp_path):
     pytest.importorskip("matplotlib")
+    require_data(path.name, example_data_home())
     run_script(path, cwd=tmp_path)
 
 

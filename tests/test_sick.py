@@ -52,8 +52,8 @@ def test_loader_finds_the_file_in_a_sick2014_subfolder_or_by_its_path(sick_folde
 
 def test_missing_file_without_download(tmp_path):
     with pytest.raises(FileNotFoundError, match=re.escape(
-            f"load_sick found no SICK_trial.txt in {tmp_path} nor in "
-            f"{tmp_path / 'sick2014'}. Download http://alt.qcri.org/semeval2014/"
+            f"load_sick found no SICK_trial.txt in {tmp_path / 'sick2014'} nor "
+            f"in {tmp_path}. Download http://alt.qcri.org/semeval2014/"
             "task1/data/uploads/sick_trial.zip")):
         load_sick(tmp_path, "trial", download_if_missing=False)
 
@@ -97,7 +97,7 @@ def serve(monkeypatch, payload):
         requested.append(url)
         return io.BytesIO(payload)
 
-    monkeypatch.setattr("sksiamese._sick.urlopen", fake_urlopen)
+    monkeypatch.setattr("sksiamese.datasets._base.urlopen", fake_urlopen)
     return requested
 
 
@@ -149,3 +149,53 @@ def test_rnn_pair_classifier_relatedness_beats_chance_on_trial(sick_folder):
     scores = clf.decision_function(sequencer.transform(trial.data))
     rho, p_value = spearmanr(scores, trial.relatedness)
     assert rho > 0.4 and p_value < 1e-6
+
+
+def test_pair_id_out_of_range_names_file_and_line(tmp_path):
+    path = tmp_path / "big.txt"
+    path.write_text(HEADER + "1\tA dog\tA cat\t3.0\tNEUTRAL\n"
+                    f"{10**30}\tA dog\tA cat\t3.0\tNEUTRAL\n")
+    with pytest.raises(ValueError, match=re.escape(
+            f"{path}, line 3, is not a SICK pair: pair_ID {10**30} outside the "
+            "64-bit range.")):
+        load_sick(path)
+
+
+class Stream:
+    """A response that gives ``body`` (then ``filler`` forever) in the chunks asked."""
+
+    def __init__(self, body, filler=b""):
+        self.body, self.filler, self.largest_read = body, filler, 0
+
+    def read(self, n=-1):
+        if n is None or n < 0:
+            raise AssertionError("the whole body was read at once")
+        self.largest_read = max(self.largest_read, n)
+        chunk, self.body = self.body[:n], self.body[n:]
+        return chunk + self.filler * (n - len(chunk))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_download_is_streamed_and_bounded(sick_folder, tmp_path, monkeypatch):
+    real = (sick_folder / "SICK_trial.txt").read_bytes()
+    response = Stream(zipped("SICK_trial.txt", real))
+    monkeypatch.setattr("sksiamese.datasets._base.urlopen",
+                        lambda url, timeout=None: response)
+    sick = load_sick(tmp_path, "trial")
+    assert len(sick.pair_id) == 500
+    assert 0 < response.largest_read <= 1 << 20
+
+    # A body that does not end is cut off, and nothing is kept.
+    endless = Stream(b"", filler=b"0")
+    monkeypatch.setattr("sksiamese.datasets._base.urlopen",
+                        lambda url, timeout=None: endless)
+    with pytest.raises(OSError, match="sick_train.zip sends more than the "
+                       "2061062 bytes SICK_train.txt can take"):
+        load_sick(tmp_path, "train")
+    assert sorted(p.name for p in (tmp_path / "sick2014").iterdir()) == [
+        "SICK_trial.txt"]

@@ -1,45 +1,42 @@
 """The SICK sentence pairs (SemEval-2014 Task 1): reading a local copy, downloading."""
 
-import contextlib
-import hashlib
-import io
-import logging
-import os
-import tempfile
-import zipfile
-from collections import namedtuple
 from pathlib import Path
-from urllib.request import urlopen
 
 import numpy as np
 from sklearn.utils import Bunch
 
+from ._base import RemoteFile, locate
+
 __all__ = ["load_sick"]
 
-logger = logging.getLogger(__name__)
-
 # The SemEval-2014 Task 1 release: one zip file per subset, each holding
-# SICK_<subset>.txt. The checksums are those of the text files this loader was
-# written against (the release as extracted), so that a download is only kept
-# if it is that file, byte for byte.
-_Remote = namedtuple("_Remote", "url member sha256 n_pairs")
+# SICK_<subset>.txt. The checksums and sizes are those of the text files this
+# loader was written against (the release as extracted), so that a download is
+# only kept if it is that file, byte for byte.
 _BASE_URL = "http://alt.qcri.org/semeval2014/task1/data/uploads/"
 _REMOTES = {
-    "train": _Remote(
-        _BASE_URL + "sick_train.zip",
+    "train": RemoteFile(
         "SICK_train.txt",
+        _BASE_URL + "sick_train.zip",
         "266cf8047149bd1d68138dd30439f3122bff30069740ac6705bb6197d9f1b48e",
-        4500,
+        506243,
+        member="SICK_train.txt",
     ),
-    "trial": _Remote(
-        _BASE_URL + "sick_trial.zip",
+    "trial": RemoteFile(
         "SICK_trial.txt",
+        _BASE_URL + "sick_trial.zip",
         "5a88cfb62f8c6bd2a3cce0f2421ba2cb8c2be5ab4a800f6f01e2c64aafb7db56",
-        500,
+        57225,
+        member="SICK_trial.txt",
     ),
 }
-_HEADER = ["pair_ID", "sentence_A", "sentence_B", "relatedness_score",
-           "entailment_judgment"]
+_HEADER = [
+    "pair_ID",
+    "sentence_A",
+    "sentence_B",
+    "relatedness_score",
+    "entailment_judgment",
+]
 _ENTAILMENT = ("CONTRADICTION", "ENTAILMENT", "NEUTRAL")
 
 _DESCR = """\
@@ -76,78 +73,16 @@ and textual entailment. Licence: Creative Commons BY-NC-SA 3.0.
 """
 
 
-def _data_home(data_home):
-    # Imported here: sksiamese.datasets re-exports this module's loader.
-    from .datasets import get_data_home
-
-    return Path(get_data_home(data_home))
-
-
 def _locate(path_or_data_home, subset, download_if_missing):
-    remote = _REMOTES[subset]
     if path_or_data_home is not None and Path(path_or_data_home).expanduser().is_file():
         return Path(path_or_data_home).expanduser()
-    home = _data_home(path_or_data_home)
-    for folder in (home, home / "sick2014"):
-        if (folder / remote.member).is_file():
-            return folder / remote.member
-    target = home / "sick2014" / remote.member
-    if not download_if_missing:
-        raise FileNotFoundError(
-            f"load_sick found no {remote.member} in {home} nor in "
-            f"{home / 'sick2014'}. Download {remote.url}, extract "
-            f"{remote.member} to {target}, or pass the path of a local copy, or "
-            "call load_sick with download_if_missing=True."
-        )
-    _download(remote, target)
-    return target
-
-
-def _download(remote, path):
-    """Download ``remote``'s zip file and save its member at ``path``, verified.
-
-    The member is written to a temporary file in the same folder and renamed
-    to ``path`` only once its SHA-256 matches, so that an interrupted or
-    corrupt download never leaves a file that looks like the real one.
-    """
-    path = Path(path)
-    logger.info("Downloading %s to %s", remote.url, path)
-    try:
-        with urlopen(remote.url, timeout=60) as response:
-            archive = response.read()
-    except OSError as exc:
-        raise OSError(
-            f"Could not download {remote.url}: {exc}. Check the network "
-            f"connection, or download and extract the file by hand to {path}."
-        ) from exc
-    try:
-        with zipfile.ZipFile(io.BytesIO(archive)) as zf:
-            content = zf.read(remote.member)
-    except (zipfile.BadZipFile, KeyError) as exc:
-        raise OSError(
-            f"The file downloaded from {remote.url} is not a zip file holding "
-            f"{remote.member} ({exc}). Nothing was saved; try again, or download "
-            f"and extract the file by hand to {path}."
-        ) from None
-    digest = hashlib.sha256(content).hexdigest()
-    if digest != remote.sha256:
-        raise OSError(
-            f"{remote.member} downloaded from {remote.url} has SHA-256 {digest}, "
-            f"not the expected {remote.sha256}: the download is corrupt or the "
-            f"file changed upstream. Nothing was saved; try again, or put a copy "
-            f"of the file at {path}."
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                               suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    return locate(
+        _REMOTES[subset],
+        path_or_data_home,
+        "sick2014",
+        download_if_missing=download_if_missing,
+        caller="load_sick",
+    )
 
 
 def _parse(path):
@@ -178,7 +113,10 @@ def _parse(path):
                 raise ValueError(f"relatedness {score} outside [1, 5]")
             if label not in _ENTAILMENT:
                 raise ValueError(f"entailment judgment {label!r} unknown")
-            ids.append(int(pair_id))
+            pair_id = int(pair_id)
+            if not -(2**63) <= pair_id < 2**63:
+                raise ValueError(f"pair_ID {pair_id} outside the 64-bit range")
+            ids.append(pair_id)
         except ValueError as exc:
             raise ValueError(
                 f"{path}, line {number}, is not a SICK pair: {exc}."
@@ -195,8 +133,13 @@ def _parse(path):
         out[:] = values
         return out
 
-    return (np.array(ids, dtype=np.int64), strings(sent_a), strings(sent_b),
-            np.array(scores, dtype=np.float64), strings(labels))
+    return (
+        np.array(ids, dtype=np.int64),
+        strings(sent_a),
+        strings(sent_b),
+        np.array(scores, dtype=np.float64),
+        strings(labels),
+    )
 
 
 def load_sick(path_or_data_home=None, subset="train", *, download_if_missing=True):
@@ -235,7 +178,7 @@ def load_sick(path_or_data_home=None, subset="train", *, download_if_missing=Tru
     Examples
     --------
     >>> import pathlib, tempfile
-    >>> from sksiamese._sick import load_sick
+    >>> from sksiamese.datasets import load_sick
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (folder / "SICK_trial.txt").write_text(
     ...     "pair_ID\tsentence_A\tsentence_B\trelatedness_score\t"
@@ -247,15 +190,16 @@ def load_sick(path_or_data_home=None, subset="train", *, download_if_missing=Tru
     """
     if subset not in _REMOTES:
         raise ValueError(
-            f"subset must be one of {', '.join(map(repr, _REMOTES))}; got "
-            f"{subset!r}."
+            f"subset must be one of {', '.join(map(repr, _REMOTES))}; got {subset!r}."
         )
     path = _locate(path_or_data_home, subset, download_if_missing)
     pair_id, sent_a, sent_b, relatedness, entailment = _parse(path)
     data = np.empty((len(sent_a), 2), dtype=object)
     data[:, 0], data[:, 1] = sent_a, sent_b
-    title = ("SICK (Sentences Involving Compositional Knowledge): "
-             f"{subset if path.name == _REMOTES[subset].member else path.name}")
+    title = (
+        "SICK (Sentences Involving Compositional Knowledge): "
+        f"{subset if path.name == _REMOTES[subset].filename else path.name}"
+    )
     return Bunch(
         sentence_A=sent_a,
         sentence_B=sent_b,
@@ -265,6 +209,7 @@ def load_sick(path_or_data_home=None, subset="train", *, download_if_missing=Tru
         entailment=entailment,
         pair_id=pair_id,
         filename=str(path),
-        DESCR=_DESCR.format(title=title, underline="=" * len(title),
-                            n_pairs=len(sent_a)),
+        DESCR=_DESCR.format(
+            title=title, underline="=" * len(title), n_pairs=len(sent_a)
+        ),
     )

@@ -1,68 +1,51 @@
-"""Data sets for Siamese networks: Omniglot, its one-shot benchmark, image folders."""
+"""Omniglot (Lake et al., 2015): its images, its 20-way one-shot runs, scoring."""
 
 import contextlib
-import hashlib
-import io
-import logging
 import os
 import re
 import tempfile
 import zipfile
-from collections import namedtuple
-from numbers import Integral
 from pathlib import Path
-from urllib.request import urlopen
 
 import numpy as np
 from sklearn.metrics import pairwise_distances
 from sklearn.utils import Bunch
 
-from ._sick import load_sick
-from .metrics import _resolve_distance
+from ..metrics import _resolve_distance
+from ._base import RemoteFile, file_sha256, locate, read_member
+from .images import check_image_size, decode, ink, pil_image, stack
 
-__all__ = [
-    "evaluate_one_shot_runs",
-    "fetch_omniglot",
-    "fetch_omniglot_one_shot",
-    "get_data_home",
-    "load_image_folder",
-    "load_sick",
-]
-
-logger = logging.getLogger(__name__)
-
-DATA_HOME_ENV = "SKSIAMESE_DATA"
+__all__ = ["evaluate_one_shot_runs", "fetch_omniglot", "fetch_omniglot_one_shot"]
 
 # The files of the official release (github.com/brendenlake/omniglot); the
 # checksums are those of the files at commit ceffff1 (the current release).
-_Remote = namedtuple("_Remote", "filename url sha256 size")
 _BASE_URL = "https://github.com/brendenlake/omniglot/raw/master/python/"
 _ARCHIVES = {
-    "background": _Remote(
+    "background": RemoteFile(
         "images_background.zip",
         _BASE_URL + "images_background.zip",
         "ad41ab679c8b5d90b271ef46be6987cc81211774a695c29dcc5367b2b26ee640",
         9464212,
     ),
-    "evaluation": _Remote(
+    "evaluation": RemoteFile(
         "images_evaluation.zip",
         _BASE_URL + "images_evaluation.zip",
         "1f61a8f3366785b057fc117d9228e78a16e3d976c8953b2a10fcc74cf0609cee",
         6462886,
     ),
-    "background_small1": _Remote(
+    "background_small1": RemoteFile(
         "images_background_small1.zip",
         _BASE_URL + "images_background_small1.zip",
         "f38eb80f801274ac2b4dff5b24289016bfaba4a7d5bb50deebf27104ad6cb8a4",
         1319022,
     ),
-    "background_small2": _Remote(
+    "background_small2": RemoteFile(
         "images_background_small2.zip",
         _BASE_URL + "images_background_small2.zip",
         "3ccaa407515a8778e5d0861875af38b17e418f301ad5bb3b5a6b65d901a41c7f",
         1580917,
     ),
-    "one_shot_runs": _Remote(
+    "one_shot_runs": RemoteFile(
         "all_runs.zip",
         _BASE_URL + "one-shot-classification/all_runs.zip",
         "437c1eeab0af8484112e1b4cc0f3d541ec727f7c47b9b202da738af9dfd6c325",
@@ -75,8 +58,6 @@ OMNIGLOT_SUBSETS = (
     "background_small1",
     "background_small2",
 )
-
-_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 _CITATION = """\
 Lake, B. M., Salakhutdinov, R. and Tenenbaum, J. B. (2015). Human-level
@@ -145,102 +126,7 @@ Learning 3.3%, the Siamese ConvNet of Koch et al. (2015) 8.0%.
 """
 
 
-# -- files --------------------------------------------------------------------
-def get_data_home(data_home=None):
-    """Return the folder where sksiamese keeps downloaded data sets.
-
-    By default ``~/sksiamese_data``; the environment variable
-    ``SKSIAMESE_DATA`` overrides that default, and the ``data_home``
-    argument overrides both. The folder is not created here: fetchers create
-    it when they download.
-
-    Parameters
-    ----------
-    data_home : str or path-like, default=None
-        The folder to use. ``None`` means ``$SKSIAMESE_DATA`` or
-        ``~/sksiamese_data``. A leading ``~`` is expanded.
-
-    Returns
-    -------
-    data_home : str
-        The folder's path.
-
-    Examples
-    --------
-    >>> from sksiamese.datasets import get_data_home
-    >>> get_data_home("/tmp/my_data")
-    '/tmp/my_data'
-    """
-    if data_home is None:
-        data_home = os.environ.get(DATA_HOME_ENV) or os.path.join("~", "sksiamese_data")
-    return os.path.expanduser(os.fspath(data_home))
-
-
-def _locate(remote, data_home, download_if_missing, caller):
-    """The zip file (or a folder it was extracted to) for ``remote``.
-
-    Looks in ``data_home/omniglot`` and ``data_home`` itself, so that a folder
-    holding the release's files as they are works; downloads into
-    ``data_home/omniglot`` otherwise.
-    """
-    home = Path(get_data_home(data_home))
-    stem = remote.filename[: -len(".zip")]
-    for folder in (home / "omniglot", home):
-        if (folder / remote.filename).is_file():
-            return folder / remote.filename
-        if (folder / stem).is_dir():
-            return folder / stem
-    target = home / "omniglot" / remote.filename
-    if not download_if_missing:
-        raise FileNotFoundError(
-            f"{caller} found no {remote.filename} in {home / 'omniglot'} nor in "
-            f"{home}. Download it from {remote.url} and put it at {target} "
-            "(or extract it there), pass the data_home that holds it, or call "
-            f"{caller} with download_if_missing=True."
-        )
-    _download(remote, target)
-    return target
-
-
-def _download(remote, path):
-    """Download ``remote`` to ``path``, checking its SHA-256.
-
-    The bytes go to a temporary file in the same folder, renamed to ``path``
-    only once complete and verified, so that an interrupted or corrupt
-    download never leaves a file that looks like the real one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    logger.info("Downloading %s (%.1f MB) to %s", remote.url, remote.size / 1e6, path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
-            try:
-                response = urlopen(remote.url, timeout=60)
-            except OSError as exc:
-                raise OSError(
-                    f"Could not download {remote.url}: {exc}. Check the network "
-                    f"connection, or download the file by hand and put it at {path}."
-                ) from exc
-            with response:
-                while chunk := response.read(1 << 20):
-                    digest.update(chunk)
-                    out.write(chunk)
-        if digest.hexdigest() != remote.sha256:
-            raise OSError(
-                f"The file downloaded from {remote.url} has SHA-256 "
-                f"{digest.hexdigest()}, not the expected {remote.sha256}: the "
-                "download is corrupt or the file changed upstream. Nothing was "
-                f"saved; try again, or download it by hand and put it at {path}."
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
+# -- the archives ---------------------------------------------------------------
 class _Source:
     """PNG files read from a zip file or from the folder it was extracted to.
 
@@ -284,77 +170,23 @@ class _Source:
 
     def read(self, name):
         if self._zip is not None:
-            return self._zip.read(name)
-        return (self._root() / name).read_bytes()
-
-
-# -- images -------------------------------------------------------------------
-def _pil_image(caller):
-    try:
-        from PIL import Image
-    except ImportError:
-        raise ImportError(
-            f"{caller} needs Pillow to decode images. Install it with "
-            "`pip install Pillow` (or `pip install 'sksiamese[plot]'`)."
-        ) from None
-    return Image
-
-
-def _check_image_size(image_size):
-    """``(height, width)`` from ``image_size`` (int, pair of ints or None)."""
-    if image_size is None:
-        return None
-    if isinstance(image_size, Integral) and not isinstance(image_size, bool):
-        size = (int(image_size), int(image_size))
-    elif (
-        isinstance(image_size, (tuple, list))
-        and len(image_size) == 2
-        and all(isinstance(s, Integral) and not isinstance(s, bool) for s in image_size)
-    ):
-        size = (int(image_size[0]), int(image_size[1]))
-    else:
-        size = None
-    if size is None or min(size) < 1:
-        raise ValueError(
-            "image_size must be a positive int, a pair (height, width) of "
-            f"positive ints, or None for the original size; got {image_size!r}."
-        )
-    return size
-
-
-def _decode(Image, raw, size, mode="L", name=""):
-    """uint8 pixels of one image, converted to ``mode`` and resized to ``size``."""
-    try:
-        with Image.open(io.BytesIO(raw)) as img:
-            img = img.convert(mode)
-            if size is not None and img.size != (size[1], size[0]):
-                # BOX averages the pixels each output pixel covers: the right
-                # filter for shrinking line drawings, and exact for 1-bit input.
-                img = img.resize((size[1], size[0]), Image.Resampling.BOX)
-            return np.asarray(img, dtype=np.uint8)
-    except OSError as exc:
-        raise OSError(f"Cannot decode the image {name}: {exc}") from exc
-
-
-def _stack(pixels, names):
-    shapes = {p.shape for p in pixels}
-    if len(shapes) > 1:
-        first = pixels[0].shape
-        odd = next(i for i, p in enumerate(pixels) if p.shape != first)
-        raise ValueError(
-            f"The images have different sizes ({names[0]}: {first[:2]}, "
-            f"{names[odd]}: {pixels[odd].shape[:2]}); pass image_size=(height, "
-            "width) to resize them all to one size."
-        )
-    return np.stack(pixels)
-
-
-def _ink(pixels):
-    """float32 with ink as 1.0 from uint8 pixels with black ink on white."""
-    return (255 - pixels).astype(np.float32) / np.float32(255)
+            return read_member(
+                self._zip, name, max_bytes=_MAX_FILE_BYTES, archive=self.path
+            )
+        path = self._root() / name
+        if path.stat().st_size > _MAX_FILE_BYTES:
+            raise ValueError(
+                f"{path} has {path.stat().st_size} bytes, more than the "
+                f"{_MAX_FILE_BYTES} any file of Omniglot takes: it is not a file "
+                "of the release. Replace it with the official one."
+            )
+        return path.read_bytes()
 
 
 # -- Omniglot -----------------------------------------------------------------
+# The release's largest file is under 1 kB (a 105x105 one-bit PNG); anything
+# a thousand times larger is not one of its files.
+_MAX_FILE_BYTES = 1 << 20
 _OMNIGLOT_FILE = re.compile(r"(\d+)_(\d+)\.png$")
 
 
@@ -373,8 +205,8 @@ def _read_omniglot(source, size, Image):
         if not names:
             raise ValueError(f"{source} holds no PNG images.")
         keys = sorted((*n.split("/")[-3:], n) for n in names)
-        pixels = [255 - _decode(Image, src.read(k[3]), size, name=k[3]) for k in keys]
-    pixels = _stack(pixels, [k[3] for k in keys])
+        pixels = [255 - decode(Image, src.read(k[3]), size, name=k[3]) for k in keys]
+    pixels = stack(pixels, [k[3] for k in keys])
     alphabets = np.array([k[0] for k in keys])
     characters = np.array([f"{k[0]}/{k[1]}" for k in keys])
     alphabet_names, groups = np.unique(alphabets, return_inverse=True)
@@ -395,22 +227,51 @@ def _cache_path(source, size):
     return source.with_name(f"{source.stem}_{tag}.npz")
 
 
-def _source_stamp(source):
-    stat = source.stat()
-    return np.array([stat.st_size, stat.st_mtime_ns], dtype=np.int64)
+# The cache is keyed on the archive's content, not its size and date: a zip
+# file replaced by another of the same size and time must not give old arrays.
+# Raise the version when the arrays a cache holds change.
+_CACHE_VERSION = 2
+_INT_ARRAYS = ("target", "groups", "drawer")
+_NAME_ARRAYS = ("target_names", "alphabet_names")
 
 
-def _load_cache(path, stamp):
+def _cache_key(source):
+    return np.array(f"v{_CACHE_VERSION} sha256:{file_sha256(source)}")
+
+
+def _is_valid(arrays, size):
+    """Whether cached arrays have the names, shapes and types a decode gives."""
+    ink = arrays.get("ink")
+    if ink is None or ink.dtype != np.uint8 or ink.ndim != 3 or not len(ink):
+        return False
+    if size is not None and ink.shape[1:] != size:
+        return False
+    for key in _INT_ARRAYS:
+        a = arrays.get(key)
+        if a is None or a.dtype != np.int64 or a.shape != (len(ink),) or a.min() < 0:
+            return False
+    for key in _NAME_ARRAYS:
+        a = arrays.get(key)
+        if a is None or a.dtype.kind != "U" or a.ndim != 1:
+            return False
+    return arrays["target"].max() < len(arrays["target_names"]) and arrays[
+        "groups"
+    ].max() < len(arrays["alphabet_names"])
+
+
+def _load_cache(path, key, size):
+    """The arrays cached at ``path`` for the archive ``key``; None if unusable."""
     try:
         with np.load(path, allow_pickle=False) as cached:
-            if not np.array_equal(cached["stamp"], stamp):
+            if "key" not in cached.files or cached["key"] != key:
                 return None
-            return {k: cached[k] for k in cached.files if k != "stamp"}
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+            arrays = {k: cached[k] for k in cached.files if k != "key"}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         return None
+    return arrays if _is_valid(arrays, size) else None
 
 
-def _save_cache(path, stamp, arrays):
+def _save_cache(path, key, arrays):
     """Write the decoded arrays beside the zip file; skip where it cannot."""
     try:
         fd, tmp = tempfile.mkstemp(
@@ -420,7 +281,7 @@ def _save_cache(path, stamp, arrays):
         return  # a read-only data folder: decode again next time
     try:
         with os.fdopen(fd, "wb") as out:
-            np.savez_compressed(out, stamp=stamp, **arrays)
+            np.savez_compressed(out, key=key, **arrays)
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
@@ -529,19 +390,24 @@ def fetch_omniglot(
             f"subset must be one of {', '.join(map(repr, OMNIGLOT_SUBSETS))}; "
             f"got {subset!r}."
         )
-    size = _check_image_size(image_size)
-    source = _locate(
-        _ARCHIVES[subset], data_home, download_if_missing, "fetch_omniglot"
+    size = check_image_size(image_size)
+    source = locate(
+        _ARCHIVES[subset],
+        data_home,
+        "omniglot",
+        download_if_missing=download_if_missing,
+        caller="fetch_omniglot",
+        folder_ok=True,
     )
 
     arrays = None
     if source.is_file():
-        cache, stamp = _cache_path(source, size), _source_stamp(source)
-        arrays = _load_cache(cache, stamp)
+        cache, key = _cache_path(source, size), _cache_key(source)
+        arrays = _load_cache(cache, key, size)
     if arrays is None:
-        arrays = _read_omniglot(source, size, _pil_image("fetch_omniglot"))
+        arrays = _read_omniglot(source, size, pil_image("fetch_omniglot"))
         if source.is_file():
-            _save_cache(cache, stamp, arrays)
+            _save_cache(cache, key, arrays)
 
     images = arrays["ink"].astype(np.float32) / np.float32(255)
     n, height, width = images.shape
@@ -577,6 +443,41 @@ def fetch_omniglot(
 
 
 # -- the 20-way one-shot runs -------------------------------------------------
+def _read_answers(src, label_file, run, support, images):
+    """{test image: index of its class among ``support``} from a class_labels.txt."""
+    where = f"{label_file} in {src.path}"
+    try:
+        text = src.read(label_file).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where} is not UTF-8 text ({exc}).") from None
+    # class_labels.txt names files from the runs' parent folder.
+    parent = run[: run.rstrip("/").rfind("/") + 1]
+    answers = {}
+    for line_no, line in enumerate(text.splitlines(), 1):
+        fields = [parent + f for f in line.split()]
+        if not fields:
+            continue
+        if len(fields) != 2 or fields[1] not in support:
+            raise ValueError(
+                f"Line {line_no} of {label_file} should name a test image "
+                "and one of the run's training images, as in "
+                f"'{run[len(parent) :]}test/item01.png "
+                f"{run[len(parent) :]}training/class01.png'; got {line!r}."
+            )
+        if fields[0] not in images:
+            raise ValueError(
+                f"Line {line_no} of {where} names the test image {fields[0]}, "
+                "which the archive does not hold."
+            )
+        answers[fields[0]] = support.index(fields[1])
+    if not answers:
+        raise ValueError(
+            f"{where} names no test images: each line should name a test image "
+            "and its class's training image."
+        )
+    return answers
+
+
 def _read_runs(source, size, Image):
     with _Source(source) as src:
         label_files = src.names("class_labels.txt")
@@ -585,28 +486,12 @@ def _read_runs(source, size, Image):
                 f"{source} holds no runNN/class_labels.txt: it does not have the "
                 "layout of the one-shot runs (all_runs.zip)."
             )
+        images = src.names(".png")
         runs = []
         for label_file in label_files:
             run = label_file[: -len("class_labels.txt")]
-            # class_labels.txt names files from the runs' parent folder.
-            parent = run[: run.rstrip("/").rfind("/") + 1]
-            support = [n for n in src.names(".png") if n.startswith(run + "training/")]
-            answers = {}
-            for line_no, line in enumerate(
-                src.read(label_file).decode("utf-8").splitlines(), 1
-            ):
-                fields = [parent + f for f in line.split()]
-                if not fields:
-                    continue
-                if len(fields) != 2 or fields[1] not in support:
-                    raise ValueError(
-                        f"Line {line_no} of {label_file} should name a test image "
-                        "and one of the run's training images, as in "
-                        f"'{run[len(parent) :]}test/item01.png "
-                        f"{run[len(parent) :]}training/class01.png'; got "
-                        f"{line!r}."
-                    )
-                answers[fields[0]] = support.index(fields[1])
+            support = [n for n in images if n.startswith(run + "training/")]
+            answers = _read_answers(src, label_file, run, support, set(images))
             queries = sorted(answers)
             runs.append(
                 (run.rstrip("/"), support, queries, [answers[q] for q in queries])
@@ -619,19 +504,15 @@ def _read_runs(source, size, Image):
             )
 
         def pixels(names):
-            return [_decode(Image, src.read(n), size, name=n) for n in names]
+            return [decode(Image, src.read(n), size, name=n) for n in names]
 
         support = [pixels(r[1]) for r in runs]
         queries = [pixels(r[2]) for r in runs]
     all_names = [n for r in runs for n in (*r[1], *r[2])]
-    flat = _stack([p for run in support + queries for p in run], all_names)
+    flat = stack([p for run in support + queries for p in run], all_names)
     n_runs, (n_way, n_query) = len(runs), shapes.pop()
-    support_images = _ink(flat[: n_runs * n_way]).reshape(
-        n_runs, n_way, *flat.shape[1:]
-    )
-    query_images = _ink(flat[n_runs * n_way :]).reshape(
-        n_runs, n_query, *flat.shape[1:]
-    )
+    support_images = ink(flat[: n_runs * n_way]).reshape(n_runs, n_way, *flat.shape[1:])
+    query_images = ink(flat[n_runs * n_way :]).reshape(n_runs, n_query, *flat.shape[1:])
     return Bunch(
         support_images=support_images,
         query_images=query_images,
@@ -696,14 +577,16 @@ def fetch_omniglot_one_shot(*, data_home=None, download_if_missing=True, image_s
     >>> runs.support_images.shape, runs.query_target.shape  # doctest: +SKIP
     ((20, 20, 28, 28), (20, 20))
     """
-    size = _check_image_size(image_size)
-    source = _locate(
+    size = check_image_size(image_size)
+    source = locate(
         _ARCHIVES["one_shot_runs"],
         data_home,
-        download_if_missing,
-        "fetch_omniglot_one_shot",
+        "omniglot",
+        download_if_missing=download_if_missing,
+        caller="fetch_omniglot_one_shot",
+        folder_ok=True,
     )
-    runs = _read_runs(source, size, _pil_image("fetch_omniglot_one_shot"))
+    runs = _read_runs(source, size, pil_image("fetch_omniglot_one_shot"))
     n_runs, n_way, height, width = runs.support_images.shape
     runs.DESCR = _RUNS_DESCR.format(
         n_runs=n_runs,
@@ -819,135 +702,4 @@ def evaluate_one_shot_runs(transformer, runs, *, distance=None, flatten="auto"):
     errors = (predictions != target).mean(axis=1)
     return Bunch(
         errors=errors, mean_error=float(errors.mean()), predictions=predictions
-    )
-
-
-# -- a user's own images ------------------------------------------------------
-def load_image_folder(
-    path,
-    *,
-    image_size=None,
-    color_mode="grayscale",
-    invert=False,
-    extensions=_IMAGE_EXTENSIONS,
-    return_X_y=False,
-):
-    """Load images from a folder with one sub-folder per class.
-
-    ``path/cat/1.png``, ``path/cat/2.png``, ``path/dog/a.jpg``, ... become
-    samples of the classes ``"cat"`` and ``"dog"``, in the layout of
-    ``torchvision.datasets.ImageFolder``. Images in nested folders inside a
-    class folder belong to that class; hidden files and folders are skipped,
-    and so are class folders with no images.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The folder holding the class folders.
-    image_size : int or tuple (height, width) or None, default=None
-        Size to resize every image to. ``None`` keeps the images' size, which
-        must then be the same for all.
-    color_mode : {"grayscale", "rgb"}, default="grayscale"
-        ``"grayscale"`` gives images of shape ``(height, width)``, ``"rgb"``
-        of shape ``(height, width, 3)``.
-    invert : bool, default=False
-        If True, return ``1 - value``, so that dark ink on light paper is 1.0
-        on 0.0 (as in :func:`fetch_omniglot`).
-    extensions : tuple of str, default=(".png", ".jpg", ".jpeg", ".bmp", \
-            ".gif", ".tif", ".tiff", ".webp")
-        File name endings (case-insensitive) that count as images.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
-
-    Returns
-    -------
-    dataset : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object with the following attributes.
-
-        images : ndarray of shape (n_samples, height, width[, 3]), dtype float32
-            Pixel values between 0 and 1.
-        data : ndarray of shape (n_samples, n_features), dtype float32
-            The images flattened (a view of ``images``).
-        target : ndarray of shape (n_samples,)
-            Class id: the index of the class folder in ``target_names``.
-        target_names : ndarray of shape (n_classes,)
-            The class folders' names, sorted.
-        filenames : ndarray of shape (n_samples,)
-            Each image's path.
-        DESCR : str
-            Description of the data set.
-
-    (data, target) : tuple if ``return_X_y`` is True
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from PIL import Image
-    >>> from sksiamese.datasets import load_image_folder
-    >>> root = pathlib.Path(tempfile.mkdtemp())
-    >>> for label in ["circle", "square"]:
-    ...     (root / label).mkdir()
-    ...     for i in range(3):
-    ...         Image.new("L", (16, 16), color=80 * i).save(root / label / f"{i}.png")
-    >>> images = load_image_folder(root, image_size=8)
-    >>> images.images.shape, images.target_names.tolist()
-    ((6, 8, 8), ['circle', 'square'])
-    """
-    if color_mode not in ("grayscale", "rgb"):
-        raise ValueError(
-            f"color_mode must be 'grayscale' or 'rgb'; got {color_mode!r}."
-        )
-    size = _check_image_size(image_size)
-    root = Path(path)
-    if not root.is_dir():
-        raise FileNotFoundError(
-            f"{root} is not a folder. load_image_folder expects a folder with "
-            "one sub-folder of images per class."
-        )
-    suffixes = tuple(e.lower() for e in extensions)
-    classes, files = [], []
-    for folder in sorted(
-        p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
-    ):
-        found = sorted(
-            p
-            for p in folder.rglob("*")
-            if p.is_file()
-            and p.suffix.lower() in suffixes
-            and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-        )
-        if found:
-            files.append(found)
-            classes.append(folder.name)
-    if not classes:
-        raise ValueError(
-            f"{root} has no class folders with images (ending in "
-            f"{', '.join(suffixes)}). Put the images of each class in a "
-            f"sub-folder named after the class, as in {root / 'cat' / '1.png'}."
-        )
-    Image = _pil_image("load_image_folder")
-    mode = "L" if color_mode == "grayscale" else "RGB"
-    names = [p for found in files for p in found]
-    pixels = _stack(
-        [_decode(Image, p.read_bytes(), size, mode, name=str(p)) for p in names],
-        [str(p) for p in names],
-    )
-    images = pixels.astype(np.float32) / np.float32(255)
-    if invert:
-        images = 1 - images
-    target = np.repeat(np.arange(len(classes)), [len(f) for f in files])
-    data = images.reshape(len(images), -1)
-    if return_X_y:
-        return data, target
-    shape = "x".join(map(str, images.shape[1:]))
-    return Bunch(
-        images=images,
-        data=data,
-        target=target,
-        target_names=np.array(classes),
-        filenames=np.array([str(p) for p in names]),
-        DESCR=(
-            f"Images from {root}: {len(images)} images of shape {shape} "
-            f"in {len(classes)} classes ({', '.join(classes)})."
-        ),
     )
