@@ -36,7 +36,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import paired_cosine_distances
 
 from sksiamese import SiamesePairClassifier, TokenSequencer
-from sksiamese._sick import load_sick
+from sksiamese.datasets import load_sick
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "sick2014"
 SAME, DIFFERENT = 4.0, 2.5
