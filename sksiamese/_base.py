@@ -227,13 +227,17 @@ class SiameseBase(BaseEstimator):
         """The ``augment`` callable of the net (None: no augmentation)."""
         return None
 
+    def _valid_scoring(self, valid, seed):
+        """``(name, callback)`` that scores the held-out data after each epoch."""
+        return "transfer_scoring", TransferScoring(valid, distance=self.distance,
+                                                   seed=seed)
+
     def _own_callbacks(self, valid, seed):
         """Validation scoring, early stopping and the learning-rate schedule."""
         own = []
         verbose = bool(self.verbose)
         if valid is not None:
-            own.append(("transfer_scoring", TransferScoring(
-                valid, distance=self.distance, seed=seed)))
+            own.append(self._valid_scoring(valid, seed))
             if getattr(self, "early_stopping", False):
                 own.append(("early_stopping", EarlyStopping(
                     monitor="valid_precision_at_1", lower_is_better=False,

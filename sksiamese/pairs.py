@@ -13,10 +13,12 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch.callbacks import EpochScoring
 from torch import nn
 
+from . import _distances
 from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, draw_seed, embed, seeded
-from ._net import check_embedding_output
+from ._net import TensorData, check_embedding_output
 from ._validation import (
     check_label_types,
     check_samples,
@@ -25,6 +27,7 @@ from ._validation import (
 )
 from .encoders import build_encoder, input_spec
 from .losses import PairContrastiveLoss
+from .metrics import best_threshold_accuracy
 from .transformer import SiameseTransformer
 
 __all__ = ["SiamesePairClassifier"]
@@ -56,6 +59,40 @@ class _PairNetwork(nn.Module):
         if self.head is None:
             return za, zb
         return self.head(torch.abs(za - zb)).squeeze(1)
+
+
+class _HeldOutAccuracy:
+    """Accuracy on the held-out pairs after an epoch, for skorch's EpochScoring.
+
+    For the contrastive loss, at the best threshold on those pairs (the one
+    ``fit`` would calibrate by accuracy); for ``loss="bce"``, at logit 0.
+    """
+
+    def __init__(self, distance, bce):
+        self.distance = distance
+        self.bce = bce
+
+    def __call__(self, net, X, y=None):
+        # skorch passes the held-out TensorData whole (it is not a skorch
+        # Dataset): its X holds both sides, its y the labels.
+        X, y = (X.X, X.y) if y is None else (X, y)
+        module = net.module_
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                left, right = (x.to(net.batch_device) for x in X)
+                out = module(left, right)
+        finally:
+            module.train(was_training)
+        same = y.numpy().astype(bool)
+        if self.bce:
+            return float(np.mean((out.cpu().numpy() > 0) == same))
+        za, zb = (z.double().cpu().numpy() for z in out)
+        if same.all() or not same.any():
+            return float("nan")
+        return best_threshold_accuracy(
+            same.astype(int), _distances.rowwise(za, zb, self.distance))[0]
 
 
 class _EmbeddingPairLoss(nn.Module):
@@ -540,6 +577,11 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
     def _collapse_scale(self):
         return self.margin
 
+    def _valid_scoring(self, valid, seed):
+        return "valid_accuracy", EpochScoring(
+            _HeldOutAccuracy(self.distance, self.loss == "bce"),
+            lower_is_better=False, name="valid_accuracy", use_caching=False)
+
     def _build_module(self):
         towers = []
         for side, shape in zip(SIDES, self.sample_shapes_, strict=True):
@@ -624,8 +666,10 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
 
         held = self._holdout(same, seed)
         rows = slice(None) if held is None else ~held
+        valid = None if held is None else TensorData(
+            (left[held], right[held]), torch.from_numpy(same[held]))
         self._fit_net((left[rows], right[rows]), torch.from_numpy(same[rows]),
-                      module=module, seed=seed)
+                      module=module, seed=seed, valid=valid)
         if self.loss == "contrastive":
             self._warn_if_collapsed(
                 self._embed(left[rows][:COLLAPSE_CHECK_ROWS], "left"))

@@ -195,28 +195,13 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     :func:`sksiamese.persistence.save_model` and ``load_model`` save and load
     the weights and fitted metadata without pickle.
 
-    **Several GPUs.** With ``accelerator``, a script that fits the transformer
-    runs once per GPU when started with accelerate's launcher::
+    With ``accelerator``, one fit runs over several GPUs; how the batches
+    and the in-batch mining are shared between devices is in the scaling
+    guide (:ref:`scaling`). How to train for classes never seen in training
+    (held-out validation classes, early stopping, augmentation, normalised
+    embeddings) is in the :ref:`user_guide`.
 
-        # train.py
-        from accelerate import Accelerator
-        accelerator = Accelerator()
-        emb = SiameseTransformer(accelerator=accelerator, batch_size=128,
-                                 random_state=0).fit(X, y)
-        if accelerator.is_main_process:
-            save_model(emb, "embedding.pt")
-
-        $ accelerate launch --multi_gpu --num_processes 4 train.py
-
-    Each process trains on its share of every epoch's class-balanced batches
-    (all processes draw the same batches and each takes every fourth), and
-    gradients are averaged across them. Pairs and triplets are mined inside
-    each process's own batch: a batch of ``batch_size`` rows on each device
-    makes an effective batch four times as large, but no pair or triplet
-    spans two devices, so the mining sees ``batch_size`` rows, as on one
-    device. Keep ``batch_size`` large enough for each batch to hold several
-    classes. The loss recorded in ``history_`` is the mean over all devices'
-    batches, the same on every process.
+    Read more in the :ref:`User Guide <user_guide>`.
 
     Examples
     --------

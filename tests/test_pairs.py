@@ -526,3 +526,16 @@ def test_digits_verification_accuracy(digits_split, share_weights):
     clf.fit(np.stack([X[li], right_view[ri]], axis=1), y_train)
     accuracy = clf.score(np.stack([X[lt], right_view[rt]], axis=1), y_test)
     assert accuracy >= floor
+
+
+def test_held_out_pairs_are_scored_every_epoch(data):
+    pairs, y = data
+    clf = SiamesePairClassifier(**SMALL).fit(pairs, y)
+    assert {"valid_loss", "valid_accuracy"} <= clf.history_[-1].keys()
+    assert all(0.4 <= a <= 1 for a in clf.history_[:, "valid_accuracy"])
+    bce = SiamesePairClassifier(loss="bce", **SMALL).fit(pairs, y)
+    assert 0 <= bce.history_[-1, "valid_accuracy"] <= 1
+    # Without held-out pairs there is nothing to score.
+    none = SiamesePairClassifier(validation_fraction=0, **SMALL).fit(pairs, y)
+    assert "valid_loss" not in none.history_[-1]
+    assert clf.net_.train_split is None
