@@ -427,10 +427,14 @@ def test_pair_classifier_fit_any_input(data):
                        label="y")
     loss = data.draw(st.sampled_from(["contrastive", "bce"]), label="loss")
     valid = valid_pairs(sample)
-    binary = (target.expected is not None
-              and len(np.unique(np.asarray(target.expected))) == 2)
-    must = (valid and binary) or (
-        False if not valid or target.expected is None else None)
+    classes = (None if target.expected is None
+               else np.unique(np.asarray(target.expected)))
+    binary = classes is not None and len(classes) == 2
+    # 0/1, -1/1 and booleans say which label is "same"; others need pos_label.
+    self_describing = binary and (classes.dtype.kind == "b" or (
+        classes.dtype.kind in "iuf" and set(classes.tolist()) in ({0, 1}, {-1, 1})))
+    must = (valid and self_describing) or (
+        False if not valid or target.expected is None or binary else None)
     case = (sample, target, loss)
 
     def fit():
@@ -799,3 +803,39 @@ def test_token_sequencer_says_it_needs_texts_not_a_sparse_matrix():
             "which holds numbers, not texts. Pass the raw texts, not the output "
             "of a vectorizer.")):
         TokenSequencer().fit(X)
+
+
+@fuzz
+@given(labels=st.lists(st.one_of(st.integers(-3, 3), st.text(min_size=1, max_size=3)),
+                       min_size=2, max_size=2, unique=True),
+       pick=st.integers(0, 1))
+def test_pair_labels_need_pos_label_unless_they_say_which_is_same(labels, pick):
+    rng = np.random.default_rng(0)
+    pairs = rng.normal(size=(16, 2, 3))
+    if len({type(v) for v in labels}) > 1:
+        labels = [str(v) for v in labels]
+    y = np.array([labels[i % 2] for i in range(16)])
+    self_describing = (y.dtype.kind in "iu"
+                       and set(labels) in ({0, 1}, {-1, 1}))
+    if not self_describing:
+        with pytest.raises(ValueError, match="pass pos_label"):
+            tiny_pairs().fit(pairs, y)
+    clf = tiny_pairs(pos_label=labels[pick]).fit(pairs, y)
+    same = clf.predict(pairs) == labels[pick]
+    proba = clf.predict_proba(pairs)[:, list(clf.classes_).index(labels[pick])]
+    np.testing.assert_array_equal(same, proba > 0.5)
+
+
+@fuzz
+@given(loss_output=st.sampled_from(["vector", "float", "none", "detached", "int"]))
+def test_bad_loss_outputs_always_get_a_value_error(loss_output):
+    def loss(embeddings, labels):
+        value = (embeddings * embeddings).mean()
+        return {"vector": (embeddings * embeddings).sum(1), "float": 1.0,
+                "none": None, "detached": value.detach(),
+                "int": value.long()}[loss_output]
+
+    X = np.random.default_rng(0).normal(size=(24, 4))
+    with pytest.raises(ValueError, match="The loss returned"):
+        SiameseTransformer(loss=loss, max_epochs=1, random_state=0).fit(
+            X, np.arange(24) % 3)
