@@ -76,6 +76,23 @@ def test_grid_search(digits, n_jobs):
     assert grid.best_score_ > 0.5
 
 
+def test_grid_search_scores_are_the_same_in_threads(digits):
+    from joblib import parallel_config
+
+    X, y = digits[0][:300], digits[1][:300]
+    params = {"siamesetransformer__margin": [0.5, 2.0],
+              "siamesetransformer__encoder_params": [{"dropout": 0.3}]}
+
+    def scores(n_jobs):
+        grid = GridSearchCV(make_pipeline(small(max_epochs=1), KNeighborsClassifier(1)),
+                            params, cv=2, n_jobs=n_jobs)
+        return grid.fit(X, y).cv_results_["mean_test_score"]
+
+    sequential = scores(1)
+    with parallel_config(backend="threading"):
+        np.testing.assert_array_equal(scores(2), sequential)
+
+
 def test_set_output_pandas_and_feature_names(digits):
     pd = pytest.importorskip("pandas")
     X, y = digits
