@@ -375,8 +375,9 @@ class NormalizedEncoder(nn.Module):
     >>> import torch
     >>> from sksiamese.encoders import MLPEncoder, NormalizedEncoder
     >>> encoder = NormalizedEncoder(MLPEncoder(n_features=4, n_components=3)).eval()
-    >>> torch.linalg.vector_norm(encoder(torch.ones(2, 4)), dim=1)
-    tensor([1.0000, 1.0000], grad_fn=<LinalgVectorNormBackward0>)
+    >>> with torch.no_grad():
+    ...     torch.linalg.vector_norm(encoder(torch.ones(2, 4)), dim=1)
+    tensor([1.0000, 1.0000])
     """
 
     def __init__(self, encoder):
