@@ -8,9 +8,9 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import pairwise_distances
 from sklearn.utils import Bunch
 
+from .. import _distances
 from ..metrics import _resolve_distance
 from ._base import RemoteFile, file_sha256, locate, read_member
 from .images import check_image_size, decode, ink, pil_image, stack
@@ -695,7 +695,7 @@ def evaluate_one_shot_runs(transformer, runs, *, distance=None, flatten="auto"):
     z_query = embedded[n_runs * n_way :].reshape(n_runs, n_query, -1)
     predictions = np.stack(
         [
-            pairwise_distances(z_query[r], z_support[r], metric=distance).argmin(axis=1)
+            _distances.pairwise(z_query[r], z_support[r], distance).argmin(axis=1)
             for r in range(n_runs)
         ]
     )
