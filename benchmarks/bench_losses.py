@@ -137,8 +137,8 @@ def main():
                         else "cpu")
     args = parser.parse_args()
     losses = load_losses(args.losses)
-    print(f"device: {device_note()}; losses from "
-          f"{args.losses or 'sksiamese.losses'}")
+    # The file, since an installed sksiamese may shadow the checkout's.
+    print(f"device: {device_note()}; losses from {losses.__file__}")
 
     gen = torch.Generator().manual_seed(0)
     emb = torch.randn(args.batch, args.dim, generator=gen).to(args.device)
