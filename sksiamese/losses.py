@@ -84,6 +84,11 @@ def _check_batch(embeddings, labels):
         )
 
 
+def _empty_batch_loss(embeddings):
+    # Nothing to mine, and reductions over an empty dimension would fail.
+    return embeddings.sum() * 0.0
+
+
 def _masked_mean(total, count):
     # Costs are summed under float masks, so a batch with nothing to learn from
     # gives a zero that is still attached to the graph: backward() works and
@@ -132,6 +137,8 @@ class ContrastiveLoss(nn.Module):
 
     def forward(self, embeddings, labels):
         _check_batch(embeddings, labels)
+        if len(labels) == 0:
+            return _empty_batch_loss(embeddings)
         if self.distance == "euclidean":
             # Positives use the smooth squared distance directly.
             d2 = pairwise_distances(embeddings, "euclidean", squared=True)
@@ -199,6 +206,8 @@ class TripletLoss(nn.Module):
 
     def forward(self, embeddings, labels):
         _check_batch(embeddings, labels)
+        if len(labels) == 0:
+            return _empty_batch_loss(embeddings)
         d = pairwise_distances(embeddings, self.distance)
         pos, neg = _label_masks(labels, d.dtype)
 
@@ -211,8 +220,6 @@ class TripletLoss(nn.Module):
             return _masked_mean(costs.sum(), valid.sum())
 
         n = len(labels)
-        if n == 0:
-            return embeddings.sum() * 0.0
         chunk = max(1, _TRIPLET_CHUNK_ENTRIES // (n * n))
         total = count = 0.0
         for start in range(0, n, chunk):

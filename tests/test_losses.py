@@ -171,6 +171,9 @@ def test_anchors_without_positives_or_negatives(loss_cls, slow, miner):
 
 @pytest.mark.parametrize("miner", MINERS)
 @pytest.mark.parametrize("loss_cls, emb, labels", [
+    # An empty batch.
+    (ContrastiveLoss, torch.randn(0, 3), torch.zeros(0, dtype=torch.long)),
+    (TripletLoss, torch.randn(0, 3), torch.zeros(0, dtype=torch.long)),
     # One row: no pair at all.
     (ContrastiveLoss, torch.randn(1, 3), torch.tensor([0])),
     # One class: no negative, so no triplet.
