@@ -6,8 +6,12 @@ form. One timed run is ``--inner`` forward and backward passes on a batch of
 ``--batch`` embeddings in a P x K label structure (``--classes`` classes); the
 ratio printed is library time / plain time (target: at most 1.2).
 
-    python benchmarks/bench_losses.py
-    python benchmarks/bench_losses.py --losses old_losses.py   # another version
+    PYTHONPATH=. python benchmarks/bench_losses.py
+    git show REV:sksiamese/losses.py > /tmp/old_losses.py   # an older version
+    python benchmarks/bench_losses.py --losses /tmp/old_losses.py
+
+The first line printed names the losses file timed (an installed sksiamese
+may shadow the checkout's: hence PYTHONPATH).
 """
 
 import argparse
