@@ -4,6 +4,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import _distances
+from ._distances import check_distance, rowwise_distances, safe_sqrt
+
 __all__ = [
     "ContrastiveLoss",
     "PairContrastiveLoss",
@@ -11,7 +14,6 @@ __all__ = [
     "pairwise_distances",
 ]
 
-DISTANCES = ("euclidean", "cosine")
 MINERS = ("all", "hard", "semi-hard")
 
 # Triplet tensors are (anchors, B, B); this bounds one chunk's entries so memory
@@ -29,15 +31,6 @@ def _check_choice(name, value, choices):
 def _check_margin(margin):
     if not margin > 0:
         raise ValueError(f"margin must be a positive number; got {margin!r}.")
-
-
-def _safe_sqrt(squared):
-    # sqrt has an infinite derivative at 0: identical embeddings would give NaN
-    # gradients. Below the dtype's resolution the distance is taken as exactly 0
-    # with a zero gradient, which is also the symmetric (central) derivative.
-    tiny = torch.finfo(squared.dtype).eps
-    safe = torch.sqrt(squared.clamp_min(tiny))
-    return torch.where(squared > tiny, safe, torch.zeros_like(squared))
 
 
 def pairwise_distances(embeddings, distance="euclidean", squared=False):
@@ -67,25 +60,15 @@ def pairwise_distances(embeddings, distance="euclidean", squared=False):
     tensor([[0., 5.],
             [5., 0.]])
     """
-    _check_choice("distance", distance, DISTANCES)
-    n = embeddings.shape[0]
-    off_diagonal = 1 - torch.eye(n, dtype=embeddings.dtype, device=embeddings.device)
-    if distance == "euclidean":
-        # |a|^2 + |b|^2 - 2ab: one matrix product instead of an (n, n, d) tensor.
-        sq_norms = (embeddings * embeddings).sum(dim=1)
-        gram = embeddings @ embeddings.T
-        d2 = (sq_norms[:, None] + sq_norms[None, :] - 2 * gram).clamp_min(0)
-        d2 = d2 * off_diagonal
-        return d2 if squared else _safe_sqrt(d2)
-    unit = F.normalize(embeddings, dim=1, eps=1e-12)
-    d = (1 - unit @ unit.T).clamp_min(0) * off_diagonal
-    return d * d if squared else d
+    return _distances.pairwise_distances(embeddings, distance=distance,
+                                         squared=squared)
 
 
-def _label_masks(labels):
+def _label_masks(labels, dtype):
+    """Float masks of the same-class pairs (diagonal excluded) and of the others."""
     same = labels[:, None] == labels[None, :]
-    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    return same & ~eye, ~same
+    pos = same.to(dtype).fill_diagonal_(0)
+    return pos, (~same).to(dtype)
 
 
 def _check_batch(embeddings, labels):
@@ -101,12 +84,16 @@ def _check_batch(embeddings, labels):
         )
 
 
-def _mean_or_zero(values, embeddings):
-    # A batch with nothing to learn from still returns a scalar attached to the
-    # graph, so backward() works and the optimizer simply takes a zero step.
-    if values.numel() == 0:
-        return embeddings.sum() * 0.0
-    return values.mean()
+def _empty_batch_loss(embeddings):
+    # Nothing to mine, and reductions over an empty dimension would fail.
+    return embeddings.sum() * 0.0
+
+
+def _masked_mean(total, count):
+    # Costs are summed under float masks, so a batch with nothing to learn from
+    # gives a zero that is still attached to the graph: backward() works and
+    # the optimizer takes a zero step.
+    return total / count.clamp_min(1)
 
 
 class ContrastiveLoss(nn.Module):
@@ -142,7 +129,7 @@ class ContrastiveLoss(nn.Module):
     def __init__(self, margin=1.0, distance="euclidean", miner="all"):
         super().__init__()
         _check_margin(margin)
-        _check_choice("distance", distance, DISTANCES)
+        check_distance(distance)
         _check_choice("miner", miner, MINERS)
         self.margin = margin
         self.distance = distance
@@ -150,37 +137,33 @@ class ContrastiveLoss(nn.Module):
 
     def forward(self, embeddings, labels):
         _check_batch(embeddings, labels)
+        if len(labels) == 0:
+            return _empty_batch_loss(embeddings)
         if self.distance == "euclidean":
             # Positives use the smooth squared distance directly.
             d2 = pairwise_distances(embeddings, "euclidean", squared=True)
-            d = _safe_sqrt(d2)
+            d = safe_sqrt(d2)
         else:
             d = pairwise_distances(embeddings, "cosine")
             d2 = d * d
-        pos, neg = _label_masks(labels)
-        pos_cost = d2
+        pos, neg = _label_masks(labels, d.dtype)
         neg_cost = F.relu(self.margin - d) ** 2
 
         if self.miner == "hard":
-            # Each anchor's hardest positive (farthest) and negative (closest).
-            inf = torch.finfo(d.dtype).max
-            has_pos, has_neg = pos.any(dim=1), neg.any(dim=1)
-            hard_pos = torch.where(pos, d, -inf).argmax(dim=1)
-            hard_neg = torch.where(neg, d, inf).argmin(dim=1)
-            rows = torch.arange(len(labels), device=labels.device)
-            costs = torch.cat(
-                [
-                    pos_cost[rows, hard_pos][has_pos],
-                    neg_cost[rows, hard_neg][has_neg],
-                ]
-            )
-            return _mean_or_zero(costs, embeddings)
+            # d2 grows and neg_cost shrinks with d: each anchor's farthest
+            # positive and closest negative hold its largest masked costs.
+            hard_pos = (d2 * pos).max(dim=1).values
+            hard_neg = (neg_cost * neg).max(dim=1).values
+            count = pos.amax(dim=1).sum() + neg.amax(dim=1).sum()
+            return _masked_mean(hard_pos.sum() + hard_neg.sum(), count)
 
-        upper = torch.ones_like(pos).triu(diagonal=1)
-        pos, neg = pos & upper, neg & upper
+        # Over the whole matrix every unordered pair is counted twice, in the
+        # sum and in the count alike; the diagonal is in neither mask.
+        total = (d2 * pos).sum() + (neg_cost * neg).sum()
         if self.miner == "semi-hard":
-            neg = neg & (neg_cost > 0)
-        return _mean_or_zero(torch.cat([pos_cost[pos], neg_cost[neg]]), embeddings)
+            # Negatives beyond the margin cost nothing: they only leave the count.
+            neg = neg * (neg_cost > 0)
+        return _masked_mean(total, pos.sum() + neg.sum())
 
 
 class TripletLoss(nn.Module):
@@ -215,7 +198,7 @@ class TripletLoss(nn.Module):
     def __init__(self, margin=1.0, distance="euclidean", miner="all"):
         super().__init__()
         _check_margin(margin)
-        _check_choice("distance", distance, DISTANCES)
+        check_distance(distance)
         _check_choice("miner", miner, MINERS)
         self.margin = margin
         self.distance = distance
@@ -223,33 +206,43 @@ class TripletLoss(nn.Module):
 
     def forward(self, embeddings, labels):
         _check_batch(embeddings, labels)
+        if len(labels) == 0:
+            return _empty_batch_loss(embeddings)
         d = pairwise_distances(embeddings, self.distance)
-        pos, neg = _label_masks(labels)
+        pos, neg = _label_masks(labels, d.dtype)
 
         if self.miner == "hard":
-            inf = torch.finfo(d.dtype).max
-            valid = pos.any(dim=1) & neg.any(dim=1)
-            rows = torch.arange(len(labels), device=labels.device)
-            hard_pos = torch.where(pos, d, -inf).argmax(dim=1)
-            hard_neg = torch.where(neg, d, inf).argmin(dim=1)
-            costs = F.relu(d[rows, hard_pos] - d[rows, hard_neg] + self.margin)
-            return _mean_or_zero(costs[valid], embeddings)
+            hard_pos = (d * pos).max(dim=1).values
+            far = torch.finfo(d.dtype).max
+            hard_neg = torch.where(neg > 0, d, far).min(dim=1).values
+            valid = pos.amax(dim=1) * neg.amax(dim=1)
+            costs = F.relu(hard_pos - hard_neg + self.margin) * valid
+            return _masked_mean(costs.sum(), valid.sum())
 
         n = len(labels)
-        chunk = max(1, _TRIPLET_CHUNK_ENTRIES // max(1, n * n))
-        total = embeddings.sum() * 0.0
-        count = 0
+        chunk = max(1, _TRIPLET_CHUNK_ENTRIES // (n * n))
+        total = count = 0.0
         for start in range(0, n, chunk):
-            stop = min(n, start + chunk)
-            d_ap = d[start:stop, :, None]
-            d_an = d[start:stop, None, :]
-            valid = pos[start:stop, :, None] & neg[start:stop, None, :]
+            rows = slice(start, start + chunk)
+            d_a = d[rows]
+            # Entry (a, p, q) is d(a, p) + margin - d(a, q): the triplet's cost
+            # before the hinge, and positive exactly where d(a, q) is inside
+            # d(a, p) + margin.
+            x = (d_a + self.margin)[:, :, None] - d_a[:, None, :]
             if self.miner == "semi-hard":
-                valid = valid & (d_an > d_ap) & (d_an < d_ap + self.margin)
-            costs = F.relu(d_ap - d_an + self.margin)[valid]
-            total = total + costs.sum()
-            count += costs.numel()
-        return total / count if count else total
+                keep = (x > 0) & (d_a[:, None, :] > d_a[:, :, None])
+                w = keep.to(d.dtype) * neg[rows, None, :]
+                # On kept triplets x is positive: the hinge is the identity.
+                total = total + ((x * w).sum(dim=2) * pos[rows]).sum()
+                count = count + (w.sum(dim=2) * pos[rows]).sum()
+            else:
+                # Summing over negatives first is one batched matrix product.
+                per_positive = (F.relu(x) @ neg[rows, :, None]).squeeze(2)
+                total = total + (per_positive * pos[rows]).sum()
+        if self.miner == "all":
+            # Every positive of an anchor against every negative of it.
+            count = (pos.sum(dim=1) * neg.sum(dim=1)).sum()
+        return _masked_mean(total, count)
 
 
 class PairContrastiveLoss(nn.Module):
@@ -283,7 +276,7 @@ class PairContrastiveLoss(nn.Module):
     def __init__(self, margin=1.0, distance="euclidean"):
         super().__init__()
         _check_margin(margin)
-        _check_choice("distance", distance, DISTANCES)
+        check_distance(distance)
         self.margin = margin
         self.distance = distance
 
@@ -300,13 +293,12 @@ class PairContrastiveLoss(nn.Module):
                 f"{tuple(labels.shape)} for {left.shape[0]} pairs."
             )
         if self.distance == "euclidean":
-            d2 = ((left - right) ** 2).sum(dim=1)
-            d = _safe_sqrt(d2)
+            d2 = rowwise_distances(left, right, "euclidean", squared=True)
+            d = safe_sqrt(d2)
         else:
-            unit_l = F.normalize(left, dim=1, eps=1e-12)
-            unit_r = F.normalize(right, dim=1, eps=1e-12)
-            d = (1 - (unit_l * unit_r).sum(dim=1)).clamp_min(0)
+            d = rowwise_distances(left, right, "cosine")
             d2 = d * d
         same = labels.to(torch.bool)
         costs = torch.where(same, d2, F.relu(self.margin - d) ** 2)
-        return _mean_or_zero(costs, left)
+        # A sum, not mean(): no pairs give a zero still attached to the graph.
+        return costs.sum() / max(1, len(costs))

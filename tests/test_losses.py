@@ -1,10 +1,16 @@
 import itertools
+import re
 
 import numpy as np
 import pytest
 import torch
 
-from sksiamese.losses import ContrastiveLoss, TripletLoss, pairwise_distances
+from sksiamese.losses import (
+    ContrastiveLoss,
+    PairContrastiveLoss,
+    TripletLoss,
+    pairwise_distances,
+)
 
 MINERS = ["all", "hard", "semi-hard"]
 
@@ -131,16 +137,66 @@ def test_triplet_negatives_come_from_another_class():
     assert torch.equal(emb.grad, torch.zeros_like(emb))
 
 
-def test_triplet_large_batch_is_chunked_and_exact():
+@pytest.mark.parametrize("miner", ["all", "semi-hard"])
+def test_triplet_large_batch_is_chunked_and_exact(miner):
+    # 300 rows are more anchors than one chunk of (anchors, 300, 300) holds.
     emb, labels = _batch(3, n=300, d=4, n_classes=20)
     emb_t, labels_t = torch.tensor(emb), torch.tensor(labels)
     d = pairwise_distances(emb_t)
     same = labels_t[:, None] == labels_t[None, :]
     pos = same & ~torch.eye(300, dtype=torch.bool)
-    full = (d[:, :, None] - d[:, None, :] + 0.5).clamp_min(0)
-    expected = full[pos[:, :, None] & ~same[:, None, :]].mean()
-    got = TripletLoss(margin=0.5)(emb_t, labels_t)
+    d_ap, d_an = d[:, :, None], d[:, None, :]
+    full = (d_ap - d_an + 0.5).clamp_min(0)
+    valid = pos[:, :, None] & ~same[:, None, :]
+    if miner == "semi-hard":
+        valid = valid & (d_an > d_ap) & (d_an < d_ap + 0.5)
+    expected = full[valid].mean()
+    got = TripletLoss(margin=0.5, miner=miner)(emb_t, labels_t)
     assert float(got) == pytest.approx(float(expected), rel=1e-9)
+
+
+@pytest.mark.parametrize("miner", MINERS)
+@pytest.mark.parametrize(
+    "loss_cls, slow", [(ContrastiveLoss, slow_contrastive), (TripletLoss, slow_triplet)]
+)
+def test_anchors_without_positives_or_negatives(loss_cls, slow, miner):
+    # Class 1 is a single row (an anchor without positives), class 3 holds
+    # half the batch; all but the single row also have negatives.
+    labels = np.array([0, 0, 1, 2, 2, 3, 3, 3, 3, 3])
+    emb, _ = _batch(4, n=len(labels))
+    got = loss_cls(margin=1.5, miner=miner)(torch.tensor(emb), torch.tensor(labels))
+    expected = slow(emb, labels, 1.5, "euclidean", miner)
+    assert float(got) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("miner", MINERS)
+@pytest.mark.parametrize("loss_cls, emb, labels", [
+    # An empty batch.
+    (ContrastiveLoss, torch.randn(0, 3), torch.zeros(0, dtype=torch.long)),
+    (TripletLoss, torch.randn(0, 3), torch.zeros(0, dtype=torch.long)),
+    # One row: no pair at all.
+    (ContrastiveLoss, torch.randn(1, 3), torch.tensor([0])),
+    # One class: no negative, so no triplet.
+    (TripletLoss, torch.randn(5, 2), torch.zeros(5, dtype=torch.long)),
+    # Every row its own class: no positive, so no triplet.
+    (TripletLoss, torch.randn(5, 2), torch.arange(5)),
+])
+def test_nothing_to_learn_gives_a_zero_attached_to_the_graph(
+        loss_cls, emb, labels, miner):
+    emb = emb.clone().requires_grad_(True)
+    loss = loss_cls(miner=miner)(emb, labels)
+    loss.backward()
+    assert float(loss.detach()) == 0.0
+    assert torch.equal(emb.grad, torch.zeros_like(emb))
+
+
+def test_semi_hard_contrastive_without_negatives_inside_the_margin():
+    # No positives, and every negative beyond the margin: nothing counts.
+    emb = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]], requires_grad=True)
+    loss = ContrastiveLoss(margin=1.0, miner="semi-hard")(emb, torch.arange(3))
+    loss.backward()
+    assert float(loss.detach()) == 0.0
+    assert torch.equal(emb.grad, torch.zeros_like(emb))
 
 
 def test_pairwise_distances_are_exact_and_symmetric():
@@ -170,3 +226,73 @@ def test_bad_batch_shapes():
         loss(torch.zeros(4), torch.zeros(4, dtype=torch.long))
     with pytest.raises(ValueError, match=r"labels must be 1-D with one label per"):
         loss(torch.zeros(4, 2), torch.zeros(3, dtype=torch.long))
+
+
+# -- PairContrastiveLoss: explicit pairs -------------------------------------
+def loop_loss(left, right, labels, margin, distance):
+    costs = []
+    for a, b, same in zip(left.tolist(), right.tolist(), labels.tolist(), strict=True):
+        a, b = np.array(a), np.array(b)
+        if distance == "euclidean":
+            d = np.sqrt(((a - b) ** 2).sum())
+        else:
+            d = 1 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+        costs.append(d**2 if same else max(0.0, margin - d) ** 2)
+    return np.mean(costs)
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_pair_contrastive_loss_matches_a_loop(distance):
+    gen = torch.Generator().manual_seed(0)
+    left = torch.randn(12, 3, generator=gen, dtype=torch.float64)
+    right = torch.randn(12, 3, generator=gen, dtype=torch.float64)
+    right[:3] = left[:3]  # zero distance, same and different
+    labels = torch.tensor([1, 0, 1, 0, 1, 1, 0, 0, 1, 0, 1, 0])
+    margin = 1.5 if distance == "euclidean" else 0.8
+    loss = PairContrastiveLoss(margin=margin, distance=distance)(left, right, labels)
+    expected = loop_loss(left, right, labels, margin, distance)
+    assert float(loss) == pytest.approx(expected, rel=1e-10, abs=1e-12)
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_pair_contrastive_loss_gradient_is_finite_and_right_at_zero_distance(distance):
+    gen = torch.Generator().manual_seed(1)
+    left = torch.randn(6, 3, generator=gen, dtype=torch.float64)
+    right = torch.randn(6, 3, generator=gen, dtype=torch.float64)
+    right[:2] = left[:2]  # identical embeddings: a "same" and a "different" pair
+    labels = torch.tensor([1, 0, 1, 0, 1, 0])
+    loss = PairContrastiveLoss(margin=1.0, distance=distance)
+
+    left_req = left.clone().requires_grad_(True)
+    right_req = right.clone().requires_grad_(True)
+    loss(left_req, right_req, labels).backward()
+    assert torch.isfinite(left_req.grad).all()
+    assert torch.isfinite(right_req.grad).all()
+    assert torch.autograd.gradcheck(
+        lambda a, b: loss(a, b, labels),
+        (left.clone().requires_grad_(True), right.clone().requires_grad_(True)),
+    )
+
+
+def test_pair_contrastive_loss_checks_its_input():
+    loss = PairContrastiveLoss()
+    with pytest.raises(ValueError, match=re.escape(
+            "left and right must be 2-D tensors of the same shape (n_pairs, "
+            "n_components); got shapes (3, 2) and (3, 4).")):
+        loss(torch.zeros(3, 2), torch.zeros(3, 4), torch.zeros(3))
+    with pytest.raises(ValueError, match=re.escape(
+            "labels must be 1-D with one label per pair; got shape (2,) for 3 "
+            "pairs.")):
+        loss(torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(2))
+    with pytest.raises(ValueError, match=re.escape(
+            "margin must be a positive number; got 0.")):
+        PairContrastiveLoss(margin=0)
+
+
+def test_pair_contrastive_loss_without_pairs_is_a_zero_attached_to_the_graph():
+    left = torch.zeros(0, 3, requires_grad=True)
+    loss = PairContrastiveLoss()(left, torch.zeros(0, 3), torch.zeros(0))
+    loss.backward()
+    assert float(loss.detach()) == 0.0
+    assert left.grad.shape == (0, 3)
+

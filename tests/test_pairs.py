@@ -13,7 +13,6 @@ from sklearn.pipeline import make_pipeline
 from torch import nn
 
 from sksiamese import SiamesePairClassifier, SiameseTransformer
-from sksiamese.losses import PairContrastiveLoss
 
 SMALL = {
     "n_components": 4,
@@ -45,68 +44,9 @@ def fitted(data):
     return SiamesePairClassifier(**SMALL).fit(pairs, y)
 
 
-# -- the pair-wise contrastive loss ----------------------------------------------
-def loop_loss(left, right, labels, margin, distance):
-    costs = []
-    for a, b, same in zip(left.tolist(), right.tolist(), labels.tolist(), strict=True):
-        a, b = np.array(a), np.array(b)
-        if distance == "euclidean":
-            d = np.sqrt(((a - b) ** 2).sum())
-        else:
-            d = 1 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
-        costs.append(d**2 if same else max(0.0, margin - d) ** 2)
-    return np.mean(costs)
-
-
-@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
-def test_pair_contrastive_loss_matches_a_loop(distance):
-    gen = torch.Generator().manual_seed(0)
-    left = torch.randn(12, 3, generator=gen, dtype=torch.float64)
-    right = torch.randn(12, 3, generator=gen, dtype=torch.float64)
-    right[:3] = left[:3]  # zero distance, same and different
-    labels = torch.tensor([1, 0, 1, 0, 1, 1, 0, 0, 1, 0, 1, 0])
-    margin = 1.5 if distance == "euclidean" else 0.8
-    loss = PairContrastiveLoss(margin=margin, distance=distance)(left, right, labels)
-    expected = loop_loss(left, right, labels, margin, distance)
-    assert float(loss) == pytest.approx(expected, rel=1e-10, abs=1e-12)
-
-
-@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
-def test_pair_contrastive_loss_gradient_is_finite_and_right_at_zero_distance(distance):
-    gen = torch.Generator().manual_seed(1)
-    left = torch.randn(6, 3, generator=gen, dtype=torch.float64)
-    right = torch.randn(6, 3, generator=gen, dtype=torch.float64)
-    right[:2] = left[:2]  # identical embeddings: a "same" and a "different" pair
-    labels = torch.tensor([1, 0, 1, 0, 1, 0])
-    loss = PairContrastiveLoss(margin=1.0, distance=distance)
-
-    left_req = left.clone().requires_grad_(True)
-    right_req = right.clone().requires_grad_(True)
-    loss(left_req, right_req, labels).backward()
-    assert torch.isfinite(left_req.grad).all()
-    assert torch.isfinite(right_req.grad).all()
-    assert torch.autograd.gradcheck(
-        lambda a, b: loss(a, b, labels),
-        (left.clone().requires_grad_(True), right.clone().requires_grad_(True)),
-    )
-
-
-def test_pair_contrastive_loss_checks_its_input():
-    loss = PairContrastiveLoss()
-    with pytest.raises(ValueError, match=re.escape(
-            "left and right must be 2-D tensors of the same shape (n_pairs, "
-            "n_components); got shapes (3, 2) and (3, 4).")):
-        loss(torch.zeros(3, 2), torch.zeros(3, 4), torch.zeros(3))
-    with pytest.raises(ValueError, match=re.escape(
-            "labels must be 1-D with one label per pair; got shape (2,) for 3 "
-            "pairs.")):
-        loss(torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(2))
-    with pytest.raises(ValueError, match=re.escape(
-            "margin must be a positive number; got 0.")):
-        PairContrastiveLoss(margin=0)
-
-
 # -- scikit-learn's contract, clone, pickle, seeds: tests/test_common.py ------------
+
+
 
 
 def test_predictions_probabilities_and_scores_agree(fitted, data):
