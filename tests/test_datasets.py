@@ -2,6 +2,7 @@ import ast
 import hashlib
 import io
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -861,3 +862,31 @@ def test_the_package_has_no_import_cycle():
         assert ready, f"import cycle among {set(imports) - set(order)}"
         order += ready
     assert order[0] == "_base" and order[-1] == "__init__"
+
+
+# -- generated classes ------------------------------------------------------------
+def test_generator_classes_are_a_fair_held_out_class_task():
+    from sksiamese.datasets import make_generator_classes
+    from sksiamese.metrics import n_way_k_shot_accuracy
+
+    X, y = make_generator_classes(n_classes=40, samples_per_class=10, random_state=0)
+    assert X.shape == (400, 96) and X.dtype == np.float32
+    np.testing.assert_array_equal(np.bincount(y), np.full(40, 10))
+    again, _ = make_generator_classes(n_classes=40, samples_per_class=10,
+                                      random_state=0)
+    np.testing.assert_array_equal(X, again)
+    # Raw features classify new classes above chance (0.2), far from perfectly.
+    acc = n_way_k_shot_accuracy(None, X, y, n_way=5, n_episodes=300, random_state=0)
+    assert 0.3 < acc < 0.8
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"n_classes": 1}, "n_classes must be a number >= 2; got 1"),
+    ({"jitter": -1.0}, "jitter must be a number >= 0; got -1.0"),
+    ({"samples_per_class": 2.5}, "samples_per_class must be a number >= 1"),
+])
+def test_generator_classes_bad_parameters(params, message):
+    from sksiamese.datasets import make_generator_classes
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make_generator_classes(**params)
