@@ -56,3 +56,23 @@ def test_grid_search_on_a_local_dask_cluster_matches_the_local_run():
     scores = remote.cv_results_["mean_test_score"]
     assert np.isfinite(scores).all()
     np.testing.assert_allclose(scores, local.cv_results_["mean_test_score"])
+
+
+@pytest.mark.slow
+def test_embedding_a_dask_array_on_a_local_cluster_equals_transform():
+    da = pytest.importorskip("dask.array", reason=REASON, exc_type=ImportError)
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    emb = SiameseTransformer(n_components=4, max_epochs=2, random_state=0).fit(X, y)
+    # Data larger than memory arrives in chunks of rows; each worker embeds its
+    # chunks with the fitted transformer (pickled to it), and the embedding
+    # stays a lazy Dask array until computed or written.
+    chunks = da.from_array(X, chunks=(400, X.shape[1]))
+    lazy = chunks.map_blocks(emb.transform, dtype=np.float32,
+                             chunks=(400, emb.n_components_))
+    with distributed.LocalCluster(
+        host="127.0.0.1", n_workers=2, threads_per_worker=1, processes=True,
+        dashboard_address=None,
+    ) as cluster, distributed.Client(cluster):
+        result = lazy.compute()
+    np.testing.assert_array_equal(result, emb.transform(X))
