@@ -7,7 +7,8 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.utils.validation import check_is_fitted
 
-from .metrics import _resolve_distance, best_threshold_accuracy, pair_distances
+from ._embedding import resolve_distance
+from .metrics import best_threshold_accuracy, pair_distances
 
 __all__ = ["EmbeddingDisplay", "PairDistanceDisplay", "TrainingCurveDisplay"]
 
@@ -592,7 +593,7 @@ class PairDistanceDisplay:
                 "fitted SiamesePairClassifier (with decision_function and "
                 f"threshold_) or None; got {type(estimator).__name__}."
             )
-        distance = _resolve_distance(estimator, distance)
+        distance = resolve_distance(estimator, distance)
         distances = pair_distances(estimator, pairs, distance=distance)
         return cls.from_distances(
             distances,

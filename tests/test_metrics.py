@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sksiamese import SiameseTransformer
 from sksiamese.metrics import (
+    best_threshold,
     best_threshold_accuracy,
     equal_error_rate,
     false_accept_rate,
@@ -392,6 +393,67 @@ def test_best_threshold_accuracy_at_the_extremes():
     assert best_threshold_accuracy([1, 0, 0, 0], [2.0, 1.0, 1.5, 3.0]) == (
         0.75, float(np.nextafter(1.0, -np.inf)))
     assert best_threshold_accuracy([1, 1, 1, 0], [2.0, 1.0, 1.5, 0.5]) == (0.75, 2.0)
+
+
+def brute_force_threshold(same, d, criterion):
+    """Every candidate threshold, scored by counting; the first best wins."""
+    values = np.unique(d)
+    candidates = np.r_[np.nextafter(values[0], -np.inf),
+                       (values[:-1] + values[1:]) / 2, values[-1]]
+    scored = []
+    for t in candidates:
+        accept = d <= t
+        tp = np.sum(accept & (same == 1))
+        far = np.sum(accept & (same == 0)) / np.sum(same == 0)
+        frr = 1 - tp / np.sum(same == 1)
+        f1 = 2 * tp / (accept.sum() + np.sum(same == 1))
+        if criterion == "accuracy":
+            scored.append(-np.mean(accept == same))
+        elif criterion == "f1":
+            scored.append(-f1)
+        elif criterion == "eer":
+            scored.append(abs(far - frr))
+        else:  # the most accepting within the target FAR
+            scored.append(-accept.sum() if far <= criterion else np.inf)
+    return candidates[int(np.argmin(scored))]
+
+
+@pytest.mark.parametrize("criterion", ["accuracy", "f1", "eer", 0.05, 0.3])
+def test_best_threshold_matches_brute_force(pairs_data, criterion):
+    same, d = pairs_data
+    threshold, rates = best_threshold(same, d, criterion=criterion)
+    assert threshold == pytest.approx(brute_force_threshold(same, d, criterion))
+    accept = d <= threshold
+    assert rates["accuracy"] == pytest.approx(np.mean(accept == same))
+    assert rates["far"] == false_accept_rate(same, d, threshold)
+    assert rates["frr"] == pytest.approx(false_reject_rate(same, d, threshold))
+    assert rates["tar"] == pytest.approx(1 - rates["frr"])
+    if not isinstance(criterion, str):
+        assert rates["far"] <= criterion
+
+
+def test_best_threshold_breaks_ties_towards_accepting_fewer():
+    # Accepting the first pair or the first three are equally accurate (0.75):
+    # the one tie rule takes the smaller threshold.
+    threshold, rates = best_threshold([1, 0, 1, 0], [0.1, 0.2, 0.3, 0.4])
+    assert threshold == pytest.approx(0.15)
+    assert rates["accuracy"] == 0.75
+    assert best_threshold_accuracy([1, 0, 1, 0], [0.1, 0.2, 0.3, 0.4]) == (
+        0.75, threshold)
+
+
+def test_best_threshold_on_negated_similarity_scores():
+    # A similarity score (higher is more alike) is thresholded by its negation.
+    scores = np.array([0.9, 0.8, 0.3, 0.2])
+    threshold, _ = best_threshold([1, 1, 0, 0], -scores)
+    assert ((scores >= -threshold) == [1, 1, 0, 0]).all()
+
+
+@pytest.mark.parametrize("criterion", [0.0, 1.0, -0.5, "best", True, None])
+def test_best_threshold_checks_the_criterion(criterion):
+    with pytest.raises(ValueError, match=r"criterion must be one of 'accuracy', "
+                                         r"'f1', 'eer' or a target false-accept rate"):
+        best_threshold([1, 0], [0.1, 0.2], criterion=criterion)
 
 
 def test_far_and_frr_match_counting(pairs_data):

@@ -416,3 +416,9 @@ def test_one_shot_support_of_many_classes_does_not_warn():
         warnings.simplefilter("error")
         clf = OneShotClassifier(None).fit(X_support, y_support)
     assert list(clf.predict(X_support)) == list(range(30))
+
+
+def test_former_module_path_still_imports():
+    from sksiamese.classifier import OneShotClassifier as Former
+
+    assert Former is OneShotClassifier
