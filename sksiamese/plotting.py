@@ -178,6 +178,7 @@ class EmbeddingDisplay:
                 )
             classes = np.unique(y)
             n_classes = len(classes)
+            self._check_target_names(classes)
             palette = "tab10" if n_classes <= 10 else "tab20"
             colors = _pyplot("EmbeddingDisplay").get_cmap(palette).colors
             for i, cls in enumerate(classes):
@@ -198,6 +199,19 @@ class EmbeddingDisplay:
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
+
+    def _check_target_names(self, classes):
+        if self.target_names is None or classes.dtype.kind not in "iu":
+            return
+        n_names = len(self.target_names)
+        missing = classes[(classes < 0) | (classes >= n_names)]
+        if len(missing):
+            raise ValueError(
+                f"target_names has {n_names} name(s), so it names the integer "
+                f"classes 0 to {n_names - 1}; y also holds "
+                f"{missing[:5].tolist()}. Pass a name for every class, or "
+                "target_names=None to show the labels themselves."
+            )
 
     def _name(self, cls):
         if self.target_names is not None and isinstance(cls, (int, np.integer)):

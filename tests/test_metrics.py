@@ -509,3 +509,49 @@ def test_pair_distances_checks_the_shape():
     with pytest.raises(ValueError, match=r"pairs must have shape \(n_pairs, 2, "
                                          r"n_features\) .* got shape \(4, 3\)\."):
         pair_distances(None, np.zeros((4, 3)))
+
+
+# -- extreme scales and missing values ----------------------------------------------
+@pytest.fixture(scope="module")
+def digits300():
+    X, y = load_digits(return_X_y=True)
+    return X[:300] / 16, y[:300]
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200])
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_metrics_do_not_change_at_extreme_scales(digits300, scale, distance):
+    X, y = digits300
+    expected = retrieval_scores(X, y, distance=distance)
+    got = retrieval_scores(X * scale, y, distance=distance)
+    assert got == pytest.approx(expected)
+    kwargs = dict(n_way=5, n_episodes=50, distance=distance, random_state=0)
+    for rule in ("nearest", "prototype"):
+        assert n_way_k_shot_accuracy(None, X * scale, y, rule=rule, **kwargs) == (
+            pytest.approx(n_way_k_shot_accuracy(None, X, y, rule=rule, **kwargs)))
+
+
+def test_far_and_frr_refuse_a_nan_threshold():
+    for metric in (false_accept_rate, false_reject_rate):
+        with pytest.raises(ValueError, match=r"threshold must be a number \(a "
+                                             r"distance; inf accepts every pair\); "
+                                             r"got nan\."):
+            metric([1, 0], [0.1, 0.2], threshold=np.nan)
+    assert false_accept_rate([1, 0], [0.1, 0.2], threshold=np.inf) == 1.0
+
+
+@pytest.mark.parametrize("labels", [
+    np.array([0.0, 1.0, np.nan, 1.0, 0.0, np.nan]),
+    np.array(["a", "b", None, "b", "a", None], dtype=object),
+])
+def test_missing_labels_are_not_a_class(labels):
+    X = np.arange(12.0).reshape(6, 2)
+    message = (r"y holds 2 missing label\(s\) \(NaN or None\), first at position "
+               r"2; a missing label is not a class\.")
+    with pytest.raises(ValueError, match=message):
+        retrieval_scores(X, labels)
+    with pytest.raises(ValueError, match=message):
+        n_way_k_shot_accuracy(None, X, labels, n_way=2, n_episodes=2)
+    with pytest.raises(ValueError, match=message.replace("^y", "y_reference")
+                       .replace("y holds", "y_reference holds")):
+        retrieval_scores(X, [0, 1, 0, 1, 0, 1], X_reference=X, y_reference=labels)

@@ -422,3 +422,52 @@ def test_former_module_path_still_imports():
     from sksiamese.classifier import OneShotClassifier as Former
 
     assert Former is OneShotClassifier
+
+
+# -- temperature never changes the assignment ------------------------------------
+@pytest.fixture(scope="module")
+def digits300():
+    X, y = load_digits(return_X_y=True)
+    return X[:300] / 16, y[:300]
+
+
+@pytest.mark.parametrize("rule", ["nearest", "prototype"])
+@pytest.mark.parametrize("temperature", [1e-300, 1e-6, 1e16, 1e300])
+def test_temperature_does_not_change_predict(digits300, rule, temperature):
+    X, y = digits300
+    support = np.concatenate([np.flatnonzero(y == c)[:3] for c in range(10)])
+    base = OneShotClassifier(None, rule=rule).fit(X[support], y[support])
+    clf = clone(base).set_params(temperature=temperature).fit(X[support], y[support])
+    np.testing.assert_array_equal(clf.predict(X), base.predict(X))
+    # predict is the class at the least distance, whatever the temperature.
+    D = np.array([[np.linalg.norm(x - p) for p in base.prototypes_] for x in X]
+                 if rule == "prototype" else
+                 [[min(np.linalg.norm(x - s) for s in X[support][y[support] == c])
+                   for c in base.classes_] for x in X])
+    np.testing.assert_array_equal(clf.predict(X), base.classes_[D.argmin(axis=1)])
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def slow_knn_vote(d, labels, classes, temperature):
+    """The weighted vote by a loop; exact ties go to the nearer voters in sum."""
+    scores = []
+    for c in classes:
+        mine = [i for i, label in enumerate(labels) if label == c]
+        weight = sum(np.exp(-(d[i] - d[0]) / temperature) for i in mine)
+        scores.append((weight, -sum(d[i] - d[0] for i in mine) if mine else -np.inf))
+    return classes[max(range(len(classes)), key=lambda i: scores[i])]
+
+
+@pytest.mark.parametrize("temperature", [1e-300, 1.0, 1e16, 1e300])
+def test_knn_votes_stay_exact_at_any_temperature(digits300, temperature):
+    X, y = digits300
+    support = np.concatenate([np.flatnonzero(y == c)[:4] for c in range(10)])
+    clf = OneShotClassifier(None, rule="knn", n_neighbors=4,
+                            temperature=temperature).fit(X[support], y[support])
+    dist, ind = clf.kneighbors(X)
+    expected = [slow_knn_vote(d, clf.support_labels_[i], clf.classes_, temperature)
+                for d, i in zip(dist, ind, strict=True)]
+    np.testing.assert_array_equal(clf.predict(X), expected)
+    proba = clf.predict_proba(X)
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)

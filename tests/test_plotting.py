@@ -167,6 +167,16 @@ def test_embedding_errors(blobs):
         EmbeddingDisplay.from_embedding(X[0], None)
 
 
+@pytest.mark.parametrize("y", [[0, 1, 2], [-1, 0, 1]])
+def test_embedding_too_few_target_names(y):
+    coords = np.zeros((3, 2))
+    with pytest.raises(ValueError, match=r"target_names has 2 name\(s\), so it "
+                                         r"names the integer classes 0 to 1; y also "
+                                         r"holds \[(2|-1)\]\."):
+        EmbeddingDisplay(coords, y, target_names=["a", "b"]).plot()
+    plt.close("all")
+
+
 def test_needs_matplotlib(blobs, monkeypatch):
     X, y = blobs
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
