@@ -29,9 +29,11 @@ __all__ = [
     "false_accept_rate",
     "false_reject_rate",
     "make_n_way_k_shot_scorer",
+    "make_open_set_scorer",
     "make_retrieval_scorer",
     "map_at_r",
     "n_way_k_shot_accuracy",
+    "open_set_scores",
     "pair_distances",
     "precision_at_1",
     "r_precision",
@@ -40,6 +42,7 @@ __all__ = [
 ]
 
 RETRIEVAL_METRICS = ("precision_at_1", "r_precision", "map_at_r")
+OPEN_SET_METRICS = ("accuracy", "tar_at_far", "auroc")
 
 # The two-sided 95% quantile of the standard normal distribution.
 _Z95 = 1.959963984540054
@@ -662,12 +665,12 @@ def _threshold_sweep(distances, accept_right, reject_right, criterion):
         best = int(np.argmax(f1))
     else:
         if not n_unknown or not n_known:
-            missing = "known" if not n_known else "unknown"
+            missing = ("same pairs or known queries" if not n_known
+                       else "different pairs or unknown queries")
             raise ValueError(
-                f"criterion={criterion!r} compares false accepts with false "
-                f"rejects; the calibration data hold no {missing} samples "
-                f"(no {'same' if not n_known else 'different'} pairs). Pass "
-                "both kinds."
+                f"criterion={criterion!r} weighs false accepts against false "
+                f"rejects; the calibration data hold no {missing}. Pass both "
+                "kinds."
             )
         if criterion == "eer":
             best = int(np.argmin(np.abs(far - (1 - tar))))
@@ -863,3 +866,131 @@ def false_reject_rate(y_true, distances, threshold):
     """
     same, distances = _check_pairs(y_true, distances)
     return float(np.mean(distances[same] > _check_threshold(threshold)))
+
+
+# -- open-set recognition -------------------------------------------------------
+def _open_set_score(estimator, X, y, metric, far):
+    if not (hasattr(estimator, "match") and hasattr(estimator, "classes_")):
+        raise TypeError(
+            "Open-set scores need a fitted classifier with a match method and "
+            f"classes_, such as OneShotClassifier; got {estimator!r}."
+        )
+    y = check_labels_defined(column_or_1d(y, warn=True))
+    classes, distances = estimator.match(X)
+    check_consistent_length(distances, y)
+    known = np.isin(y, estimator.classes_)
+    right = known & (np.asarray(classes, dtype=object) == np.asarray(y, dtype=object))
+    if metric == "accuracy":
+        threshold = getattr(estimator, "threshold_", None)
+        rejected = (np.zeros(len(y), dtype=bool) if threshold is None
+                    else distances > threshold)
+        return float(np.mean(np.where(known, right & ~rejected, rejected)))
+    if known.all() or not known.any():
+        raise ValueError(
+            f"{metric} compares known queries (labels in classes_) with unknown "
+            f"ones (labels not in classes_); y holds only "
+            f"{'known' if known.all() else 'unknown'} ones."
+        )
+    if metric == "auroc":
+        return float(roc_auc_score(known, -distances))
+    return _threshold_sweep(distances, right, ~known, far)[1]["tar"]
+
+
+def open_set_scores(estimator, X, y, *, far=0.01):
+    """Scores of open-set recognition on queries of known and unknown classes.
+
+    ``estimator`` is a fitted :class:`~sksiamese.OneShotClassifier`; the
+    queries' labels ``y`` that are not among its ``classes_`` mark queries of
+    no enrolled class, which should be rejected. Returned:
+
+    - ``"accuracy"``: accuracy with rejection at the estimator's own
+      ``threshold_``: a known query is right when accepted with its class,
+      an unknown one when rejected;
+    - ``"tar_at_far"``: the true-accept rate (known queries accepted with
+      their class) at the most accepting threshold whose false-accept rate
+      (unknown queries accepted) is at most ``far``, as read off the
+      queries' ROC curve;
+    - ``"auroc"``: the area under the ROC curve of known against unknown
+      queries, by the distance to the assigned class (:meth:`match`).
+
+    Parameters
+    ----------
+    estimator : OneShotClassifier
+        Fitted, with a support set of the known classes.
+    X : array-like of shape (n_queries, n_features)
+        Queries, not the support samples themselves.
+    y : array-like of shape (n_queries,)
+        Their true labels.
+    far : float, default=0.01
+        The false-accept rate for ``"tar_at_far"``, in (0, 1).
+
+    Returns
+    -------
+    scores : dict
+        ``{"accuracy": float, "tar_at_far": float, "auroc": float}``.
+
+    Examples
+    --------
+    >>> from sksiamese import OneShotClassifier
+    >>> from sksiamese.metrics import open_set_scores
+    >>> clf = OneShotClassifier(None, threshold=2.0).fit([[0.0], [10.0]], [0, 1])
+    >>> open_set_scores(clf, [[0.5], [9.0], [5.0], [0.7]], [0, 1, 7, 8], far=0.5)
+    {'accuracy': 0.75, 'tar_at_far': 1.0, 'auroc': 0.75}
+    """
+    far = _check_far(far)
+    return {m: _open_set_score(estimator, X, y, m, far) for m in OPEN_SET_METRICS}
+
+
+def _check_far(far):
+    if not (isinstance(far, Real) and not isinstance(far, bool) and 0 < far < 1):
+        raise ValueError(f"far must be a float strictly between 0 and 1; got {far!r}.")
+    return float(far)
+
+
+class _OpenSetScorer:
+    """Scorer ``scorer(estimator, X, y)``: an open-set score of ``estimator``."""
+
+    def __init__(self, metric, far):
+        self._metric = metric
+        self._far = far
+
+    def __call__(self, estimator, X, y, **kwargs):
+        return _open_set_score(estimator, X, y, self._metric, self._far)
+
+    def __repr__(self):
+        return f"make_open_set_scorer({self._metric!r}, far={self._far!r})"
+
+
+def make_open_set_scorer(metric="accuracy", *, far=0.01):
+    """A scorer of open-set recognition, for ``scoring=`` in model selection.
+
+    The scorer ``scorer(estimator, X, y)`` returns the metric of
+    :func:`open_set_scores` of a fitted
+    :class:`~sksiamese.OneShotClassifier` on validation queries whose labels
+    not among its classes mark unknown queries. For ``GridSearchCV`` over
+    the classifier, use folds whose validation part holds classes that the
+    training part (the support set) lacks, for example with
+    ``PredefinedSplit``.
+
+    Parameters
+    ----------
+    metric : {"accuracy", "tar_at_far", "auroc"}, default="accuracy"
+        The metric; see :func:`open_set_scores`.
+    far : float, default=0.01
+        The false-accept rate for ``"tar_at_far"``.
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y) -> float``, greater is better.
+
+    Examples
+    --------
+    >>> from sksiamese import OneShotClassifier
+    >>> from sksiamese.metrics import make_open_set_scorer
+    >>> clf = OneShotClassifier(None, threshold=2.0).fit([[0.0], [10.0]], [0, 1])
+    >>> make_open_set_scorer("auroc")(clf, [[0.5], [9.0], [5.0], [0.7]], [0, 1, 7, 8])
+    0.75
+    """
+    check_choice("metric", metric, OPEN_SET_METRICS)
+    return _OpenSetScorer(metric, _check_far(far))

@@ -22,6 +22,7 @@ from ._distances import (
     DISTANCES,
     block_rows,
     kneighbors,
+    nearest_sorted,
     normalize_rows,
     pairwise,
     rowwise,
@@ -34,9 +35,13 @@ from ._embedding import (
     prototypes,
     resolve_distance,
 )
-from .metrics import equal_error_rate
+from .metrics import _check_criterion, _threshold_sweep, equal_error_rate
 
 __all__ = ["OneShotClassifier"]
+
+
+def _label_kind(labels):
+    return "strings" if np.asarray(labels).dtype.kind in "USO" else "numbers"
 
 
 def _is_fitted(estimator):
@@ -128,6 +133,17 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         rate point). When every class has a single example, nothing says how
         far a class's queries fall from it, and ``threshold_`` is half the
         median distance from a support example to the nearest other class.
+        :meth:`calibrate_threshold` sets it from held-out queries instead.
+    threshold_criterion_ : str or float
+        The criterion :meth:`calibrate_threshold` chose ``threshold_`` by;
+        only after it (``fit``, ``partial_fit`` and ``remove_classes`` reset
+        the threshold from the ``threshold`` parameter and drop it).
+    threshold_rates_ : dict
+        The rates ``threshold_`` achieved on the calibration queries:
+        ``"accuracy"`` (with rejection), ``"f1"``, ``"far"`` (the fraction of
+        unknown queries accepted), ``"tar"`` (the fraction of known queries
+        accepted with their own class) and ``"frr"`` (``1 - tar``); only
+        after :meth:`calibrate_threshold`.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -284,16 +300,16 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
             )
         return clone(transformer).fit(X, y)
 
-    def _check_unknown_label(self):
+    def _check_unknown_label(self, classes):
         label = self.unknown_label
-        if isinstance(label, str) != (self.classes_.dtype.kind in "USO"):
-            kind = "strings" if self.classes_.dtype.kind in "USO" else "numbers"
+        if isinstance(label, str) != (classes.dtype.kind in "USO"):
+            kind = "strings" if classes.dtype.kind in "USO" else "numbers"
             raise ValueError(
                 f"unknown_label={label!r} does not fit class labels that are "
                 f"{kind}; pass an unknown_label of the same kind, for example "
                 f"{'unknown' if kind == 'strings' else -1!r}."
             )
-        if np.isin(label, self.classes_).any():
+        if np.isin(label, classes).any():
             raise ValueError(
                 f"unknown_label={label!r} is one of the classes in y; choose a "
                 "label that no class uses."
@@ -326,9 +342,8 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
             # is what a one-shot support set is.
             warnings.filterwarnings("ignore", message="The number of unique classes")
             check_classification_targets(y)
-        self.classes_ = np.unique(y)
         if self.threshold is not None:
-            self._check_unknown_label()
+            self._check_unknown_label(np.unique(y))
         n_support = len(y)
         if self.rule == "knn" and self.n_neighbors > n_support:
             raise ValueError(
@@ -347,19 +362,27 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         ``fit``, ``partial_fit`` and ``remove_classes`` all end here, so that a
         gallery that grew or shrank is the one a fresh ``fit`` would make.
         """
-        self.support_embeddings_ = E
-        self.support_labels_ = labels
-        self.classes_, self._support_codes = np.unique(labels, return_inverse=True)
-        self.prototypes_ = prototypes(E, self._support_codes, len(self.classes_),
-                                      self.distance_)
-        for name in ("threshold_criterion_", "threshold_rates_"):
-            self.__dict__.pop(name, None)
-        if self.threshold == "auto":
-            self.threshold_ = self._calibrate_threshold()
-        elif self.threshold is None:
-            self.threshold_ = None
-        else:
-            self.threshold_ = float(self.threshold)
+        before = dict(self.__dict__)
+        try:
+            self.support_embeddings_ = E
+            self.support_labels_ = labels
+            self.classes_, self._support_codes = np.unique(labels,
+                                                           return_inverse=True)
+            self.prototypes_ = prototypes(E, self._support_codes,
+                                          len(self.classes_), self.distance_)
+            for name in ("threshold_criterion_", "threshold_rates_"):
+                self.__dict__.pop(name, None)
+            if self.threshold == "auto":
+                self.threshold_ = self._calibrate_threshold()
+            elif self.threshold is None:
+                self.threshold_ = None
+            else:
+                self.threshold_ = float(self.threshold)
+        except BaseException:
+            # A gallery change that fails leaves the classifier as it was.
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
 
     def _calibrate_threshold(self):
         codes = self._support_codes
@@ -395,6 +418,254 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
             return float(np.median(other) / 2)
         labels = np.r_[np.ones(len(known)), np.zeros(len(other))]
         return equal_error_rate(labels, np.r_[known, other])[1]
+
+    # -- a gallery that grows ----------------------------------------------
+    def partial_fit(self, X, y, classes=None):
+        """Enrol more support samples: new classes, or more of known ones.
+
+        The embedding is not retrained (nor fitted, if ``fit`` had to fit
+        it): the samples are embedded and added to the support set, and the
+        classifier is then what ``fit`` on the union of the support sets
+        would make with the same embedding (``threshold="auto"`` is
+        calibrated again; a threshold from :meth:`calibrate_threshold` is
+        replaced by the ``threshold`` parameter). Before the first ``fit``,
+        this is ``fit``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples shaped like the support samples given to ``fit``.
+        y : array-like of shape (n_samples,)
+            Their class labels, of the same kind (numbers or strings) as
+            ``classes_``.
+        classes : array-like, default=None
+            Not used, present for API consistency by convention: the classes
+            are those of the support samples, and may grow with each call.
+
+        Returns
+        -------
+        self : OneShotClassifier
+            The classifier with the samples enrolled.
+
+        Examples
+        --------
+        >>> from sksiamese import OneShotClassifier
+        >>> clf = OneShotClassifier(None).fit([[0.0], [1.0]], ["a", "b"])
+        >>> clf.partial_fit([[5.0]], ["c"]).predict([[4.0]])
+        array(['c'], dtype='<U1')
+        """
+        if not hasattr(self, "classes_"):
+            return self.fit(X, y)
+        self._validate_params()
+        y = column_or_1d(check_label_types(y), warn=True)
+        if self.transformer_ is None:
+            with explained_input_errors(type(self).__name__):
+                X = validate_data(self, X, reset=False, allow_nd=True,
+                                  dtype=[np.float64, np.float32])
+            E = flat_features(X)
+        else:
+            E = embed(self.transformer_, X)
+            validate_data(self, X, reset=False, skip_check_array=True)
+        check_consistent_length(E, y)
+        if not len(y):
+            raise ValueError(f"{type(self).__name__}.partial_fit got 0 samples.")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The number of unique classes")
+            check_classification_targets(y)
+        new_kind, old_kind = (_label_kind(y), _label_kind(self.classes_))
+        if new_kind != old_kind:
+            raise ValueError(
+                f"y holds {new_kind} but the enrolled classes are {old_kind} "
+                f"({self.classes_[:3].tolist()}, ...); enrol labels of one kind."
+            )
+        labels = np.concatenate([self.support_labels_, y])
+        if self.threshold is not None:
+            self._check_unknown_label(np.unique(labels))
+        E = self._check_embeddings(E, "support samples")
+        self._enrol(np.concatenate([self.support_embeddings_, E]), labels)
+        return self
+
+    def remove_classes(self, classes):
+        """Remove every support sample of the given classes.
+
+        The classifier is then what ``fit`` on the remaining support set would
+        make with the same embedding (see :meth:`partial_fit`).
+
+        Parameters
+        ----------
+        classes : array-like of shape (n_removed,)
+            Labels among ``classes_``.
+
+        Returns
+        -------
+        self : OneShotClassifier
+            The classifier without those classes.
+
+        Examples
+        --------
+        >>> from sksiamese import OneShotClassifier
+        >>> clf = OneShotClassifier(None).fit([[0.0], [1.0], [5.0]], ["a", "b", "c"])
+        >>> clf.remove_classes(["c"]).classes_
+        array(['a', 'b'], dtype='<U1')
+        """
+        check_is_fitted(self)
+        classes = np.atleast_1d(np.asarray(classes))
+        absent = classes[~np.isin(classes, self.classes_)].tolist()
+        if absent:
+            raise ValueError(
+                f"Cannot remove classes {absent}: they are not enrolled. The "
+                f"enrolled classes are {self.classes_.tolist()}."
+            )
+        keep = ~np.isin(self.support_labels_, classes)
+        if not keep.any():
+            raise ValueError(
+                "Removing these classes would leave no class enrolled; fit a new "
+                "support set instead."
+            )
+        if self.rule == "knn" and self.n_neighbors > keep.sum():
+            raise ValueError(
+                f"rule='knn' with n_neighbors={self.n_neighbors} needs at least "
+                f"that many support samples; {int(keep.sum())} would remain."
+            )
+        self._enrol(self.support_embeddings_[keep], self.support_labels_[keep])
+        return self
+
+    def nearest_classes(self, X, n_classes=None):
+        """The nearest classes of each query, with their distances.
+
+        A class's distance is that of its nearest support sample (of its
+        prototype for ``rule="prototype"``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+            Query samples.
+        n_classes : int, default=None
+            How many classes per query; ``None`` gives them all.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_queries, n_classes)
+            Ascending.
+        classes : ndarray of shape (n_queries, n_classes)
+            The classes at those distances, nearest first; ties by their
+            order in ``classes_``.
+
+        Examples
+        --------
+        >>> from sksiamese import OneShotClassifier
+        >>> clf = OneShotClassifier(None).fit([[0.0], [1.0], [5.0]], ["a", "b", "c"])
+        >>> clf.nearest_classes([[0.8]], n_classes=2)
+        (array([[0.2, 0.8]]), array([['b', 'a']], dtype='<U1'))
+        """
+        check_is_fitted(self)
+        n_all = len(self.classes_)
+        n_classes = n_all if n_classes is None else n_classes
+        if (not isinstance(n_classes, Integral) or isinstance(n_classes, bool)
+                or not 1 <= n_classes <= n_all):
+            raise ValueError(
+                f"n_classes must be an integer from 1 to the {n_all} enrolled "
+                f"classes; got {n_classes!r}."
+            )
+        E = self._embed_queries(X)
+        dist = np.empty((len(E), n_classes))
+        codes = np.empty((len(E), n_classes), dtype=np.intp)
+        step = block_rows(len(self.support_embeddings_))
+        for start in range(0, len(E), step):
+            block = slice(start, start + step)
+            D = self._class_distances(E[block])
+            codes[block] = nearest_sorted(D, n_classes)
+            dist[block] = np.take_along_axis(D, codes[block], axis=1)
+        return dist, self.classes_[codes]
+
+    def match(self, X):
+        """The class each query is assigned before rejection, and how far it is.
+
+        ``predict`` returns these classes, except where the distance is above
+        ``threshold_``. The distance is the one compared with ``threshold_``:
+        to the class's nearest support sample (its prototype for
+        ``rule="prototype"``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+            Query samples.
+
+        Returns
+        -------
+        classes : ndarray of shape (n_queries,)
+            The assigned classes, among ``classes_``.
+        distances : ndarray of shape (n_queries,)
+            Distance of each query to its class.
+        """
+        _, codes, assigned = self._decide(self._embed_queries(X))
+        return self.classes_[codes], assigned
+
+    def calibrate_threshold(self, X, y, *, criterion="accuracy"):
+        """Choose ``threshold_`` on held-out queries, known and unknown.
+
+        ``X`` holds queries of enrolled classes (not the support samples
+        themselves) and queries of classes that are not enrolled; ``y`` their
+        true labels: any label not in ``classes_`` (``unknown_label``, or the
+        query's own class) marks an unknown query. A known query is right
+        when it is accepted and assigned its class; an unknown one, when it
+        is rejected. The threshold is chosen among the distances of
+        :meth:`match` by :func:`sksiamese.metrics.best_threshold`'s rules
+        (the same candidates and tie rule), for one criterion:
+
+        - ``"accuracy"``: accuracy with rejection;
+        - ``"f1"``: the F1 score of giving a class (precision among accepted
+          queries, recall among known ones);
+        - ``"eer"``: where the false-accept rate (unknown queries accepted)
+          and the false-reject rate (known queries not accepted with their
+          class) are closest;
+        - a float in (0, 1), a target false-accept rate: the most accepting
+          threshold whose false-accept rate is at most the target.
+
+        The embedding and the support set do not change.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+            Held-out queries.
+        y : array-like of shape (n_queries,)
+            Their labels; those not in ``classes_`` are unknown.
+        criterion : {"accuracy", "f1", "eer"} or float, default="accuracy"
+            What the threshold optimises.
+
+        Returns
+        -------
+        self : OneShotClassifier
+            The classifier with ``threshold_``, ``threshold_criterion_`` and
+            ``threshold_rates_`` set.
+
+        Examples
+        --------
+        >>> from sksiamese import OneShotClassifier
+        >>> clf = OneShotClassifier(None).fit([[0.0], [10.0]], [0, 1])
+        >>> clf.calibrate_threshold([[0.5], [9.0], [5.0], [4.0]], [0, 1, 7, 8])
+        OneShotClassifier(transformer=None)
+        >>> clf.threshold_, clf.threshold_rates_["accuracy"]
+        (2.5, 1.0)
+        >>> clf.predict([[0.2], [6.0]])
+        array([ 0, -1])
+        """
+        check_is_fitted(self)
+        criterion = _check_criterion(criterion)
+        y = column_or_1d(check_label_types(y), warn=True)
+        classes, distances = self.match(X)
+        check_consistent_length(distances, y)
+        if not len(y):
+            raise ValueError("calibrate_threshold needs queries; X holds none.")
+        self._check_unknown_label(self.classes_)
+        known = np.isin(y, self.classes_)
+        right = known & (np.asarray(classes, dtype=object)
+                         == np.asarray(y, dtype=object))
+        threshold, rates = _threshold_sweep(distances, right, ~known, criterion)
+        self.threshold_ = threshold
+        self.threshold_criterion_ = criterion
+        self.threshold_rates_ = rates
+        return self
 
     # -- prediction --------------------------------------------------------
     def _class_distances(self, Q):

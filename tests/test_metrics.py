@@ -7,12 +7,17 @@ from scipy.interpolate import interp1d
 from scipy.optimize import brentq
 from sklearn.datasets import load_digits
 from sklearn.frozen import FrozenEstimator
-from sklearn.metrics import roc_curve
-from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
+from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.model_selection import (
+    GridSearchCV,
+    GroupKFold,
+    PredefinedSplit,
+    cross_val_score,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sksiamese import SiameseTransformer
+from sksiamese import OneShotClassifier, SiameseTransformer
 from sksiamese.metrics import (
     best_threshold,
     best_threshold_accuracy,
@@ -20,9 +25,11 @@ from sksiamese.metrics import (
     false_accept_rate,
     false_reject_rate,
     make_n_way_k_shot_scorer,
+    make_open_set_scorer,
     make_retrieval_scorer,
     map_at_r,
     n_way_k_shot_accuracy,
+    open_set_scores,
     pair_distances,
     precision_at_1,
     r_precision,
@@ -555,3 +562,100 @@ def test_missing_labels_are_not_a_class(labels):
     with pytest.raises(ValueError, match=message.replace("^y", "y_reference")
                        .replace("y holds", "y_reference holds")):
         retrieval_scores(X, [0, 1, 0, 1, 0, 1], X_reference=X, y_reference=labels)
+
+
+# -- open-set scores -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def open_set(digits300):
+    """Support: two of each digit 0-4; held-out queries of 0-9 (5-9 unknown)."""
+    X, y = digits300
+    support = np.concatenate([np.flatnonzero(y == c)[:2] for c in range(5)])
+    queries = np.setdiff1d(np.arange(len(y)), support)
+    return X[support], y[support], X[queries], y[queries]
+
+
+def test_open_set_scores_match_counting(open_set):
+    X_s, y_s, X_q, y_q = open_set
+    clf = OneShotClassifier(None, threshold=1.5).fit(X_s, y_s)
+    scores = open_set_scores(clf, X_q, y_q, far=0.1)
+    labels, d = clf.match(X_q)
+    known = np.isin(y_q, y_s)
+    truth = np.where(known, y_q, -1)
+    assert scores["accuracy"] == pytest.approx(np.mean(clf.predict(X_q) == truth))
+    assert scores["auroc"] == pytest.approx(roc_auc_score(known, -d))
+    # TAR at FAR: the most accepting threshold that keeps FAR within 0.1.
+    best = 0.0
+    for t in np.r_[-1.0, np.unique(d)]:
+        accepted = d <= t
+        if np.mean(accepted[~known]) <= 0.1:
+            best = max(best, np.mean((accepted & (labels == y_q))[known]))
+    assert scores["tar_at_far"] == pytest.approx(best)
+    for metric in ("accuracy", "tar_at_far", "auroc"):
+        scorer = make_open_set_scorer(metric, far=0.1)
+        assert scorer(clf, X_q, y_q) == scores[metric]
+
+
+def test_open_set_scorer_tunes_the_threshold_in_grid_search(open_set):
+    X_s, y_s, X_q, y_q = open_set
+    X, y = np.r_[X_s, X_q], np.r_[y_s, y_q]
+    # One split: the support set trains, the held-out queries (with digits
+    # 5-9, which the support set lacks) validate.
+    split = PredefinedSplit(np.r_[np.full(len(y_s), -1), np.zeros(len(y_q))])
+    grid = GridSearchCV(OneShotClassifier(None), {"threshold": [0.5, 1.5, 3.0, None]},
+                        scoring=make_open_set_scorer("accuracy"), cv=split,
+                        refit=False).fit(X, y)
+    expected = [open_set_scores(OneShotClassifier(None, threshold=t).fit(X_s, y_s),
+                                X_q, y_q)["accuracy"] for t in (0.5, 1.5, 3.0, None)]
+    np.testing.assert_allclose(grid.cv_results_["mean_test_score"], expected)
+
+
+def test_open_set_scores_errors(open_set):
+    X_s, y_s, X_q, y_q = open_set
+    clf = OneShotClassifier(None).fit(X_s, y_s)
+    known = np.isin(y_q, y_s)
+    with pytest.raises(ValueError, match=r"auroc compares known queries \(labels in "
+                                         r"classes_\) with unknown ones \(labels not "
+                                         r"in classes_\); y holds only known ones\."):
+        make_open_set_scorer("auroc")(clf, X_q[known], y_q[known])
+    with pytest.raises(ValueError, match=r"far must be a float strictly between 0 "
+                                         r"and 1; got 0\."):
+        make_open_set_scorer("tar_at_far", far=0)
+    with pytest.raises(ValueError, match=r"metric must be one of 'accuracy', "
+                                         r"'tar_at_far', 'auroc'; got 'auc'\."):
+        make_open_set_scorer("auc")
+    with pytest.raises(TypeError, match=r"Open-set scores need a fitted classifier "
+                                        r"with a match method"):
+        open_set_scores(StandardScaler().fit(X_s), X_q, y_q)
+
+
+# -- retrieval against a reference set -----------------------------------------------
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_retrieval_from_a_reference_set_matches_brute_force(digits300, distance):
+    X, y = digits300
+    Q, y_q, R, y_r = X[:60], y[:60], X[100:], y[100:]
+    got = retrieval_scores(Q, y_q, X_reference=R, y_reference=y_r, distance=distance,
+                           block_size=7)
+    p1, rp, mapr = [], [], []
+    for q, label in zip(Q, y_q, strict=True):
+        d = np.array([slow_distance(q, r, distance) for r in R])
+        ranked = y_r[np.argsort(d, kind="stable")]
+        n_rel = int(np.sum(y_r == label))
+        hits = ranked[:n_rel] == label
+        p1.append(hits[0])
+        rp.append(hits.mean())
+        mapr.append(np.sum(np.cumsum(hits) / np.arange(1, n_rel + 1) * hits) / n_rel)
+    assert got == pytest.approx({"precision_at_1": np.mean(p1),
+                                 "r_precision": np.mean(rp), "map_at_r": np.mean(mapr)})
+    assert precision_at_1(Q, y_q, X_reference=R, y_reference=y_r,
+                          distance=distance) == pytest.approx(np.mean(p1))
+
+
+def test_retrieval_reference_errors(digits300):
+    X, y = digits300
+    with pytest.raises(ValueError, match=r"X_reference and y_reference go together"):
+        retrieval_scores(X, y, X_reference=X)
+    with pytest.raises(ValueError, match=r"X_reference has 3 features per sample, X "
+                                         r"has 64"):
+        retrieval_scores(X, y, X_reference=np.zeros((2, 3)), y_reference=[0, 1])
+    with pytest.raises(ValueError, match=r"No query's class is in y_reference"):
+        retrieval_scores(X[:5], np.zeros(5), X_reference=X[:5], y_reference=np.ones(5))

@@ -471,3 +471,200 @@ def test_knn_votes_stay_exact_at_any_temperature(digits300, temperature):
     proba = clf.predict_proba(X)
     assert np.isfinite(proba).all()
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+# -- open set: calibration on held-out queries -----------------------------------
+@pytest.fixture(scope="module")
+def open_set(digits300):
+    """Support: two of each digit 0-4; held-out queries of 0-9 (5-9 unknown)."""
+    X, y = digits300
+    support = np.concatenate([np.flatnonzero(y == c)[:2] for c in range(5)])
+    queries = np.setdiff1d(np.arange(len(y)), support)
+    return X[support], y[support], X[queries], y[queries]
+
+
+def open_set_counts(clf, X, y, threshold):
+    """Rates of predict with ``threshold``, counted one query at a time."""
+    labels, distances = clf.match(X)
+    tp = fa = n_accepted = 0
+    correct = 0
+    for label, d, truth in zip(labels, distances, y, strict=True):
+        known = truth in clf.classes_
+        accepted = d <= threshold
+        n_accepted += accepted
+        tp += accepted and label == truth
+        fa += accepted and not known
+        correct += (accepted and label == truth) if known else not accepted
+    n_known = sum(t in clf.classes_ for t in y)
+    return {"accuracy": correct / len(y), "f1": 2 * tp / (n_accepted + n_known),
+            "far": fa / (len(y) - n_known), "tar": tp / n_known,
+            "frr": 1 - tp / n_known}
+
+
+@pytest.mark.parametrize("criterion", ["accuracy", "f1", "eer", 0.05, 0.2])
+def test_calibrate_threshold_is_best_by_brute_force(open_set, criterion):
+    X_s, y_s, X_q, y_q = open_set
+    clf = OneShotClassifier(None).fit(X_s, y_s)
+    clf.calibrate_threshold(X_q, y_q, criterion=criterion)
+    assert clf.threshold_criterion_ == criterion
+    rates = open_set_counts(clf, X_q, y_q, clf.threshold_)
+    assert clf.threshold_rates_ == pytest.approx(rates)
+    # No other threshold between the distances does better.
+    d = np.sort(clf.match(X_q)[1])
+    for t in np.r_[d[0] - 1, (d[:-1] + d[1:]) / 2, d[-1]]:
+        other = open_set_counts(clf, X_q, y_q, t)
+        if criterion in ("accuracy", "f1"):
+            assert other[criterion] <= rates[criterion] + 1e-12
+        elif criterion == "eer":
+            assert (abs(other["far"] - other["frr"])
+                    >= abs(rates["far"] - rates["frr"]) - 1e-12)
+        elif other["far"] <= criterion:
+            assert other["tar"] <= rates["tar"] + 1e-12
+    # predict rejects exactly beyond the chosen threshold.
+    labels, distances = clf.match(X_q)
+    expected = np.where(distances > clf.threshold_, -1, labels)
+    np.testing.assert_array_equal(clf.predict(X_q), expected)
+
+
+def test_calibrated_threshold_beats_auto_on_held_out_queries(open_set):
+    X_s, y_s, X_q, y_q = open_set
+    auto = OneShotClassifier(None, threshold="auto").fit(X_s, y_s)
+    calibrated = clone(auto).fit(X_s, y_s).calibrate_threshold(X_q, y_q)
+    truth = np.where(np.isin(y_q, y_s), y_q, -1)
+    assert calibrated.score(X_q, truth) >= auto.score(X_q, truth)
+    assert calibrated.score(X_q, truth) == pytest.approx(
+        calibrated.threshold_rates_["accuracy"])
+    # A new fit replaces the calibration by the threshold parameter.
+    calibrated.fit(X_s, y_s)
+    assert calibrated.threshold_ == auto.threshold_
+    assert not hasattr(calibrated, "threshold_rates_")
+
+
+@pytest.mark.parametrize("criterion", ["eer", 0.01])
+def test_calibration_needs_unknown_queries_for_rates(open_set, criterion):
+    X_s, y_s, X_q, y_q = open_set
+    clf = OneShotClassifier(None).fit(X_s, y_s)
+    known = np.isin(y_q, y_s)
+    with pytest.raises(ValueError, match=r"weighs false accepts against false "
+                                         r"rejects; the calibration data hold no "
+                                         r"different pairs or unknown queries"):
+        clf.calibrate_threshold(X_q[known], y_q[known], criterion=criterion)
+    with pytest.raises(ValueError, match=r"criterion must be one of 'accuracy', "
+                                         r"'f1', 'eer' or a target false-accept "
+                                         r"rate, a float strictly between 0 and 1; "
+                                         r"got 1\.5\."):
+        clf.calibrate_threshold(X_q, y_q, criterion=1.5)
+    # Accuracy needs no unknown queries: with none, rejecting nothing is best.
+    clf.calibrate_threshold(X_q[known], y_q[known])
+    assert (clf.predict(X_q[known]) != -1).all()
+
+
+def test_calibration_refuses_an_unknown_label_among_the_classes(open_set):
+    X_s, y_s, X_q, y_q = open_set
+    clf = OneShotClassifier(None, unknown_label=3).fit(X_s, y_s)
+    with pytest.raises(ValueError, match=r"unknown_label=3 is one of the classes"):
+        clf.calibrate_threshold(X_q, y_q)
+    assert clf.threshold_ is None
+
+
+# -- a gallery that grows ------------------------------------------------------------
+@pytest.mark.parametrize("threshold", [None, "auto"])
+@pytest.mark.parametrize("rule", ["nearest", "prototype", "knn"])
+def test_partial_fit_equals_a_fit_on_the_union(digits300, rule, threshold):
+    X, y = digits300
+    first = np.concatenate([np.flatnonzero(y == c)[:2] for c in range(4)])
+    more = np.concatenate([np.flatnonzero(y == c)[2:4] for c in range(2, 7)])
+    params = dict(rule=rule, n_neighbors=3, threshold=threshold)
+    grown = OneShotClassifier(None, **params).fit(X[first], y[first])
+    grown.partial_fit(X[more], y[more])
+    union = np.r_[first, more]
+    fresh = OneShotClassifier(None, **params).fit(X[union], y[union])
+    np.testing.assert_array_equal(grown.classes_, np.arange(7))
+    for name in ("support_embeddings_", "support_labels_", "prototypes_"):
+        np.testing.assert_array_equal(getattr(grown, name), getattr(fresh, name))
+    assert grown.threshold_ == fresh.threshold_
+    np.testing.assert_array_equal(grown.predict(X), fresh.predict(X))
+    np.testing.assert_array_equal(grown.predict_proba(X), fresh.predict_proba(X))
+
+
+def test_partial_fit_with_a_frozen_embedding(emb, new_classes):
+    X_s, y_s, X_q, _ = new_classes
+    first = y_s < 8
+    grown = OneShotClassifier(FrozenEstimator(emb)).fit(X_s[first], y_s[first])
+    grown.partial_fit(X_s[~first], y_s[~first])
+    order = np.r_[np.flatnonzero(first), np.flatnonzero(~first)]
+    fresh = OneShotClassifier(FrozenEstimator(emb)).fit(X_s[order], y_s[order])
+    np.testing.assert_allclose(grown.support_embeddings_, fresh.support_embeddings_,
+                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(grown.predict(X_q), fresh.predict(X_q))
+
+
+def test_partial_fit_before_fit_is_fit(open_set):
+    X_s, y_s, X_q, _ = open_set
+    a = OneShotClassifier(None).partial_fit(X_s, y_s)
+    np.testing.assert_array_equal(a.predict(X_q),
+                                  OneShotClassifier(None).fit(X_s, y_s).predict(X_q))
+
+
+def test_partial_fit_errors_leave_the_gallery_as_it_was(open_set):
+    X_s, y_s, X_q, _ = open_set
+    clf = OneShotClassifier(None, threshold=1.0).fit(X_s, y_s)
+    before = clf.predict(X_q)
+    with pytest.raises(ValueError, match=r"X has 3 features, but OneShotClassifier "
+                                         r"is expecting 64 features"):
+        clf.partial_fit(np.zeros((2, 3)), [7, 7])
+    with pytest.raises(ValueError, match=r"y holds strings but the enrolled classes "
+                                         r"are numbers \(\[0, 1, 2\], \.\.\.\); "
+                                         r"enrol labels of one kind\."):
+        clf.partial_fit(X_q[:2], ["a", "b"])
+    with pytest.raises(ValueError, match=r"unknown_label=-1 is one of the classes"):
+        clf.partial_fit(X_q[:2], [-1, -1])
+    np.testing.assert_array_equal(clf.predict(X_q), before)
+    assert len(clf.support_labels_) == len(y_s)
+    # A change that fails while the gallery is rebuilt is undone.
+    two = OneShotClassifier(None, threshold="auto").fit(X_s[:4], y_s[:4])
+    threshold = two.threshold_
+    with pytest.raises(ValueError, match=r"threshold='auto' compares distances "
+                                         r"within and between classes"):
+        two.remove_classes([1])
+    np.testing.assert_array_equal(two.classes_, [0, 1])
+    assert two.threshold_ == threshold and len(two.support_labels_) == 4
+
+
+def test_remove_classes_equals_a_fit_without_them(open_set):
+    X_s, y_s, X_q, _ = open_set
+    clf = OneShotClassifier(None, rule="prototype").fit(X_s, y_s)
+    clf.remove_classes([1, 3])
+    keep = ~np.isin(y_s, [1, 3])
+    fresh = OneShotClassifier(None, rule="prototype").fit(X_s[keep], y_s[keep])
+    np.testing.assert_array_equal(clf.classes_, [0, 2, 4])
+    np.testing.assert_array_equal(clf.prototypes_, fresh.prototypes_)
+    np.testing.assert_array_equal(clf.predict_proba(X_q), fresh.predict_proba(X_q))
+    with pytest.raises(ValueError, match=r"Cannot remove classes \[7\]: they are not "
+                                         r"enrolled\. The enrolled classes are "
+                                         r"\[0, 2, 4\]\."):
+        clf.remove_classes([0, 7])
+    with pytest.raises(ValueError, match=r"would leave no class enrolled"):
+        clf.remove_classes([0, 2, 4])
+    np.testing.assert_array_equal(clf.classes_, [0, 2, 4])
+
+
+@pytest.mark.parametrize("rule", ["nearest", "prototype"])
+def test_nearest_classes_match_a_loop(open_set, rule):
+    X_s, y_s, X_q, _ = open_set
+    clf = OneShotClassifier(None, rule=rule).fit(X_s, y_s)
+    dist, classes = clf.nearest_classes(X_q[:20], n_classes=3)
+    for q, d, c in zip(X_q[:20], dist, classes, strict=True):
+        if rule == "prototype":
+            per_class = [np.linalg.norm(q - p) for p in clf.prototypes_]
+        else:
+            per_class = [min(np.linalg.norm(q - s) for s in X_s[y_s == k])
+                         for k in clf.classes_]
+        order = np.argsort(per_class, kind="stable")[:3]
+        np.testing.assert_array_equal(c, clf.classes_[order])
+        np.testing.assert_allclose(d, np.asarray(per_class)[order], rtol=1e-9)
+    np.testing.assert_array_equal(classes[:, 0], clf.predict(X_q[:20]))
+    assert clf.nearest_classes(X_q[:2])[0].shape == (2, 5)
+    with pytest.raises(ValueError, match=r"n_classes must be an integer from 1 to "
+                                         r"the 5 enrolled classes; got 6\."):
+        clf.nearest_classes(X_q[:2], n_classes=6)
