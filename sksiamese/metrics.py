@@ -4,11 +4,23 @@ import math
 from numbers import Real
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
+from sklearn.cluster import KMeans
+from sklearn.metrics import (
+    adjusted_mutual_info_score,
+    normalized_mutual_info_score,
+    roc_auc_score,
+)
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
-from ._distances import DISTANCES, block_rows, nearest_sorted, pairwise, rowwise
+from ._distances import (
+    DISTANCES,
+    block_rows,
+    nearest_sorted,
+    normalize_rows,
+    pairwise,
+    rowwise,
+)
 from ._embedding import (
     check_choice,
     check_int,
@@ -25,6 +37,7 @@ _resolve_distance = resolve_distance
 __all__ = [
     "best_threshold",
     "best_threshold_accuracy",
+    "clustering_scores",
     "equal_error_rate",
     "false_accept_rate",
     "false_reject_rate",
@@ -433,6 +446,63 @@ def map_at_r(X, y, *, X_reference=None, y_reference=None, distance="euclidean",
     """
     return retrieval_scores(X, y, X_reference=X_reference, y_reference=y_reference,
                             distance=distance, block_size=block_size)["map_at_r"]
+
+
+def clustering_scores(X, y, *, distance="euclidean", n_clusters=None,
+                      random_state=None):
+    """How well k-means clusters of an embedding recover its classes.
+
+    The rows of ``X`` are clustered by ``sklearn.cluster.KMeans`` into as many
+    clusters as ``y`` has classes (unit vectors for cosine distance, which
+    k-means then separates by angle), and the clusters are compared with the
+    classes by scikit-learn's normalized and adjusted mutual information, as
+    pytorch-metric-learning's ``AccuracyCalculator`` does. Both are 1 for
+    clusters that are the classes; AMI is about 0 for a random clustering.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Embeddings, or raw features for a baseline.
+    y : array-like of shape (n_samples,)
+        Class labels.
+    distance : {"euclidean", "cosine"}, default="euclidean"
+        The geometry of the embedding.
+    n_clusters : int, default=None
+        Number of clusters; ``None`` is the number of classes.
+    random_state : int, RandomState instance or None, default=None
+        Seeds k-means.
+
+    Returns
+    -------
+    scores : dict
+        ``{"nmi": float, "ami": float}``.
+
+    Examples
+    --------
+    >>> from sksiamese.metrics import clustering_scores
+    >>> X = [[0.0], [0.1], [5.0], [5.2], [9.0], [9.1]]
+    >>> clustering_scores(X, [0, 0, 1, 1, 2, 2], random_state=0)
+    {'nmi': 1.0, 'ami': 1.0}
+    """
+    X, y = _check_retrieval_input(X, y, distance, None)
+    n_classes = len(np.unique(y))
+    if n_clusters is None:
+        n_clusters = n_classes
+    check_int("n_clusters", n_clusters, 2)
+    if n_clusters > len(X):
+        raise ValueError(
+            f"n_clusters={n_clusters} needs at least that many samples; X has "
+            f"{len(X)}."
+        )
+    E = normalize_rows(X) if distance == "cosine" else X.astype(np.float64)
+    if distance != "cosine" and len(E):
+        # k-means squares distances: bring extreme scales into range first.
+        top = np.abs(E).max()
+        E = E / top if top > 0 else E
+    clusters = KMeans(n_clusters=n_clusters, n_init=10,
+                      random_state=random_state).fit_predict(E)
+    return {"nmi": float(normalized_mutual_info_score(y, clusters)),
+            "ami": float(adjusted_mutual_info_score(y, clusters))}
 
 
 class _RetrievalScorer:

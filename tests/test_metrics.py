@@ -5,9 +5,15 @@ import numpy as np
 import pytest
 from scipy.interpolate import interp1d
 from scipy.optimize import brentq
+from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
 from sklearn.frozen import FrozenEstimator
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import (
+    adjusted_mutual_info_score,
+    normalized_mutual_info_score,
+    roc_auc_score,
+    roc_curve,
+)
 from sklearn.model_selection import (
     GridSearchCV,
     GroupKFold,
@@ -21,6 +27,7 @@ from sksiamese import OneShotClassifier, SiameseTransformer
 from sksiamese.metrics import (
     best_threshold,
     best_threshold_accuracy,
+    clustering_scores,
     equal_error_rate,
     false_accept_rate,
     false_reject_rate,
@@ -659,3 +666,27 @@ def test_retrieval_reference_errors(digits300):
         retrieval_scores(X, y, X_reference=np.zeros((2, 3)), y_reference=[0, 1])
     with pytest.raises(ValueError, match=r"No query's class is in y_reference"):
         retrieval_scores(X[:5], np.zeros(5), X_reference=X[:5], y_reference=np.ones(5))
+
+
+# -- clustering ------------------------------------------------------------------
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_clustering_scores_are_sklearns_on_kmeans(digits300, distance):
+    X, y = digits300
+    got = clustering_scores(X, y, distance=distance, random_state=0)
+    E = X / np.linalg.norm(X, axis=1, keepdims=True) if distance == "cosine" else X
+    clusters = KMeans(10, n_init=10, random_state=0).fit_predict(E / np.abs(E).max()
+                                                                if distance != "cosine"
+                                                                else E)
+    assert got == pytest.approx({"nmi": normalized_mutual_info_score(y, clusters),
+                                 "ami": adjusted_mutual_info_score(y, clusters)})
+    assert 0.3 < got["ami"] <= got["nmi"] < 1
+    assert clustering_scores(X * 1e200, y, distance=distance,
+                             random_state=0) == pytest.approx(got)
+
+
+def test_clustering_scores_errors():
+    with pytest.raises(ValueError, match=r"n_clusters=5 needs at least that many "
+                                         r"samples; X has 3\."):
+        clustering_scores([[0.0], [1.0], [2.0]], [0, 1, 2], n_clusters=5)
+    with pytest.raises(ValueError, match=r"n_clusters must be an integer >= 2; got 1"):
+        clustering_scores([[0.0], [1.0]], [0, 0])
