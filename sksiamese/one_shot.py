@@ -17,6 +17,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._ann import FaissIndex
 from ._base import check_label_types, explained_input_errors
 from ._distances import (
     DISTANCES,
@@ -107,6 +108,17 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
     unknown_label : int, float or str, default=-1
         Prediction for rejected queries; it must not be one of the classes,
         and must be a string if the classes are.
+    algorithm : {"brute", "faiss"}, default="brute"
+        How ``predict``, :meth:`match` and :meth:`kneighbors` search the
+        gallery. ``"brute"``: exact, a block of queries at a time (memory
+        grows with the block times the gallery, never with queries times
+        gallery). ``"faiss"``: approximate, for galleries of millions, with an
+        inverted-file index of the faiss library (``pip install faiss-cpu``):
+        each query is compared with about a sixteenth of the gallery, and
+        the distances returned are exact for the neighbours found; a true
+        nearest neighbour can be missed. ``predict_proba``,
+        :meth:`nearest_classes`, ``threshold="auto"`` and
+        :meth:`calibrate_threshold` stay exact.
 
     Attributes
     ----------
@@ -202,10 +214,12 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         "threshold": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"}),
                       None],
         "unknown_label": [Real, str],
+        "algorithm": [StrOptions({"brute", "faiss"})],
     }
 
     def __init__(self, transformer, *, rule="nearest", n_neighbors=5, distance=None,
-                 temperature=1.0, threshold=None, unknown_label=-1):
+                 temperature=1.0, threshold=None, unknown_label=-1,
+                 algorithm="brute"):
         self.transformer = transformer
         self.rule = rule
         self.n_neighbors = n_neighbors
@@ -213,6 +227,7 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         self.temperature = temperature
         self.threshold = threshold
         self.unknown_label = unknown_label
+        self.algorithm = algorithm
 
     # -- input -------------------------------------------------------------
     def _validate_support(self, X, y):
@@ -370,8 +385,10 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
                                                            return_inverse=True)
             self.prototypes_ = prototypes(E, self._support_codes,
                                           len(self.classes_), self.distance_)
-            for name in ("threshold_criterion_", "threshold_rates_"):
+            for name in ("threshold_criterion_", "threshold_rates_", "_index"):
                 self.__dict__.pop(name, None)
+            if self.algorithm == "faiss":
+                self._gallery_index()
             if self.threshold == "auto":
                 self.threshold_ = self._calibrate_threshold()
             elif self.threshold is None:
@@ -598,7 +615,7 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         distances : ndarray of shape (n_queries,)
             Distance of each query to its class.
         """
-        _, codes, assigned = self._decide(self._embed_queries(X))
+        codes, assigned = self._assign(self._embed_queries(X))
         return self.classes_[codes], assigned
 
     def calibrate_threshold(self, X, y, *, criterion="accuracy"):
@@ -693,7 +710,8 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
             Q = E[block]
             D = self._class_distances(Q)
             if self.rule == "knn":
-                P, c = self._knn_votes(Q)
+                P, c = self._knn_votes(*self._neighbors(Q, self.n_neighbors,
+                                                        exact=True))
             else:
                 c = D.argmin(axis=1)
                 P = np.exp(-(D - D[np.arange(len(Q)), c][:, None]) / self.temperature)
@@ -702,7 +720,7 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
             assigned[block] = D[np.arange(len(Q)), c]
         return proba, codes, assigned
 
-    def _knn_votes(self, Q):
+    def _knn_votes(self, d, idx):
         """Weighted votes of the nearest support samples, and the winning codes.
 
         The weights are relative to the nearest neighbour, so the nearest has
@@ -711,20 +729,64 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         tie goes to the class whose voters are nearer in sum (the next term
         of the weights' expansion), then to the first class.
         """
-        d, idx = kneighbors(Q, self.support_embeddings_, self.n_neighbors,
-                            self.distance_)
-        if not np.isfinite(d).all():
-            self._distances(lambda: d)
         weights = np.exp(-(d - d[:, :1]) / self.temperature)
-        rows = np.arange(len(Q))[:, None]
+        rows = np.arange(len(d))[:, None]
         voter_codes = self._support_codes[idx]
-        votes = np.zeros((len(Q), len(self.classes_)))
+        votes = np.zeros((len(d), len(self.classes_)))
         np.add.at(votes, (rows, voter_codes), weights)
         spread = np.zeros_like(votes)
         np.add.at(spread, (rows, voter_codes), d - d[:, :1])
         top = votes == votes.max(axis=1, keepdims=True)
         codes = np.where(top, spread, np.inf).argmin(axis=1)
         return votes / votes.sum(axis=1, keepdims=True), codes
+
+    # -- searching the gallery ------------------------------------------------
+    def _gallery_index(self):
+        """The approximate index of the rows searched: support or prototypes."""
+        if "_index" not in self.__dict__:
+            rows = (self.prototypes_ if self.rule == "prototype"
+                    else self.support_embeddings_)
+            self._index = FaissIndex(rows, self.distance_)
+        return self._index
+
+    def _neighbors(self, Q, k, rows="support", exact=False):
+        """The ``k`` nearest support samples (or prototypes) of each query."""
+        if not exact and self.algorithm == "faiss" and (rows == "prototypes") == (
+                self.rule == "prototype"):
+            d, idx = self._gallery_index().kneighbors(Q, k)
+        else:
+            R = self.prototypes_ if rows == "prototypes" else self.support_embeddings_
+            d, idx = kneighbors(Q, R, k, self.distance_)
+        self._distances(lambda: d)
+        return d, idx
+
+    def _assign(self, E):
+        """Class codes assigned to queries before rejection, and their distances."""
+        if self.algorithm == "brute":
+            return self._decide(E)[1:]
+        if self.rule == "knn":
+            step = block_rows(self.n_neighbors * E.shape[1])
+            codes = np.empty(len(E), dtype=np.intp)
+            assigned = np.empty(len(E))
+            for start in range(0, len(E), step):
+                block = slice(start, start + step)
+                d, idx = self._neighbors(E[block], self.n_neighbors)
+                _, codes[block] = self._knn_votes(d, idx)
+                # A class's nearest voter is its nearest support sample.
+                mine = self._support_codes[idx] == codes[block][:, None]
+                assigned[block] = np.where(mine, d, np.inf).min(axis=1)
+            return codes, assigned
+        rows = "prototypes" if self.rule == "prototype" else "support"
+        d, idx = self._neighbors(E, 1, rows)
+        nearest = idx[:, 0]
+        codes = nearest if self.rule == "prototype" else self._support_codes[nearest]
+        return codes, d[:, 0]
+
+    def __getstate__(self):
+        # An index of the faiss library does not pickle; it is rebuilt on use.
+        state = super().__getstate__()
+        state.pop("_index", None)
+        return state
 
     def predict_proba(self, X):
         """Probability of each class for each query.
@@ -759,7 +821,7 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_queries,)
             Predicted labels.
         """
-        _, codes, assigned = self._decide(self._embed_queries(X))
+        codes, assigned = self._assign(self._embed_queries(X))
         y_pred = self.classes_[codes]
         if self.threshold_ is None:
             return y_pred
@@ -813,7 +875,10 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
                 f"samples available{' (leaving each out)' if X is None else ''}; "
                 f"got {n_neighbors!r}."
             )
-        dist, ind = kneighbors(E, S, n_neighbors, self.distance_,
-                               exclude_self=X is None)
-        self._distances(lambda: dist)
+        if X is None:
+            dist, ind = kneighbors(E, S, n_neighbors, self.distance_,
+                                   exclude_self=True)
+            self._distances(lambda: dist)
+        else:
+            dist, ind = self._neighbors(E, n_neighbors)
         return (dist, ind) if return_distance else ind

@@ -668,3 +668,61 @@ def test_nearest_classes_match_a_loop(open_set, rule):
     with pytest.raises(ValueError, match=r"n_classes must be an integer from 1 to "
                                          r"the 5 enrolled classes; got 6\."):
         clf.nearest_classes(X_q[:2], n_classes=6)
+
+
+# -- approximate search for large galleries ----------------------------------------
+@pytest.mark.parametrize("rule", ["nearest", "prototype", "knn"])
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_faiss_search_agrees_with_exact_search(digits300, rule, distance):
+    pytest.importorskip("faiss")
+    X, y = digits300
+    gallery, queries = np.arange(0, 300, 2), np.arange(1, 300, 2)
+    params = dict(rule=rule, distance=distance, n_neighbors=3)
+    exact = OneShotClassifier(None, **params).fit(X[gallery], y[gallery])
+    approx = OneShotClassifier(None, algorithm="faiss", **params).fit(
+        X[gallery], y[gallery])
+    agree = np.mean(approx.predict(X[queries]) == exact.predict(X[queries]))
+    assert agree >= 0.9
+    # The distances reported are exact for the neighbours found.
+    d, i = approx.kneighbors(X[queries], n_neighbors=3)
+    assert (np.diff(d, axis=1) >= 0).all()
+    E = X[gallery][i]
+    expected = (np.linalg.norm(X[queries][:, None] - E, axis=2)
+                if distance == "euclidean" else
+                1 - np.einsum("qd,qkd->qk", X[queries], E)
+                / np.linalg.norm(X[queries], axis=1)[:, None]
+                / np.linalg.norm(E, axis=2))
+    np.testing.assert_allclose(d, expected, rtol=1e-9, atol=1e-12)
+    labels, dist = approx.match(X[queries])
+    exact_labels, exact_dist = exact.match(X[queries])
+    if rule != "knn":  # a missed neighbour is farther, never nearer
+        assert (dist >= exact_dist - 1e-12).all()
+        found = np.isclose(dist, exact_dist, rtol=1e-12, atol=0)
+        np.testing.assert_array_equal(labels[found], exact_labels[found])
+    # predict_proba stays exact.
+    np.testing.assert_array_equal(approx.predict_proba(X[queries]),
+                                  exact.predict_proba(X[queries]))
+
+
+def test_faiss_classifier_pickles_and_grows(digits300):
+    pytest.importorskip("faiss")
+    import pickle
+
+    X, y = digits300
+    clf = OneShotClassifier(None, algorithm="faiss").fit(X[:150], y[:150])
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict(X[150:]), clf.predict(X[150:]))
+    clf.partial_fit(X[150:200], y[150:200])
+    fresh = OneShotClassifier(None, algorithm="faiss").fit(X[:200], y[:200])
+    np.testing.assert_array_equal(clf.predict(X[200:]), fresh.predict(X[200:]))
+
+
+def test_faiss_missing_is_a_clear_error(digits300, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "faiss", None)
+    X, y = digits300
+    with pytest.raises(ImportError, match=r"algorithm='faiss' needs the faiss "
+                                          r"library\. Install it with `pip install "
+                                          r"faiss-cpu`"):
+        OneShotClassifier(None, algorithm="faiss").fit(X[:20], y[:20])
