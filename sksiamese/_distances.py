@@ -16,6 +16,10 @@ DISTANCES = ("euclidean", "cosine")
 # Entries of one (rows, n) block of distances: 2**20 float64 values are 8 MiB.
 BLOCK_ENTRIES = 2**20
 
+# Queries per tile of a blockwise k-nearest search: the matrix products stay
+# large (a single query row against a million would be a slow vector product).
+_QUERY_TILE = 256
+
 # Beyond these magnitudes squares overflow (or underflow) float64: such rows
 # are rescaled before their distances are computed.
 _SAFE_LOW, _SAFE_HIGH = 1e-100, 1e100
@@ -176,16 +180,37 @@ def kneighbors(Q, R, k, distance="euclidean", *, exclude_self=False,
     Memory grows as ``block_size * len(R)``, never ``len(Q) * len(R)``. With
     ``exclude_self=True`` (``Q`` is ``R``), row ``i`` is never its own
     neighbour. Returns ``(distances, indices)``, nearest first, ties by index.
+
+    Without ``block_size``, tiles of queries by reference rows of about
+    ``BLOCK_ENTRIES`` distances are searched, and each tile's ``k`` nearest
+    are merged into the running ``k`` nearest: memory stays bounded for any
+    gallery, and each tile is one large matrix product.
     """
     n = len(Q)
     dist = np.empty((n, k))
     ind = np.empty((n, k), dtype=np.intp)
-    step = block_rows(len(R), block_size)
-    for start in range(0, n, step):
-        rows = np.arange(start, min(n, start + step))
-        D = pairwise(Q[rows], R, distance)
-        if exclude_self:
-            D[np.arange(len(rows)), rows] = np.inf
-        ind[rows] = nearest_sorted(D, k)
-        dist[rows] = np.take_along_axis(D, ind[rows], axis=1)
+    if block_size is not None:
+        q_step, r_step = int(block_size), max(1, len(R))
+    else:
+        q_step = max(1, min(n, _QUERY_TILE))
+        r_step = max(k, BLOCK_ENTRIES // q_step)
+    for start in range(0, n, q_step):
+        rows = np.arange(start, min(n, start + q_step))
+        best_d = np.empty((len(rows), 0))
+        best_i = np.empty((len(rows), 0), dtype=np.intp)
+        for r_start in range(0, len(R), r_step):
+            cols = np.arange(r_start, min(len(R), r_start + r_step))
+            D = pairwise(Q[rows], R[cols], distance)
+            if exclude_self:
+                mine = (rows >= cols[0]) & (rows <= cols[-1])
+                D[np.flatnonzero(mine), rows[mine] - cols[0]] = np.inf
+            near = nearest_sorted(D, min(k, len(cols)))
+            cand_d = np.concatenate([best_d, np.take_along_axis(D, near, axis=1)],
+                                    axis=1)
+            cand_i = np.concatenate([best_i, cols[near]], axis=1)
+            # Earlier tiles hold smaller indices, so ties stay by index.
+            order = np.lexsort((cand_i, cand_d), axis=1)[:, :k]
+            best_d = np.take_along_axis(cand_d, order, axis=1)
+            best_i = np.take_along_axis(cand_i, order, axis=1)
+        dist[rows], ind[rows] = best_d, best_i
     return dist, ind
