@@ -726,3 +726,29 @@ def test_faiss_missing_is_a_clear_error(digits300, monkeypatch):
                                           r"library\. Install it with `pip install "
                                           r"faiss-cpu`"):
         OneShotClassifier(None, algorithm="faiss").fit(X[:20], y[:20])
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_kneighbors_over_a_gallery_of_several_tiles(distance):
+    # 5000 support rows are more than one tile of reference rows: the running
+    # nearest of each tile are merged.
+    rng = np.random.default_rng(0)
+    S, Q = rng.normal(size=(5000, 3)), rng.normal(size=(300, 3))
+    clf = OneShotClassifier(None, distance=distance).fit(S, np.arange(5000) % 7)
+    if distance == "cosine":
+        D = 1 - (Q / np.linalg.norm(Q, axis=1, keepdims=True)) @ (
+            S / np.linalg.norm(S, axis=1, keepdims=True)).T
+    else:
+        D = np.linalg.norm(Q[:, None] - S[None], axis=2)
+    dist, ind = clf.kneighbors(Q, n_neighbors=4)
+    np.testing.assert_array_equal(ind, np.argsort(D, axis=1)[:, :4])
+    np.testing.assert_allclose(dist, np.sort(D, axis=1)[:, :4], rtol=1e-9,
+                               atol=1e-12)
+    # Leaving each support sample out, across tiles too.
+    dist, ind = clf.kneighbors(n_neighbors=2)
+    assert not (ind == np.arange(5000)[:, None]).any()
+    rows = rng.choice(5000, 50, replace=False)
+    d_self = np.linalg.norm(S[rows][:, None] - S[None], axis=2)
+    d_self[np.arange(50), rows] = np.inf
+    if distance == "euclidean":
+        np.testing.assert_array_equal(ind[rows], np.argsort(d_self, axis=1)[:, :2])
