@@ -1,6 +1,6 @@
 """Siamese networks as scikit-learn estimators, trained with skorch and PyTorch."""
 
-from .classifier import OneShotClassifier
+from .one_shot import OneShotClassifier
 from .pairs import SiamesePairClassifier
 from .text import TokenSequencer
 from .transformer import SiameseTransformer

@@ -16,6 +16,10 @@ DISTANCES = ("euclidean", "cosine")
 # Entries of one (rows, n) block of distances: 2**20 float64 values are 8 MiB.
 BLOCK_ENTRIES = 2**20
 
+# Queries per tile of a blockwise k-nearest search: the matrix products stay
+# large (a single query row against a million would be a slow vector product).
+_QUERY_TILE = 256
+
 # Beyond these magnitudes squares overflow (or underflow) float64: such rows
 # are rescaled before their distances are computed.
 _SAFE_LOW, _SAFE_HIGH = 1e-100, 1e100
@@ -61,13 +65,21 @@ def pairwise_distances(A, B=None, distance="euclidean", squared=False):
         return d * d if squared else d
     sq_a = (A * A).sum(dim=1)
     sq_b = sq_a if within else (B * B).sum(dim=1)
-    norms = sq_a[:, None] + sq_b[None, :]
-    d2 = norms - 2 * (A @ B.T)
-    noise = d2 <= 8 * torch.finfo(d2.dtype).eps * norms
+    d2 = _squared_euclidean(A, B, sq_a, sq_b)
     if within:
-        noise = noise | _eye(d2)
-    d2 = d2.masked_fill(noise, 0.0)
+        d2 = d2.masked_fill(_eye(d2), 0.0)
     return d2 if squared else safe_sqrt(d2)
+
+
+def _squared_euclidean(A, B, sq_a, sq_b):
+    """``|a|^2 + |b|^2 - 2ab`` from the rows' squared norms, noise set to 0.
+
+    Entries below the formula's rounding error are exactly zero, so that
+    identical rows are at distance 0 rather than about 1e-7.
+    """
+    norms = sq_a[:, None] + sq_b[None, :]
+    d2 = torch.addmm(norms, A, B.T, alpha=-2)
+    return d2.masked_fill(d2 <= 8 * torch.finfo(d2.dtype).eps * norms, 0.0)
 
 
 def _eye(D):
@@ -176,16 +188,65 @@ def kneighbors(Q, R, k, distance="euclidean", *, exclude_self=False,
     Memory grows as ``block_size * len(R)``, never ``len(Q) * len(R)``. With
     ``exclude_self=True`` (``Q`` is ``R``), row ``i`` is never its own
     neighbour. Returns ``(distances, indices)``, nearest first, ties by index.
+
+    Without ``block_size``, tiles of queries by reference rows of about
+    ``BLOCK_ENTRIES`` distances are searched, and each tile's ``k`` nearest
+    are merged into the running ``k`` nearest: memory stays bounded for any
+    gallery, and each tile is one large matrix product.
     """
+    check_distance(distance)
     n = len(Q)
     dist = np.empty((n, k))
     ind = np.empty((n, k), dtype=np.intp)
-    step = block_rows(len(R), block_size)
-    for start in range(0, n, step):
-        rows = np.arange(start, min(n, start + step))
-        D = pairwise(Q[rows], R, distance)
-        if exclude_self:
-            D[np.arange(len(rows)), rows] = np.inf
-        ind[rows] = nearest_sorted(D, k)
-        dist[rows] = np.take_along_axis(D, ind[rows], axis=1)
+    if block_size is not None:
+        q_step, r_step = int(block_size), max(1, len(R))
+    else:
+        q_step = max(1, min(n, _QUERY_TILE))
+        r_step = max(k, BLOCK_ENTRIES // q_step)
+    # Scaled (and for cosine normalised) once for all tiles; euclidean tiles
+    # rank by squared distances, the same order, and only the k kept per
+    # query are square-rooted.
+    (Q, R), scale = _rescaled([_float64(Q), _float64(R)], distance)
+    Qt, Rt = torch.from_numpy(Q), torch.from_numpy(R)
+    if distance == "cosine":
+        Qt, Rt = F.normalize(Qt, dim=1, eps=1e-12), F.normalize(Rt, dim=1, eps=1e-12)
+    sq_q, sq_r = (Qt * Qt).sum(dim=1), (Rt * Rt).sum(dim=1)
+    for start in range(0, n, q_step):
+        rows = np.arange(start, min(n, start + q_step))
+        best_d = best_i = None
+        for r_start in range(0, len(R), r_step):
+            r_stop = min(len(R), r_start + r_step)
+            q, r = slice(start, rows[-1] + 1), slice(r_start, r_stop)
+            with torch.no_grad():
+                if distance == "cosine":
+                    D = (1 - Qt[q] @ Rt[r].T).clamp_(0, 2).numpy()
+                else:
+                    D = _squared_euclidean(Qt[q], Rt[r], sq_q[q], sq_r[r]).numpy()
+            if exclude_self:
+                mine = (rows >= r_start) & (rows < r_stop)
+                D[np.flatnonzero(mine), rows[mine] - r_start] = np.inf
+            if k == 1:
+                near = D.argmin(axis=1)[:, None]
+            else:
+                near = nearest_sorted(D, min(k, r_stop - r_start))
+            tile_d = np.take_along_axis(D, near, axis=1)
+            tile_i = near + r_start
+            if best_d is None:
+                best_d, best_i = tile_d, tile_i
+                continue
+            if k == 1:
+                # Strictly nearer only: an earlier tile wins ties (smaller index).
+                better = tile_d < best_d
+                best_d, best_i = np.where(better, tile_d, best_d), np.where(
+                    better, tile_i, best_i)
+                continue
+            cand_d = np.concatenate([best_d, tile_d], axis=1)
+            cand_i = np.concatenate([best_i, tile_i], axis=1)
+            # Earlier tiles hold smaller indices, so ties stay by index.
+            order = np.lexsort((cand_i, cand_d), axis=1)[:, :k]
+            best_d = np.take_along_axis(cand_d, order, axis=1)
+            best_i = np.take_along_axis(cand_i, order, axis=1)
+        if distance == "euclidean":
+            best_d = np.sqrt(best_d) * scale
+        dist[rows], ind[rows] = best_d, best_i
     return dist, ind

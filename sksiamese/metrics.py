@@ -1,24 +1,52 @@
 """Episodic one-shot, retrieval and verification metrics for embeddings, and scorers."""
 
 import math
-from numbers import Integral
+from numbers import Real
 
 import numpy as np
-from sklearn.frozen import FrozenEstimator
-from sklearn.metrics import roc_auc_score
-from sklearn.pipeline import Pipeline
+from sklearn.cluster import KMeans
+from sklearn.metrics import (
+    adjusted_mutual_info_score,
+    normalized_mutual_info_score,
+    roc_auc_score,
+)
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
 
+from ._distances import (
+    DISTANCES,
+    block_rows,
+    nearest_sorted,
+    normalize_rows,
+    pairwise,
+    rowwise,
+)
+from ._embedding import (
+    check_choice,
+    check_int,
+    check_labels_defined,
+    check_transformer,
+    class_distances,
+    embed,
+    resolve_distance,
+)
+
+# Kept under this name: other modules of the package import it from here.
+_resolve_distance = resolve_distance
+
 __all__ = [
+    "best_threshold",
     "best_threshold_accuracy",
+    "clustering_scores",
     "equal_error_rate",
     "false_accept_rate",
     "false_reject_rate",
     "make_n_way_k_shot_scorer",
+    "make_open_set_scorer",
     "make_retrieval_scorer",
     "map_at_r",
     "n_way_k_shot_accuracy",
+    "open_set_scores",
     "pair_distances",
     "precision_at_1",
     "r_precision",
@@ -26,155 +54,11 @@ __all__ = [
     "verification_roc_auc",
 ]
 
-DISTANCES = ("euclidean", "cosine")
 RETRIEVAL_METRICS = ("precision_at_1", "r_precision", "map_at_r")
-
-# Entries of a (rows, n) distance block: 2**20 float64 values are 8 MiB.
-_BLOCK_ENTRIES = 2**20
+OPEN_SET_METRICS = ("accuracy", "tar_at_far", "auroc")
 
 # The two-sided 95% quantile of the standard normal distribution.
 _Z95 = 1.959963984540054
-
-
-# -- shared helpers (also used by OneShotClassifier) --------------------------
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(
-            f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}."
-        )
-
-
-def _check_int(name, value, low):
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
-
-
-def _final_step(estimator):
-    """The estimator making the embedding, through FrozenEstimator and Pipeline."""
-    while True:
-        if isinstance(estimator, FrozenEstimator):
-            estimator = estimator.estimator
-        elif isinstance(estimator, Pipeline):
-            steps = [s for _, s in estimator.steps if s not in (None, "passthrough")]
-            if not steps:
-                return None
-            estimator = steps[-1]
-        else:
-            return estimator
-
-
-def _resolve_distance(transformer, distance):
-    """``distance`` if given, else the transformer's ``distance``, else euclidean."""
-    if distance is not None:
-        _check_choice("distance", distance, DISTANCES)
-        return distance
-    found = getattr(_final_step(transformer), "distance", None)
-    return found if isinstance(found, str) and found in DISTANCES else "euclidean"
-
-
-def _check_transformer(transformer):
-    if transformer is not None and not hasattr(transformer, "transform"):
-        raise TypeError(
-            "transformer must be a fitted transformer with a transform method "
-            "(a SiameseTransformer, a Pipeline ending in one, a FrozenEstimator "
-            f"around one) or None for the raw features; got {transformer!r}."
-        )
-
-
-def _flat_features(X):
-    """Raw features as float64 rows: images and sequences are flattened."""
-    X = check_array(X, allow_nd=True, dtype=[np.float64, np.float32])
-    return X.reshape(len(X), -1)
-
-
-def _embed(transformer, X):
-    """Rows of the embedding of ``X`` (the raw features if ``transformer`` is None)."""
-    _check_transformer(transformer)
-    if transformer is None:
-        return _flat_features(X)
-    E = np.asarray(transformer.transform(X))
-    return E.reshape(len(E), -1)
-
-
-def _normalize_rows(E):
-    norms = np.linalg.norm(E, axis=1, keepdims=True)
-    # A zero vector has no direction; it stays zero, at cosine distance 1 from all.
-    return E / np.where(norms > 0, norms, 1.0)
-
-
-def _pairwise(A, B, distance, normalized=False):
-    """Distances between the rows of ``A`` and of ``B``, in float64.
-
-    With ``normalized=True`` the rows are taken as already unit-length (cosine).
-    """
-    A = np.asarray(A, dtype=np.float64)
-    B = np.asarray(B, dtype=np.float64)
-    if distance == "cosine":
-        if not normalized:
-            A, B = _normalize_rows(A), _normalize_rows(B)
-        return np.clip(1.0 - A @ B.T, 0.0, 2.0)
-    # |a|^2 + |b|^2 - 2ab: one matrix product instead of an (n, m, d) tensor.
-    norms = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :]
-    d2 = norms - 2.0 * (A @ B.T)
-    # Below the formula's rounding error the distance is taken as 0, so that
-    # identical rows are at distance exactly 0 rather than about 1e-7.
-    d2[d2 <= 8 * np.finfo(np.float64).eps * norms] = 0.0
-    return np.sqrt(d2)
-
-
-def _rowwise(A, B, distance):
-    """Distance between each row of ``A`` and the same row of ``B``, in float64."""
-    A = np.asarray(A, dtype=np.float64)
-    B = np.asarray(B, dtype=np.float64)
-    if distance == "cosine":
-        return np.clip(1.0 - (_normalize_rows(A) * _normalize_rows(B)).sum(1), 0, 2)
-    return np.linalg.norm(A - B, axis=1)
-
-
-def _block_rows(n_columns, block_size=None):
-    if block_size is not None:
-        return int(block_size)
-    return max(1, _BLOCK_ENTRIES // max(1, n_columns))
-
-
-def _nearest_sorted(D, k):
-    """Column indices of the ``k`` smallest entries of each row of ``D``.
-
-    Ordered by distance, ties by column index (as a stable full sort would), in
-    time linear in the row length for rows without a tie at the k-th place.
-    """
-    n = D.shape[1]
-    if k >= n:
-        return np.argsort(D, axis=1, kind="stable")[:, :k]
-    part = np.argpartition(D, k - 1, axis=1)[:, :k]
-    vals = np.take_along_axis(D, part, axis=1)
-    idx = np.take_along_axis(part, np.lexsort((part, vals), axis=1), axis=1)
-    # Where the k-th value recurs outside the k kept, argpartition chose among
-    # equals arbitrarily; those rows get the full stable sort.
-    kth = np.take_along_axis(D, idx[:, -1:], axis=1)
-    for row in np.flatnonzero((D <= kth).sum(axis=1) > k):
-        idx[row] = np.argsort(D[row], kind="stable")[:k]
-    return idx
-
-
-def _class_distances(Q, S, s_codes, n_classes, rule, distance):
-    """Distance of each query to each class of a support set.
-
-    ``rule="nearest"``: to the class's nearest support item; ``"prototype"``:
-    to the class mean (of unit vectors for cosine). Every class must appear in
-    ``s_codes``.
-    """
-    if distance == "cosine":
-        Q, S = _normalize_rows(Q), _normalize_rows(S)
-    if rule == "prototype":
-        protos = np.zeros((n_classes, S.shape[1]))
-        np.add.at(protos, s_codes, S)
-        protos /= np.bincount(s_codes, minlength=n_classes)[:, None]
-        return _pairwise(Q, protos, distance, normalized=False)
-    order = np.argsort(s_codes, kind="stable")
-    starts = np.searchsorted(s_codes[order], np.arange(n_classes))
-    D = _pairwise(Q, S[order], distance, normalized=True)
-    return np.minimum.reduceat(D, starts, axis=1)
 
 
 # -- N-way K-shot episodes ----------------------------------------------------
@@ -279,17 +163,17 @@ def n_way_k_shot_accuracy(transformer, X, y, *, n_way=5, k_shot=1, n_queries=1,
     >>> print(f"{acc:.2f} +/- {ci:.2f}")
     0.74 +/- 0.03
     """
-    _check_int("n_way", n_way, 2)
-    _check_int("k_shot", k_shot, 1)
-    _check_int("n_queries", n_queries, 1)
-    _check_int("n_episodes", n_episodes, 1)
-    _check_choice("rule", rule, ("nearest", "prototype"))
-    distance = _resolve_distance(transformer, distance)
-    y = column_or_1d(y, warn=True)
+    check_int("n_way", n_way, 2)
+    check_int("k_shot", k_shot, 1)
+    check_int("n_queries", n_queries, 1)
+    check_int("n_episodes", n_episodes, 1)
+    check_choice("rule", rule, ("nearest", "prototype"))
+    distance = resolve_distance(transformer, distance)
+    y = check_labels_defined(column_or_1d(y, warn=True))
     if groups is not None:
         groups = column_or_1d(groups)
     check_consistent_length(X, y, groups)
-    E = _embed(transformer, X)
+    E = embed(transformer, X)
     _, codes = np.unique(y, return_inverse=True)
     n_classes = int(codes.max()) + 1
     need = k_shot + n_queries
@@ -307,7 +191,7 @@ def n_way_k_shot_accuracy(transformer, X, y, *, n_way=5, k_shot=1, n_queries=1,
         picks = np.array([rng.choice(members[c], need, replace=False) for c in chosen])
         support = E[picks[:, :k_shot].ravel()]
         queries = E[picks[:, k_shot:].ravel()]
-        D = _class_distances(queries, support, s_codes, n_way, rule, distance)
+        D = class_distances(queries, support, s_codes, n_way, rule, distance)
         accuracies[episode] = np.mean(D.argmin(axis=1) == q_codes)
     accuracy = float(accuracies.mean())
     if not return_ci:
@@ -376,36 +260,59 @@ def make_n_way_k_shot_scorer(*, n_way=5, k_shot=1, n_queries=1, n_episodes=1000,
     >>> sorted(grid.best_params_)
     ['margin', 'optimizer']
     """
-    _check_int("n_way", n_way, 2)
-    _check_int("k_shot", k_shot, 1)
-    _check_int("n_queries", n_queries, 1)
-    _check_int("n_episodes", n_episodes, 1)
-    _check_choice("rule", rule, ("nearest", "prototype"))
+    check_int("n_way", n_way, 2)
+    check_int("k_shot", k_shot, 1)
+    check_int("n_queries", n_queries, 1)
+    check_int("n_episodes", n_episodes, 1)
+    check_choice("rule", rule, ("nearest", "prototype"))
     if distance is not None:
-        _check_choice("distance", distance, DISTANCES)
+        check_choice("distance", distance, DISTANCES)
     return _EpisodeScorer(n_way=n_way, k_shot=k_shot, n_queries=n_queries,
                           n_episodes=n_episodes, rule=rule, distance=distance,
                           random_state=random_state)
 
 
 # -- retrieval ----------------------------------------------------------------
-def _check_retrieval_input(X, y, distance, block_size):
-    _check_choice("distance", distance, DISTANCES)
+def _check_retrieval_input(X, y, distance, block_size, name="X"):
+    check_choice("distance", distance, DISTANCES)
     if block_size is not None:
-        _check_int("block_size", block_size, 1)
-    X = check_array(X, dtype=[np.float64, np.float32])
-    y = column_or_1d(y, warn=True)
+        check_int("block_size", block_size, 1)
+    X = check_array(X, dtype=[np.float64, np.float32], input_name=name)
+    y = check_labels_defined(column_or_1d(y, warn=True),
+                             "y" if name == "X" else "y_reference")
     check_consistent_length(X, y)
     return X, y
 
 
-def retrieval_scores(X, y, *, distance="euclidean", block_size=None):
-    """Precision@1, R-precision and MAP@R of leave-one-out retrieval.
+def _check_reference(X, X_reference, y_reference, distance, block_size):
+    if (X_reference is None) != (y_reference is None):
+        raise ValueError(
+            "X_reference and y_reference go together: pass both for retrieval "
+            "from a reference set, or neither for leave-one-out retrieval."
+        )
+    if X_reference is None:
+        return None, None
+    R, y_ref = _check_retrieval_input(X_reference, y_reference, distance,
+                                      block_size, "X_reference")
+    if R.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"X_reference has {R.shape[1]} features per sample, X has "
+            f"{X.shape[1]}; queries and reference must live in the same space."
+        )
+    return R, y_ref
 
-    Each sample in turn is a query; all the others are the database, ranked
-    by distance (ties by position in ``X``). With ``R`` the number of other
-    samples of the query's class (Musgrave, Belongie and Lim, "A Metric
-    Learning Reality Check", 2020):
+
+def retrieval_scores(X, y, *, X_reference=None, y_reference=None,
+                     distance="euclidean", block_size=None):
+    """Precision@1, R-precision and MAP@R of retrieval by distance.
+
+    By default retrieval is leave-one-out: each sample in turn is a query, and
+    all the others are the database, ranked by distance (ties by position in
+    ``X``). Given ``X_reference`` and ``y_reference``, the rows of ``X`` are
+    the queries and the reference set is the database (ties by position in
+    ``X_reference``), as with a gallery of enrolled samples. With ``R`` the
+    number of other samples of the query's class in the database (Musgrave,
+    Belongie and Lim, "A Metric Learning Reality Check", 2020):
 
     - precision@1: whether the nearest other sample shares the class;
     - R-precision: the fraction of the ``R`` nearest that share the class;
@@ -413,8 +320,8 @@ def retrieval_scores(X, y, *, distance="euclidean", block_size=None):
       the i-th nearest shares the class and ``P(i)`` the precision of the
       first ``i``; it rewards ranking the class's samples first.
 
-    Each metric is the mean over queries; queries whose class has a single
-    sample have nothing to retrieve and are left out. The distances are
+    Each metric is the mean over queries; queries whose class has no other
+    sample in the database have nothing to retrieve and are left out. The distances are
     computed exactly, a block of queries at a time: memory grows as
     ``block_size * n_samples``, never ``n_samples ** 2``.
 
@@ -425,6 +332,11 @@ def retrieval_scores(X, y, *, distance="euclidean", block_size=None):
         raw features for a baseline.
     y : array-like of shape (n_samples,)
         Class labels.
+    X_reference : array-like of shape (n_reference, n_features), default=None
+        The database to retrieve from; ``None`` retrieves from ``X`` itself,
+        leaving each query out.
+    y_reference : array-like of shape (n_reference,), default=None
+        Class labels of ``X_reference``; given exactly when it is.
     distance : {"euclidean", "cosine"}, default="euclidean"
         Distance between rows of ``X``.
     block_size : int, default=None
@@ -442,31 +354,41 @@ def retrieval_scores(X, y, *, distance="euclidean", block_size=None):
     >>> X = [[0.0], [0.1], [0.5], [0.6], [1.5]]
     >>> retrieval_scores(X, [0, 0, 1, 0, 1])
     {'precision_at_1': 0.4, 'r_precision': 0.3, 'map_at_r': 0.25}
+    >>> retrieval_scores([[0.0], [0.4]], [0, 1],
+    ...                  X_reference=[[0.1], [0.5], [1.5]], y_reference=[0, 1, 1])
+    {'precision_at_1': 1.0, 'r_precision': 0.75, 'map_at_r': 0.75}
     """
     X, y = _check_retrieval_input(X, y, distance, block_size)
-    _, codes = np.unique(y, return_inverse=True)
-    relevant = np.bincount(codes)[codes] - 1
+    R_set, y_ref = _check_reference(X, X_reference, y_reference, distance,
+                                    block_size)
+    loo = R_set is None
+    if loo:
+        R_set, y_ref = X, y
+    labels, codes = np.unique(np.concatenate([y, y_ref]), return_inverse=True)
+    codes, ref_codes = codes[:len(y)], codes[len(y):]
+    relevant = np.bincount(ref_codes, minlength=len(labels))[codes] - loo
     if not relevant.any():
         raise ValueError(
             "Every class in y has a single sample, so no query has anything to "
             "retrieve; retrieval metrics need classes with two or more samples."
+            if loo else
+            "No query's class is in y_reference, so no query has anything to "
+            "retrieve; the reference set needs samples of the queries' classes."
         )
-    E = np.asarray(X, dtype=np.float64)
-    if distance == "cosine":
-        E = _normalize_rows(E)
-    n = len(E)
-    rows_per_block = _block_rows(n, block_size)
+    n = len(X)
+    rows_per_block = block_rows(len(R_set), block_size)
     sums = np.zeros(3)
     for start in range(0, n, rows_per_block):
         rows = np.arange(start, min(n, start + rows_per_block))
         rows = rows[relevant[rows] > 0]
         if not len(rows):
             continue
-        D = _pairwise(E[rows], E, distance, normalized=True)
-        D[np.arange(len(rows)), rows] = np.inf
+        D = pairwise(X[rows], R_set, distance)
+        if loo:
+            D[np.arange(len(rows)), rows] = np.inf
         R = relevant[rows]
         k = int(R.max())
-        hits = codes[_nearest_sorted(D, k)] == codes[rows][:, None]
+        hits = ref_codes[nearest_sorted(D, k)] == codes[rows][:, None]
         hits &= np.arange(k)[None, :] < R[:, None]
         precision_at_i = np.cumsum(hits, axis=1) / np.arange(1, k + 1)
         sums += [
@@ -478,7 +400,8 @@ def retrieval_scores(X, y, *, distance="euclidean", block_size=None):
     return dict(zip(RETRIEVAL_METRICS, map(float, means), strict=True))
 
 
-def precision_at_1(X, y, *, distance="euclidean", block_size=None):
+def precision_at_1(X, y, *, X_reference=None, y_reference=None, distance="euclidean",
+                   block_size=None):
     """Fraction of samples whose nearest other sample shares their class.
 
     See :func:`retrieval_scores` for the definition and the parameters.
@@ -489,11 +412,12 @@ def precision_at_1(X, y, *, distance="euclidean", block_size=None):
     >>> precision_at_1([[0.0], [0.1], [0.5], [0.6], [1.5]], [0, 0, 1, 0, 1])
     0.4
     """
-    return retrieval_scores(X, y, distance=distance,
-                            block_size=block_size)["precision_at_1"]
+    return retrieval_scores(X, y, X_reference=X_reference, y_reference=y_reference,
+                            distance=distance, block_size=block_size)["precision_at_1"]
 
 
-def r_precision(X, y, *, distance="euclidean", block_size=None):
+def r_precision(X, y, *, X_reference=None, y_reference=None, distance="euclidean",
+                block_size=None):
     """Mean fraction of the R nearest that share the query's class (R-precision).
 
     See :func:`retrieval_scores` for the definition and the parameters.
@@ -504,11 +428,12 @@ def r_precision(X, y, *, distance="euclidean", block_size=None):
     >>> r_precision([[0.0], [0.1], [0.5], [0.6], [1.5]], [0, 0, 1, 0, 1])
     0.3
     """
-    return retrieval_scores(X, y, distance=distance,
-                            block_size=block_size)["r_precision"]
+    return retrieval_scores(X, y, X_reference=X_reference, y_reference=y_reference,
+                            distance=distance, block_size=block_size)["r_precision"]
 
 
-def map_at_r(X, y, *, distance="euclidean", block_size=None):
+def map_at_r(X, y, *, X_reference=None, y_reference=None, distance="euclidean",
+             block_size=None):
     """Mean average precision at R (MAP@R, Musgrave et al. 2020).
 
     See :func:`retrieval_scores` for the definition and the parameters.
@@ -519,7 +444,65 @@ def map_at_r(X, y, *, distance="euclidean", block_size=None):
     >>> map_at_r([[0.0], [0.1], [0.5], [0.6], [1.5]], [0, 0, 1, 0, 1])
     0.25
     """
-    return retrieval_scores(X, y, distance=distance, block_size=block_size)["map_at_r"]
+    return retrieval_scores(X, y, X_reference=X_reference, y_reference=y_reference,
+                            distance=distance, block_size=block_size)["map_at_r"]
+
+
+def clustering_scores(X, y, *, distance="euclidean", n_clusters=None,
+                      random_state=None):
+    """How well k-means clusters of an embedding recover its classes.
+
+    The rows of ``X`` are clustered by ``sklearn.cluster.KMeans`` into as many
+    clusters as ``y`` has classes (unit vectors for cosine distance, which
+    k-means then separates by angle), and the clusters are compared with the
+    classes by scikit-learn's normalized and adjusted mutual information, as
+    pytorch-metric-learning's ``AccuracyCalculator`` does. Both are 1 for
+    clusters that are the classes; AMI is about 0 for a random clustering.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Embeddings, or raw features for a baseline.
+    y : array-like of shape (n_samples,)
+        Class labels.
+    distance : {"euclidean", "cosine"}, default="euclidean"
+        The geometry of the embedding.
+    n_clusters : int, default=None
+        Number of clusters; ``None`` is the number of classes.
+    random_state : int, RandomState instance or None, default=None
+        Seeds k-means.
+
+    Returns
+    -------
+    scores : dict
+        ``{"nmi": float, "ami": float}``.
+
+    Examples
+    --------
+    >>> from sksiamese.metrics import clustering_scores
+    >>> X = [[0.0], [0.1], [5.0], [5.2], [9.0], [9.1]]
+    >>> clustering_scores(X, [0, 0, 1, 1, 2, 2], random_state=0)
+    {'nmi': 1.0, 'ami': 1.0}
+    """
+    X, y = _check_retrieval_input(X, y, distance, None)
+    n_classes = len(np.unique(y))
+    if n_clusters is None:
+        n_clusters = n_classes
+    check_int("n_clusters", n_clusters, 2)
+    if n_clusters > len(X):
+        raise ValueError(
+            f"n_clusters={n_clusters} needs at least that many samples; X has "
+            f"{len(X)}."
+        )
+    E = normalize_rows(X) if distance == "cosine" else X.astype(np.float64)
+    if distance != "cosine" and len(E):
+        # k-means squares distances: bring extreme scales into range first.
+        top = np.abs(E).max()
+        E = E / top if top > 0 else E
+    clusters = KMeans(n_clusters=n_clusters, n_init=10,
+                      random_state=random_state).fit_predict(E)
+    return {"nmi": float(normalized_mutual_info_score(y, clusters)),
+            "ami": float(adjusted_mutual_info_score(y, clusters))}
 
 
 class _RetrievalScorer:
@@ -531,9 +514,9 @@ class _RetrievalScorer:
         self._block_size = block_size
 
     def __call__(self, estimator, X, y, **kwargs):
-        _check_transformer(estimator)
-        distance = _resolve_distance(estimator, self._distance)
-        return retrieval_scores(_embed(estimator, X), y, distance=distance,
+        check_transformer(estimator)
+        distance = resolve_distance(estimator, self._distance)
+        return retrieval_scores(embed(estimator, X), y, distance=distance,
                                 block_size=self._block_size)[self._metric]
 
     def __repr__(self):
@@ -578,11 +561,11 @@ def make_retrieval_scorer(metric="map_at_r", *, distance=None, block_size=None):
     >>> scores.shape
     (2,)
     """
-    _check_choice("metric", metric, RETRIEVAL_METRICS)
+    check_choice("metric", metric, RETRIEVAL_METRICS)
     if distance is not None:
-        _check_choice("distance", distance, DISTANCES)
+        check_choice("distance", distance, DISTANCES)
     if block_size is not None:
-        _check_int("block_size", block_size, 1)
+        check_int("block_size", block_size, 1)
     return _RetrievalScorer(metric, distance, block_size)
 
 
@@ -611,7 +594,7 @@ def pair_distances(transformer, pairs, *, distance=None):
     >>> pair_distances(None, [[[0.0, 0.0], [3.0, 4.0]], [[1.0, 1.0], [1.0, 1.0]]])
     array([5., 0.])
     """
-    distance = _resolve_distance(transformer, distance)
+    distance = resolve_distance(transformer, distance)
     pairs = np.asarray(pairs)
     if pairs.ndim < 3 or pairs.shape[1] != 2:
         raise ValueError(
@@ -620,8 +603,8 @@ def pair_distances(transformer, pairs, *, distance=None):
         )
     n = len(pairs)
     sides = np.concatenate([pairs[:, 0], pairs[:, 1]])
-    E = _embed(transformer, sides)
-    return _rowwise(E[:n], E[n:], distance)
+    E = embed(transformer, sides)
+    return rowwise(E[:n], E[n:], distance)
 
 
 def _check_pairs(y_true, distances):
@@ -661,6 +644,16 @@ def _operating_points(same, distances):
     return np.concatenate([values[:1], values]), far, frr
 
 
+def _check_threshold(threshold):
+    if (not isinstance(threshold, Real) or isinstance(threshold, bool)
+            or math.isnan(threshold)):
+        raise ValueError(
+            f"threshold must be a number (a distance; inf accepts every pair); "
+            f"got {threshold!r}."
+        )
+    return float(threshold)
+
+
 def verification_roc_auc(y_true, distances):
     """Area under the ROC curve of verification by distance.
 
@@ -688,8 +681,144 @@ def verification_roc_auc(y_true, distances):
     return float(roc_auc_score(same, -distances))
 
 
+CRITERIA = ("accuracy", "f1", "eer")
+
+
+def _check_criterion(criterion):
+    if isinstance(criterion, str) and criterion in CRITERIA:
+        return criterion
+    if (isinstance(criterion, Real) and not isinstance(criterion, bool)
+            and 0 < criterion < 1):
+        return float(criterion)
+    raise ValueError(
+        f"criterion must be one of {', '.join(map(repr, CRITERIA))} or a target "
+        f"false-accept rate, a float strictly between 0 and 1; got {criterion!r}."
+    )
+
+
+def _threshold_sweep(distances, accept_right, reject_right, criterion):
+    """The threshold on ``distances`` (accept where ``distance <= threshold``).
+
+    ``accept_right[i]``: accepting sample ``i`` is right (a same pair; a known
+    query assigned its own class); ``reject_right[i]``: rejecting it is right
+    (a different pair; a query of no enrolled class). Where both are false
+    (a known query assigned a wrong class) the sample is wrong either way.
+
+    The candidates are "accept none", then accepting every distance up to each
+    distinct distance. The one tie rule: among candidates equally good by the
+    criterion, the one that accepts the fewest. The threshold is midway
+    between the largest accepted and the smallest rejected distance, just
+    below the smallest distance to accept none, the largest distance to
+    accept all. Returns the threshold and the rates there.
+    """
+    accept_right = np.asarray(accept_right, dtype=bool)
+    reject_right = np.asarray(reject_right, dtype=bool)
+    n_unknown = int(reject_right.sum())
+    n_known = len(distances) - n_unknown
+    values, inverse = np.unique(distances, return_inverse=True)
+
+    def accepted(weights):
+        at = np.bincount(inverse, weights=weights, minlength=len(values))
+        return np.r_[0.0, np.cumsum(at)]
+
+    tp = accepted(accept_right)
+    fp_unknown = accepted(reject_right)
+    n_accepted = np.r_[0, np.cumsum(np.bincount(inverse, minlength=len(values)))]
+    accuracy = (tp + n_unknown - fp_unknown) / len(distances)
+    # F1 of giving a class: precision among the accepted, recall among the known.
+    f1 = 2 * tp / np.maximum(n_accepted + n_known, 1)
+    tar = tp / max(n_known, 1)
+    far = fp_unknown / max(n_unknown, 1)
+    if criterion == "accuracy":
+        best = int(np.argmax(accuracy))
+    elif criterion == "f1":
+        best = int(np.argmax(f1))
+    else:
+        if not n_unknown or not n_known:
+            missing = ("same pairs or known queries" if not n_known
+                       else "different pairs or unknown queries")
+            raise ValueError(
+                f"criterion={criterion!r} weighs false accepts against false "
+                f"rejects; the calibration data hold no {missing}. Pass both "
+                "kinds."
+            )
+        if criterion == "eer":
+            best = int(np.argmin(np.abs(far - (1 - tar))))
+        else:
+            # The most accepting threshold whose false-accept rate is in target.
+            best = int(np.flatnonzero(far <= criterion)[-1])
+    if best == 0:
+        threshold = np.nextafter(values[0], -np.inf)
+    elif best == len(values):
+        threshold = values[-1]
+    else:
+        threshold = (values[best - 1] + values[best]) / 2
+    rates = {"accuracy": accuracy[best], "f1": f1[best], "far": far[best],
+             "tar": tar[best], "frr": 1 - tar[best]}
+    return float(threshold), {k: float(v) for k, v in rates.items()}
+
+
+def best_threshold(y_true, distances, *, criterion="accuracy"):
+    """The distance threshold of verification that is best by a criterion.
+
+    Pairs at ``distance <= threshold`` are accepted as same. The criterion is
+    one of:
+
+    - ``"accuracy"``: the most pairs right;
+    - ``"f1"``: the best F1 score of "same";
+    - ``"eer"``: the equal error rate point, where the false-accept rate and
+      the false-reject rate are closest;
+    - a float in (0, 1), a target false-accept rate: the most accepting
+      threshold whose false-accept rate (the fraction of different pairs
+      accepted) is at most the target.
+
+    The candidates are "accept none" and each distinct distance. Where
+    several are equally good, the one that accepts the fewest pairs wins (the
+    smallest threshold). The threshold is then placed midway between the
+    largest accepted and the smallest rejected distance (just below the
+    smallest distance if rejecting every pair is best, the largest distance
+    if accepting every pair is), so that it lies between the data and not on
+    them. To threshold a similarity score (higher is more alike), pass minus
+    the scores as ``distances`` and accept where ``score >= -threshold``.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_pairs,)
+        1 for a pair of the same class, 0 for a different one.
+    distances : array-like of shape (n_pairs,)
+        Distance within each pair (for example from :func:`pair_distances`).
+    criterion : {"accuracy", "f1", "eer"} or float, default="accuracy"
+        What the threshold optimises; see above.
+
+    Returns
+    -------
+    threshold : float
+        The chosen threshold.
+    rates : dict
+        The rates it achieves on these pairs: ``"accuracy"``, ``"f1"``,
+        ``"far"`` (false-accept rate), ``"tar"`` (true-accept rate, the
+        fraction of same pairs accepted) and ``"frr"`` (``1 - tar``).
+
+    Examples
+    --------
+    >>> from sksiamese.metrics import best_threshold
+    >>> threshold, rates = best_threshold([1, 0, 1, 0], [1.0, 2.0, 3.0, 4.0])
+    >>> threshold, rates["accuracy"]
+    (1.5, 0.75)
+    >>> threshold, rates = best_threshold([1, 0, 1, 0], [1.0, 2.0, 3.0, 4.0],
+    ...                                   criterion=0.5)
+    >>> threshold, rates["far"], rates["tar"]
+    (3.5, 0.5, 1.0)
+    """
+    criterion = _check_criterion(criterion)
+    same, distances = _check_pairs(y_true, distances)
+    return _threshold_sweep(distances, same, ~same, criterion)
+
+
 def best_threshold_accuracy(y_true, distances):
     """The best accuracy of ``same if distance <= threshold``, and that threshold.
+
+    :func:`best_threshold` with ``criterion="accuracy"``.
 
     Parameters
     ----------
@@ -714,18 +843,8 @@ def best_threshold_accuracy(y_true, distances):
     >>> best_threshold_accuracy([1, 1, 0, 0], [0.1, 0.5, 0.4, 0.9])
     (0.75, 0.25)
     """
-    same, distances = _check_pairs(y_true, distances)
-    values, far, frr = _operating_points(same, distances)
-    n_same, n_diff = same.sum(), (~same).sum()
-    accuracy = ((1 - frr) * n_same + (1 - far) * n_diff) / len(same)
-    best = int(np.argmax(accuracy))
-    if best == 0:
-        threshold = np.nextafter(values[1], -np.inf)
-    elif best == len(values) - 1:
-        threshold = values[-1]
-    else:
-        threshold = (values[best] + values[best + 1]) / 2
-    return float(accuracy[best]), float(threshold)
+    threshold, rates = best_threshold(y_true, distances, criterion="accuracy")
+    return rates["accuracy"], threshold
 
 
 def equal_error_rate(y_true, distances):
@@ -790,7 +909,7 @@ def false_accept_rate(y_true, distances, threshold):
     0.5
     """
     same, distances = _check_pairs(y_true, distances)
-    return float(np.mean(distances[~same] <= threshold))
+    return float(np.mean(distances[~same] <= _check_threshold(threshold)))
 
 
 def false_reject_rate(y_true, distances, threshold):
@@ -816,4 +935,132 @@ def false_reject_rate(y_true, distances, threshold):
     0.5
     """
     same, distances = _check_pairs(y_true, distances)
-    return float(np.mean(distances[same] > threshold))
+    return float(np.mean(distances[same] > _check_threshold(threshold)))
+
+
+# -- open-set recognition -------------------------------------------------------
+def _open_set_score(estimator, X, y, metric, far):
+    if not (hasattr(estimator, "match") and hasattr(estimator, "classes_")):
+        raise TypeError(
+            "Open-set scores need a fitted classifier with a match method and "
+            f"classes_, such as OneShotClassifier; got {estimator!r}."
+        )
+    y = check_labels_defined(column_or_1d(y, warn=True))
+    classes, distances = estimator.match(X)
+    check_consistent_length(distances, y)
+    known = np.isin(y, estimator.classes_)
+    right = known & (np.asarray(classes, dtype=object) == np.asarray(y, dtype=object))
+    if metric == "accuracy":
+        threshold = getattr(estimator, "threshold_", None)
+        rejected = (np.zeros(len(y), dtype=bool) if threshold is None
+                    else distances > threshold)
+        return float(np.mean(np.where(known, right & ~rejected, rejected)))
+    if known.all() or not known.any():
+        raise ValueError(
+            f"{metric} compares known queries (labels in classes_) with unknown "
+            f"ones (labels not in classes_); y holds only "
+            f"{'known' if known.all() else 'unknown'} ones."
+        )
+    if metric == "auroc":
+        return float(roc_auc_score(known, -distances))
+    return _threshold_sweep(distances, right, ~known, far)[1]["tar"]
+
+
+def open_set_scores(estimator, X, y, *, far=0.01):
+    """Scores of open-set recognition on queries of known and unknown classes.
+
+    ``estimator`` is a fitted :class:`~sksiamese.OneShotClassifier`; the
+    queries' labels ``y`` that are not among its ``classes_`` mark queries of
+    no enrolled class, which should be rejected. Returned:
+
+    - ``"accuracy"``: accuracy with rejection at the estimator's own
+      ``threshold_``: a known query is right when accepted with its class,
+      an unknown one when rejected;
+    - ``"tar_at_far"``: the true-accept rate (known queries accepted with
+      their class) at the most accepting threshold whose false-accept rate
+      (unknown queries accepted) is at most ``far``, as read off the
+      queries' ROC curve;
+    - ``"auroc"``: the area under the ROC curve of known against unknown
+      queries, by the distance to the assigned class (:meth:`match`).
+
+    Parameters
+    ----------
+    estimator : OneShotClassifier
+        Fitted, with a support set of the known classes.
+    X : array-like of shape (n_queries, n_features)
+        Queries, not the support samples themselves.
+    y : array-like of shape (n_queries,)
+        Their true labels.
+    far : float, default=0.01
+        The false-accept rate for ``"tar_at_far"``, in (0, 1).
+
+    Returns
+    -------
+    scores : dict
+        ``{"accuracy": float, "tar_at_far": float, "auroc": float}``.
+
+    Examples
+    --------
+    >>> from sksiamese import OneShotClassifier
+    >>> from sksiamese.metrics import open_set_scores
+    >>> clf = OneShotClassifier(None, threshold=2.0).fit([[0.0], [10.0]], [0, 1])
+    >>> open_set_scores(clf, [[0.5], [9.0], [5.0], [0.7]], [0, 1, 7, 8], far=0.5)
+    {'accuracy': 0.75, 'tar_at_far': 1.0, 'auroc': 0.75}
+    """
+    far = _check_far(far)
+    return {m: _open_set_score(estimator, X, y, m, far) for m in OPEN_SET_METRICS}
+
+
+def _check_far(far):
+    if not (isinstance(far, Real) and not isinstance(far, bool) and 0 < far < 1):
+        raise ValueError(f"far must be a float strictly between 0 and 1; got {far!r}.")
+    return float(far)
+
+
+class _OpenSetScorer:
+    """Scorer ``scorer(estimator, X, y)``: an open-set score of ``estimator``."""
+
+    def __init__(self, metric, far):
+        self._metric = metric
+        self._far = far
+
+    def __call__(self, estimator, X, y, **kwargs):
+        return _open_set_score(estimator, X, y, self._metric, self._far)
+
+    def __repr__(self):
+        return f"make_open_set_scorer({self._metric!r}, far={self._far!r})"
+
+
+def make_open_set_scorer(metric="accuracy", *, far=0.01):
+    """A scorer of open-set recognition, for ``scoring=`` in model selection.
+
+    The scorer ``scorer(estimator, X, y)`` returns the metric of
+    :func:`open_set_scores` of a fitted
+    :class:`~sksiamese.OneShotClassifier` on validation queries whose labels
+    not among its classes mark unknown queries. For ``GridSearchCV`` over
+    the classifier, use folds whose validation part holds classes that the
+    training part (the support set) lacks, for example with
+    ``PredefinedSplit``.
+
+    Parameters
+    ----------
+    metric : {"accuracy", "tar_at_far", "auroc"}, default="accuracy"
+        The metric; see :func:`open_set_scores`.
+    far : float, default=0.01
+        The false-accept rate for ``"tar_at_far"``.
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y) -> float``, greater is better.
+
+    Examples
+    --------
+    >>> from sksiamese import OneShotClassifier
+    >>> from sksiamese.metrics import make_open_set_scorer
+    >>> clf = OneShotClassifier(None, threshold=2.0).fit([[0.0], [10.0]], [0, 1])
+    >>> make_open_set_scorer("auroc")(clf, [[0.5], [9.0], [5.0], [0.7]], [0, 1, 7, 8])
+    0.75
+    """
+    check_choice("metric", metric, OPEN_SET_METRICS)
+    return _OpenSetScorer(metric, _check_far(far))

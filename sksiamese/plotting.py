@@ -7,9 +7,22 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.utils.validation import check_is_fitted
 
-from .metrics import _resolve_distance, best_threshold_accuracy, pair_distances
+from ._distances import rowwise
+from ._embedding import check_labels_defined, embed, resolve_distance
+from .metrics import (
+    best_threshold_accuracy,
+    equal_error_rate,
+    pair_distances,
+    verification_roc_auc,
+)
 
-__all__ = ["EmbeddingDisplay", "PairDistanceDisplay", "TrainingCurveDisplay"]
+__all__ = [
+    "EmbeddingDisplay",
+    "PairDistanceDisplay",
+    "TrainingCurveDisplay",
+    "det_curve_display",
+    "roc_curve_display",
+]
 
 
 def _pyplot(caller):
@@ -177,6 +190,7 @@ class EmbeddingDisplay:
                 )
             classes = np.unique(y)
             n_classes = len(classes)
+            self._check_target_names(classes)
             palette = "tab10" if n_classes <= 10 else "tab20"
             colors = _pyplot("EmbeddingDisplay").get_cmap(palette).colors
             for i, cls in enumerate(classes):
@@ -197,6 +211,19 @@ class EmbeddingDisplay:
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
+
+    def _check_target_names(self, classes):
+        if self.target_names is None or classes.dtype.kind not in "iu":
+            return
+        n_names = len(self.target_names)
+        missing = classes[(classes < 0) | (classes >= n_names)]
+        if len(missing):
+            raise ValueError(
+                f"target_names has {n_names} name(s), so it names the integer "
+                f"classes 0 to {n_names - 1}; y also holds "
+                f"{missing[:5].tolist()}. Pass a name for every class, or "
+                "target_names=None to show the labels themselves."
+            )
 
     def _name(self, cls):
         if self.target_names is not None and isinstance(cls, (int, np.integer)):
@@ -344,9 +371,19 @@ class PairDistanceDisplay:
         Where to draw the decision threshold; none if None.
     xlabel : str, default="distance"
         Label of the horizontal axis.
+    higher_is_same : bool, default=False
+        Whether the values are similarity scores (higher is more alike)
+        rather than distances; it orients ``roc_auc_`` and ``eer_``.
 
     Attributes
     ----------
+    roc_auc_ : float or None
+        Area under the ROC curve of "same" against "different" by these
+        values (:func:`sksiamese.metrics.verification_roc_auc`), shown in the
+        legend's title; None unless both kinds of pairs are present.
+    eer_ : float or None
+        Their equal error rate (:func:`sksiamese.metrics.equal_error_rate`),
+        shown beside it.
     ax_ : matplotlib Axes
         Axes with the histograms.
     figure_ : matplotlib Figure
@@ -376,11 +413,13 @@ class PairDistanceDisplay:
     >>> plt.close("all")
     """
 
-    def __init__(self, distances, y, *, threshold=None, xlabel="distance"):
+    def __init__(self, distances, y, *, threshold=None, xlabel="distance",
+                 higher_is_same=False):
         self.distances = distances
         self.y = y
         self.threshold = threshold
         self.xlabel = xlabel
+        self.higher_is_same = higher_is_same
 
     def plot(
         self,
@@ -445,9 +484,16 @@ class PairDistanceDisplay:
                 linestyle="--",
                 label=f"threshold {self.threshold:.3g}",
             )
+        self.roc_auc_ = self.eer_ = None
+        title = None
+        if same.any() and (~same).any() and np.isfinite(distances).all():
+            oriented = -distances if self.higher_is_same else distances
+            self.roc_auc_ = verification_roc_auc(same.astype(int), oriented)
+            self.eer_ = equal_error_rate(same.astype(int), oriented)[0]
+            title = f"AUC = {self.roc_auc_:.3f}, EER = {self.eer_:.3f}"
         ax.set_xlabel(self.xlabel)
         ax.set_ylabel("density" if density else "pairs")
-        ax.legend()
+        ax.legend(title=title)
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
@@ -463,6 +509,7 @@ class PairDistanceDisplay:
         ax=None,
         bins=30,
         density=False,
+        higher_is_same=False,
     ):
         """Plot distances already computed.
 
@@ -484,6 +531,8 @@ class PairDistanceDisplay:
             Number of bins or their edges.
         density : bool, default=False
             Plot densities instead of counts.
+        higher_is_same : bool, default=False
+            Whether the values are similarity scores rather than distances.
 
         Returns
         -------
@@ -502,7 +551,8 @@ class PairDistanceDisplay:
             raise ValueError(
                 f"threshold must be a number, 'best' or None; got {threshold!r}."
             )
-        disp = cls(distances, y, threshold=threshold, xlabel=xlabel)
+        disp = cls(distances, y, threshold=threshold, xlabel=xlabel,
+                   higher_is_same=higher_is_same)
         return disp.plot(ax=ax, bins=bins, density=density)
 
     @classmethod
@@ -577,6 +627,7 @@ class PairDistanceDisplay:
                     estimator.threshold_,
                     "similarity score (higher is more similar)",
                 )
+            higher_is_same = xlabel.startswith("similarity")
             return cls.from_distances(
                 values,
                 y,
@@ -585,6 +636,7 @@ class PairDistanceDisplay:
                 ax=ax,
                 bins=bins,
                 density=density,
+                higher_is_same=higher_is_same,
             )
         if estimator is not None and not hasattr(estimator, "transform"):
             raise TypeError(
@@ -592,7 +644,7 @@ class PairDistanceDisplay:
                 "fitted SiamesePairClassifier (with decision_function and "
                 f"threshold_) or None; got {type(estimator).__name__}."
             )
-        distance = _resolve_distance(estimator, distance)
+        distance = resolve_distance(estimator, distance)
         distances = pair_distances(estimator, pairs, distance=distance)
         return cls.from_distances(
             distances,
@@ -603,6 +655,158 @@ class PairDistanceDisplay:
             bins=bins,
             density=density,
         )
+
+
+# -- ROC and DET curves of verification ---------------------------------------
+def _verification_scores(estimator, X, y, on, distance, max_pairs, random_state):
+    """Labels (1 same, 0 different) and distances of the pairs to draw."""
+    if on not in ("samples", "pairs"):
+        raise ValueError(f"on must be 'samples' or 'pairs'; got {on!r}.")
+    if (not isinstance(max_pairs, (int, np.integer)) or isinstance(max_pairs, bool)
+            or max_pairs < 2):
+        raise ValueError(f"max_pairs must be an integer >= 2; got {max_pairs!r}.")
+    distance = resolve_distance(estimator, distance)
+    if on == "pairs":
+        same = _same_mask(y, len(X))
+        return same.astype(int), pair_distances(estimator, X, distance=distance)
+    y = check_labels_defined(np.asarray(y))
+    if y.shape != (len(X),):
+        raise ValueError(
+            f"y should have shape ({len(X)},), one class per sample; got shape "
+            f"{y.shape}."
+        )
+    E = embed(estimator, X)
+    n = len(E)
+    if n * (n - 1) // 2 <= max_pairs:
+        i, j = np.triu_indices(n, k=1)
+    else:
+        # Every pair would be too many: a uniform sample of distinct pairs.
+        rng = np.random.default_rng(random_state)
+        i = rng.integers(0, n, max_pairs)
+        j = (i + rng.integers(1, n, max_pairs)) % n
+    same = (y[i] == y[j]).astype(int)
+    if same.all() or not same.any():
+        raise ValueError(
+            "The pairs of these samples are all of one kind (all same class or "
+            "all different); ROC and DET curves need both. Pass samples of two "
+            "or more classes, some with two or more samples."
+        )
+    return same, rowwise(E[i], E[j], distance)
+
+
+def _curve_display(display, kind, estimator, X, y, on, distance, max_pairs,
+                   random_state, name, ax, kwargs):
+    same, distances = _verification_scores(estimator, X, y, on, distance,
+                                           max_pairs, random_state)
+    auc = verification_roc_auc(same, distances)
+    eer = equal_error_rate(same, distances)[0]
+    if name is None:
+        name = "raw features" if estimator is None else type(estimator).__name__
+    _pyplot(kind)
+    # scikit-learn adds the AUC to a ROC curve's name itself.
+    label = (f"{name}, EER = {eer:.3f}" if display.__name__ == "RocCurveDisplay"
+             else f"{name} (AUC = {auc:.3f}, EER = {eer:.3f})")
+    # Scores for scikit-learn: higher is "same", so minus the distance.
+    disp = display.from_predictions(same, -distances, pos_label=1, name=label,
+                                    ax=ax, **kwargs)
+    disp.roc_auc_, disp.eer_ = auc, eer
+    return disp
+
+
+def roc_curve_display(estimator, X, y, *, on="samples", distance=None,
+                      max_pairs=100_000, random_state=None, name=None, ax=None,
+                      **kwargs):
+    """The ROC curve of verification by distance in an embedding.
+
+    Drawn by scikit-learn's ``RocCurveDisplay`` from minus the distances (a
+    pair is "same" when close), with the AUC and the equal error rate in the
+    legend.
+
+    Parameters
+    ----------
+    estimator : fitted transformer or None
+        A fitted :class:`~sksiamese.SiameseTransformer`, a ``Pipeline``
+        ending in one, any fitted transformer; ``None`` compares raw features.
+    X : array-like
+        With ``on="samples"``, samples of shape ``(n_samples, ...)``, and
+        every pair of them is drawn (or ``max_pairs`` pairs drawn at
+        random); with ``on="pairs"``, pairs of shape ``(n_pairs, 2, ...)``.
+    y : array-like
+        Class labels of the samples, or, for pairs, 1 (or True) for the
+        same class and 0, -1 or False otherwise.
+    on : {"samples", "pairs"}, default="samples"
+        What ``X`` holds.
+    distance : {"euclidean", "cosine"}, default=None
+        ``None`` takes the estimator's ``distance`` parameter, or euclidean.
+    max_pairs : int, default=100_000
+        At most this many pairs of samples: beyond, a uniform random sample
+        of pairs of distinct samples.
+    random_state : int or None, default=None
+        Draws the sample of pairs.
+    name : str, default=None
+        Name in the legend; the estimator's class name by default.
+    ax : matplotlib Axes, default=None
+        Axes to draw on; a new figure by default.
+    **kwargs : dict
+        Passed to ``RocCurveDisplay.from_predictions``.
+
+    Returns
+    -------
+    display : sklearn.metrics.RocCurveDisplay
+        scikit-learn's display, with ``roc_auc_`` and ``eer_`` added.
+
+    See Also
+    --------
+    det_curve_display : the same pairs as a DET curve.
+    PairDistanceDisplay : the distances themselves, as histograms.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.datasets import load_digits
+    >>> from sksiamese.plotting import roc_curve_display
+    >>> X, y = load_digits(return_X_y=True)
+    >>> disp = roc_curve_display(None, X[:200], y[:200], name="pixels")
+    >>> disp.line_.get_label()
+    'pixels, EER = 0.121 (AUC = 0.94)'
+    >>> plt.close("all")
+    """
+    from sklearn.metrics import RocCurveDisplay
+
+    return _curve_display(RocCurveDisplay, "roc_curve_display", estimator, X, y,
+                          on, distance, max_pairs, random_state, name, ax, kwargs)
+
+
+def det_curve_display(estimator, X, y, *, on="samples", distance=None,
+                      max_pairs=100_000, random_state=None, name=None, ax=None,
+                      **kwargs):
+    """The DET curve of verification by distance in an embedding.
+
+    Drawn by scikit-learn's ``DetCurveDisplay`` (false reject against false
+    accept rate, on normal deviate scales), with the AUC and the equal error
+    rate in the legend. The parameters are those of
+    :func:`roc_curve_display`.
+
+    Returns
+    -------
+    display : sklearn.metrics.DetCurveDisplay
+        scikit-learn's display, with ``roc_auc_`` and ``eer_`` added.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.datasets import load_digits
+    >>> from sksiamese.plotting import det_curve_display
+    >>> X, y = load_digits(return_X_y=True)
+    >>> disp = det_curve_display(None, X[:200], y[:200], name="pixels")
+    >>> disp.line_.get_label()
+    'pixels (AUC = 0.942, EER = 0.121)'
+    >>> plt.close("all")
+    """
+    from sklearn.metrics import DetCurveDisplay
+
+    return _curve_display(DetCurveDisplay, "det_curve_display", estimator, X, y,
+                          on, distance, max_pairs, random_state, name, ax, kwargs)
 
 
 # -- training curves ----------------------------------------------------------

@@ -5,23 +5,38 @@ import numpy as np
 import pytest
 from scipy.interpolate import interp1d
 from scipy.optimize import brentq
+from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
 from sklearn.frozen import FrozenEstimator
-from sklearn.metrics import roc_curve
-from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
+from sklearn.metrics import (
+    adjusted_mutual_info_score,
+    normalized_mutual_info_score,
+    roc_auc_score,
+    roc_curve,
+)
+from sklearn.model_selection import (
+    GridSearchCV,
+    GroupKFold,
+    PredefinedSplit,
+    cross_val_score,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sksiamese import SiameseTransformer
+from sksiamese import OneShotClassifier, SiameseTransformer
 from sksiamese.metrics import (
+    best_threshold,
     best_threshold_accuracy,
+    clustering_scores,
     equal_error_rate,
     false_accept_rate,
     false_reject_rate,
     make_n_way_k_shot_scorer,
+    make_open_set_scorer,
     make_retrieval_scorer,
     map_at_r,
     n_way_k_shot_accuracy,
+    open_set_scores,
     pair_distances,
     precision_at_1,
     r_precision,
@@ -394,6 +409,67 @@ def test_best_threshold_accuracy_at_the_extremes():
     assert best_threshold_accuracy([1, 1, 1, 0], [2.0, 1.0, 1.5, 0.5]) == (0.75, 2.0)
 
 
+def brute_force_threshold(same, d, criterion):
+    """Every candidate threshold, scored by counting; the first best wins."""
+    values = np.unique(d)
+    candidates = np.r_[np.nextafter(values[0], -np.inf),
+                       (values[:-1] + values[1:]) / 2, values[-1]]
+    scored = []
+    for t in candidates:
+        accept = d <= t
+        tp = np.sum(accept & (same == 1))
+        far = np.sum(accept & (same == 0)) / np.sum(same == 0)
+        frr = 1 - tp / np.sum(same == 1)
+        f1 = 2 * tp / (accept.sum() + np.sum(same == 1))
+        if criterion == "accuracy":
+            scored.append(-np.mean(accept == same))
+        elif criterion == "f1":
+            scored.append(-f1)
+        elif criterion == "eer":
+            scored.append(abs(far - frr))
+        else:  # the most accepting within the target FAR
+            scored.append(-accept.sum() if far <= criterion else np.inf)
+    return candidates[int(np.argmin(scored))]
+
+
+@pytest.mark.parametrize("criterion", ["accuracy", "f1", "eer", 0.05, 0.3])
+def test_best_threshold_matches_brute_force(pairs_data, criterion):
+    same, d = pairs_data
+    threshold, rates = best_threshold(same, d, criterion=criterion)
+    assert threshold == pytest.approx(brute_force_threshold(same, d, criterion))
+    accept = d <= threshold
+    assert rates["accuracy"] == pytest.approx(np.mean(accept == same))
+    assert rates["far"] == false_accept_rate(same, d, threshold)
+    assert rates["frr"] == pytest.approx(false_reject_rate(same, d, threshold))
+    assert rates["tar"] == pytest.approx(1 - rates["frr"])
+    if not isinstance(criterion, str):
+        assert rates["far"] <= criterion
+
+
+def test_best_threshold_breaks_ties_towards_accepting_fewer():
+    # Accepting the first pair or the first three are equally accurate (0.75):
+    # the one tie rule takes the smaller threshold.
+    threshold, rates = best_threshold([1, 0, 1, 0], [0.1, 0.2, 0.3, 0.4])
+    assert threshold == pytest.approx(0.15)
+    assert rates["accuracy"] == 0.75
+    assert best_threshold_accuracy([1, 0, 1, 0], [0.1, 0.2, 0.3, 0.4]) == (
+        0.75, threshold)
+
+
+def test_best_threshold_on_negated_similarity_scores():
+    # A similarity score (higher is more alike) is thresholded by its negation.
+    scores = np.array([0.9, 0.8, 0.3, 0.2])
+    threshold, _ = best_threshold([1, 1, 0, 0], -scores)
+    assert ((scores >= -threshold) == [1, 1, 0, 0]).all()
+
+
+@pytest.mark.parametrize("criterion", [0.0, 1.0, -0.5, "best", True, None])
+def test_best_threshold_checks_the_criterion(criterion):
+    with pytest.raises(ValueError, match=r"criterion must be one of 'accuracy', "
+                                         r"'f1', 'eer' or a target false-accept rate"):
+        best_threshold([1, 0], [0.1, 0.2], criterion=criterion)
+
+
 def test_far_and_frr_match_counting(pairs_data):
     same, d = pairs_data
     for t in (0.0, 0.5, 0.7, 2.0):
@@ -447,3 +523,170 @@ def test_pair_distances_checks_the_shape():
     with pytest.raises(ValueError, match=r"pairs must have shape \(n_pairs, 2, "
                                          r"n_features\) .* got shape \(4, 3\)\."):
         pair_distances(None, np.zeros((4, 3)))
+
+
+# -- extreme scales and missing values ----------------------------------------------
+@pytest.fixture(scope="module")
+def digits300():
+    X, y = load_digits(return_X_y=True)
+    return X[:300] / 16, y[:300]
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200])
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_metrics_do_not_change_at_extreme_scales(digits300, scale, distance):
+    X, y = digits300
+    expected = retrieval_scores(X, y, distance=distance)
+    got = retrieval_scores(X * scale, y, distance=distance)
+    assert got == pytest.approx(expected)
+    kwargs = dict(n_way=5, n_episodes=50, distance=distance, random_state=0)
+    for rule in ("nearest", "prototype"):
+        assert n_way_k_shot_accuracy(None, X * scale, y, rule=rule, **kwargs) == (
+            pytest.approx(n_way_k_shot_accuracy(None, X, y, rule=rule, **kwargs)))
+
+
+def test_far_and_frr_refuse_a_nan_threshold():
+    for metric in (false_accept_rate, false_reject_rate):
+        with pytest.raises(ValueError, match=r"threshold must be a number \(a "
+                                             r"distance; inf accepts every pair\); "
+                                             r"got nan\."):
+            metric([1, 0], [0.1, 0.2], threshold=np.nan)
+    assert false_accept_rate([1, 0], [0.1, 0.2], threshold=np.inf) == 1.0
+
+
+@pytest.mark.parametrize("labels", [
+    np.array([0.0, 1.0, np.nan, 1.0, 0.0, np.nan]),
+    np.array(["a", "b", None, "b", "a", None], dtype=object),
+])
+def test_missing_labels_are_not_a_class(labels):
+    X = np.arange(12.0).reshape(6, 2)
+    message = (r"y holds 2 missing label\(s\) \(NaN or None\), first at position "
+               r"2; a missing label is not a class\.")
+    with pytest.raises(ValueError, match=message):
+        retrieval_scores(X, labels)
+    with pytest.raises(ValueError, match=message):
+        n_way_k_shot_accuracy(None, X, labels, n_way=2, n_episodes=2)
+    with pytest.raises(ValueError, match=message.replace("^y", "y_reference")
+                       .replace("y holds", "y_reference holds")):
+        retrieval_scores(X, [0, 1, 0, 1, 0, 1], X_reference=X, y_reference=labels)
+
+
+# -- open-set scores -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def open_set(digits300):
+    """Support: two of each digit 0-4; held-out queries of 0-9 (5-9 unknown)."""
+    X, y = digits300
+    support = np.concatenate([np.flatnonzero(y == c)[:2] for c in range(5)])
+    queries = np.setdiff1d(np.arange(len(y)), support)
+    return X[support], y[support], X[queries], y[queries]
+
+
+def test_open_set_scores_match_counting(open_set):
+    X_s, y_s, X_q, y_q = open_set
+    clf = OneShotClassifier(None, threshold=1.5).fit(X_s, y_s)
+    scores = open_set_scores(clf, X_q, y_q, far=0.1)
+    labels, d = clf.match(X_q)
+    known = np.isin(y_q, y_s)
+    truth = np.where(known, y_q, -1)
+    assert scores["accuracy"] == pytest.approx(np.mean(clf.predict(X_q) == truth))
+    assert scores["auroc"] == pytest.approx(roc_auc_score(known, -d))
+    # TAR at FAR: the most accepting threshold that keeps FAR within 0.1.
+    best = 0.0
+    for t in np.r_[-1.0, np.unique(d)]:
+        accepted = d <= t
+        if np.mean(accepted[~known]) <= 0.1:
+            best = max(best, np.mean((accepted & (labels == y_q))[known]))
+    assert scores["tar_at_far"] == pytest.approx(best)
+    for metric in ("accuracy", "tar_at_far", "auroc"):
+        scorer = make_open_set_scorer(metric, far=0.1)
+        assert scorer(clf, X_q, y_q) == scores[metric]
+
+
+def test_open_set_scorer_tunes_the_threshold_in_grid_search(open_set):
+    X_s, y_s, X_q, y_q = open_set
+    X, y = np.r_[X_s, X_q], np.r_[y_s, y_q]
+    # One split: the support set trains, the held-out queries (with digits
+    # 5-9, which the support set lacks) validate.
+    split = PredefinedSplit(np.r_[np.full(len(y_s), -1), np.zeros(len(y_q))])
+    grid = GridSearchCV(OneShotClassifier(None), {"threshold": [0.5, 1.5, 3.0, None]},
+                        scoring=make_open_set_scorer("accuracy"), cv=split,
+                        refit=False).fit(X, y)
+    expected = [open_set_scores(OneShotClassifier(None, threshold=t).fit(X_s, y_s),
+                                X_q, y_q)["accuracy"] for t in (0.5, 1.5, 3.0, None)]
+    np.testing.assert_allclose(grid.cv_results_["mean_test_score"], expected)
+
+
+def test_open_set_scores_errors(open_set):
+    X_s, y_s, X_q, y_q = open_set
+    clf = OneShotClassifier(None).fit(X_s, y_s)
+    known = np.isin(y_q, y_s)
+    with pytest.raises(ValueError, match=r"auroc compares known queries \(labels in "
+                                         r"classes_\) with unknown ones \(labels not "
+                                         r"in classes_\); y holds only known ones\."):
+        make_open_set_scorer("auroc")(clf, X_q[known], y_q[known])
+    with pytest.raises(ValueError, match=r"far must be a float strictly between 0 "
+                                         r"and 1; got 0\."):
+        make_open_set_scorer("tar_at_far", far=0)
+    with pytest.raises(ValueError, match=r"metric must be one of 'accuracy', "
+                                         r"'tar_at_far', 'auroc'; got 'auc'\."):
+        make_open_set_scorer("auc")
+    with pytest.raises(TypeError, match=r"Open-set scores need a fitted classifier "
+                                        r"with a match method"):
+        open_set_scores(StandardScaler().fit(X_s), X_q, y_q)
+
+
+# -- retrieval against a reference set -----------------------------------------------
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_retrieval_from_a_reference_set_matches_brute_force(digits300, distance):
+    X, y = digits300
+    Q, y_q, R, y_r = X[:60], y[:60], X[100:], y[100:]
+    got = retrieval_scores(Q, y_q, X_reference=R, y_reference=y_r, distance=distance,
+                           block_size=7)
+    p1, rp, mapr = [], [], []
+    for q, label in zip(Q, y_q, strict=True):
+        d = np.array([slow_distance(q, r, distance) for r in R])
+        ranked = y_r[np.argsort(d, kind="stable")]
+        n_rel = int(np.sum(y_r == label))
+        hits = ranked[:n_rel] == label
+        p1.append(hits[0])
+        rp.append(hits.mean())
+        mapr.append(np.sum(np.cumsum(hits) / np.arange(1, n_rel + 1) * hits) / n_rel)
+    assert got == pytest.approx({"precision_at_1": np.mean(p1),
+                                 "r_precision": np.mean(rp), "map_at_r": np.mean(mapr)})
+    assert precision_at_1(Q, y_q, X_reference=R, y_reference=y_r,
+                          distance=distance) == pytest.approx(np.mean(p1))
+
+
+def test_retrieval_reference_errors(digits300):
+    X, y = digits300
+    with pytest.raises(ValueError, match=r"X_reference and y_reference go together"):
+        retrieval_scores(X, y, X_reference=X)
+    with pytest.raises(ValueError, match=r"X_reference has 3 features per sample, X "
+                                         r"has 64"):
+        retrieval_scores(X, y, X_reference=np.zeros((2, 3)), y_reference=[0, 1])
+    with pytest.raises(ValueError, match=r"No query's class is in y_reference"):
+        retrieval_scores(X[:5], np.zeros(5), X_reference=X[:5], y_reference=np.ones(5))
+
+
+# -- clustering ------------------------------------------------------------------
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_clustering_scores_are_sklearns_on_kmeans(digits300, distance):
+    X, y = digits300
+    got = clustering_scores(X, y, distance=distance, random_state=0)
+    E = X / np.linalg.norm(X, axis=1, keepdims=True) if distance == "cosine" else X
+    clusters = KMeans(10, n_init=10, random_state=0).fit_predict(E / np.abs(E).max()
+                                                                if distance != "cosine"
+                                                                else E)
+    assert got == pytest.approx({"nmi": normalized_mutual_info_score(y, clusters),
+                                 "ami": adjusted_mutual_info_score(y, clusters)})
+    assert 0.3 < got["ami"] <= got["nmi"] < 1
+    assert clustering_scores(X * 1e200, y, distance=distance,
+                             random_state=0) == pytest.approx(got)
+
+
+def test_clustering_scores_errors():
+    with pytest.raises(ValueError, match=r"n_clusters=5 needs at least that many "
+                                         r"samples; X has 3\."):
+        clustering_scores([[0.0], [1.0], [2.0]], [0, 1, 2], n_clusters=5)
+    with pytest.raises(ValueError, match=r"n_clusters must be an integer >= 2; got 1"):
+        clustering_scores([[0.0], [1.0]], [0, 0])

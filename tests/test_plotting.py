@@ -16,6 +16,8 @@ from sksiamese.plotting import (  # noqa: E402
     EmbeddingDisplay,
     PairDistanceDisplay,
     TrainingCurveDisplay,
+    det_curve_display,
+    roc_curve_display,
 )
 
 
@@ -165,6 +167,16 @@ def test_embedding_errors(blobs):
         EmbeddingDisplay.from_embedding(X, y[:-1])
     with pytest.raises(ValueError, match="The embedding should be a non-empty 2-D"):
         EmbeddingDisplay.from_embedding(X[0], None)
+
+
+@pytest.mark.parametrize("y", [[0, 1, 2], [-1, 0, 1]])
+def test_embedding_too_few_target_names(y):
+    coords = np.zeros((3, 2))
+    with pytest.raises(ValueError, match=r"target_names has 2 name\(s\), so it "
+                                         r"names the integer classes 0 to 1; y also "
+                                         r"holds \[(2|-1)\]\."):
+        EmbeddingDisplay(coords, y, target_names=["a", "b"]).plot()
+    plt.close("all")
 
 
 def test_needs_matplotlib(blobs, monkeypatch):
@@ -429,3 +441,90 @@ def test_training_curves_from_siamese_transformer(blobs):
     assert_allclose(
         disp.lines_["train_loss"].get_ydata(), emb.history_[:, "train_loss"]
     )
+
+
+# -- ROC and DET curves ---------------------------------------------------------
+def all_pair_distances(X, y):
+    same, distances = [], []
+    for i in range(len(X)):
+        for j in range(i + 1, len(X)):
+            same.append(int(y[i] == y[j]))
+            distances.append(np.linalg.norm(X[i] - X[j]))
+    return np.array(same), np.array(distances)
+
+
+@pytest.mark.parametrize("function", [roc_curve_display, det_curve_display])
+def test_verification_curves_are_sklearns_on_every_pair(blobs, function):
+    from sklearn.metrics import RocCurveDisplay, det_curve, roc_auc_score, roc_curve
+
+    from sksiamese.metrics import equal_error_rate
+
+    X, y = blobs
+    X, y = X[::2], y[::2]
+    disp = function(Identity(), X, y, name="blobs")
+    same, d = all_pair_distances(X.astype(np.float64), y)
+    assert disp.roc_auc_ == pytest.approx(roc_auc_score(same, -d))
+    assert disp.eer_ == pytest.approx(equal_error_rate(same, d)[0])
+    if function is roc_curve_display:
+        assert isinstance(disp, RocCurveDisplay)
+        fpr, tpr, _ = roc_curve(same, -d)
+        assert_allclose(disp.fpr, fpr, atol=1e-12)
+        assert_allclose(disp.tpr, tpr)
+        assert disp.line_.get_label() == (f"blobs, EER = {disp.eer_:.3f} "
+                                          f"(AUC = {disp.roc_auc_:.2f})")
+    else:
+        fpr, fnr, _ = det_curve(same, -d, drop_intermediate=True)
+        assert_allclose(disp.fpr, fpr, atol=1e-12)
+        assert_allclose(disp.fnr, fnr, atol=1e-12)
+        assert disp.line_.get_label() == (f"blobs (AUC = {disp.roc_auc_:.3f}, "
+                                          f"EER = {disp.eer_:.3f})")
+
+
+def test_verification_curves_on_pairs_and_on_a_sample_of_pairs(blobs):
+    from sksiamese.metrics import pair_distances, verification_roc_auc
+
+    X, y = blobs
+    other = np.random.default_rng(0).permutation(60)
+    pairs = np.stack([X, X[other]], axis=1)
+    same = (y == y[other]).astype(int)
+    disp = roc_curve_display(None, pairs, same, on="pairs")
+    assert disp.roc_auc_ == pytest.approx(
+        verification_roc_auc(same, pair_distances(None, pairs)))
+    assert disp.line_.get_label().startswith("raw features, EER = ")
+    sampled = det_curve_display(Identity(), X, y, max_pairs=300, random_state=0)
+    again = det_curve_display(Identity(), X, y, max_pairs=300, random_state=0)
+    assert len(sampled.fpr) > 2
+    assert_allclose(sampled.fpr, again.fpr)
+    assert sampled.roc_auc_ > 0.9
+
+
+def test_verification_curve_errors(blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match=r"on must be 'samples' or 'pairs'; got "
+                                         r"'triplets'\."):
+        roc_curve_display(None, X, y, on="triplets")
+    with pytest.raises(ValueError, match=r"max_pairs must be an integer >= 2; got 1"):
+        roc_curve_display(None, X, y, max_pairs=1)
+    with pytest.raises(ValueError, match=r"The pairs of these samples are all of one "
+                                         r"kind"):
+        roc_curve_display(None, X[:3], [0, 1, 2])
+    with pytest.raises(ValueError, match=r"y should have shape \(60,\), one class "
+                                         r"per sample; got shape \(59,\)\."):
+        det_curve_display(None, X, y[:-1])
+
+
+def test_pair_distances_show_auc_and_eer():
+    from sksiamese.metrics import equal_error_rate, verification_roc_auc
+
+    distances = np.array([0.1, 0.5, 0.4, 0.9, 0.3, 1.2])
+    y = np.array([1, 1, 0, 0, 1, 0])
+    disp = PairDistanceDisplay.from_distances(distances, y)
+    assert disp.roc_auc_ == verification_roc_auc(y, distances)
+    assert disp.eer_ == equal_error_rate(y, distances)[0]
+    assert disp.ax_.get_legend().get_title().get_text() == (
+        f"AUC = {disp.roc_auc_:.3f}, EER = {disp.eer_:.3f}")
+    # Similarity scores are oriented the other way round.
+    scores = PairDistanceDisplay.from_distances(-distances, y, higher_is_same=True)
+    assert scores.roc_auc_ == disp.roc_auc_ and scores.eer_ == disp.eer_
+    one_kind = PairDistanceDisplay.from_distances([0.1, 0.2], [1, 1])
+    assert one_kind.roc_auc_ is None and one_kind.eer_ is None

@@ -416,3 +416,339 @@ def test_one_shot_support_of_many_classes_does_not_warn():
         warnings.simplefilter("error")
         clf = OneShotClassifier(None).fit(X_support, y_support)
     assert list(clf.predict(X_support)) == list(range(30))
+
+
+def test_former_module_path_still_imports():
+    from sksiamese.classifier import OneShotClassifier as Former
+
+    assert Former is OneShotClassifier
+
+
+# -- temperature never changes the assignment ------------------------------------
+@pytest.fixture(scope="module")
+def digits300():
+    X, y = load_digits(return_X_y=True)
+    return X[:300] / 16, y[:300]
+
+
+@pytest.mark.parametrize("rule", ["nearest", "prototype"])
+@pytest.mark.parametrize("temperature", [1e-300, 1e-6, 1e16, 1e300])
+def test_temperature_does_not_change_predict(digits300, rule, temperature):
+    X, y = digits300
+    support = np.concatenate([np.flatnonzero(y == c)[:3] for c in range(10)])
+    base = OneShotClassifier(None, rule=rule).fit(X[support], y[support])
+    clf = clone(base).set_params(temperature=temperature).fit(X[support], y[support])
+    np.testing.assert_array_equal(clf.predict(X), base.predict(X))
+    # predict is the class at the least distance, whatever the temperature.
+    D = np.array([[np.linalg.norm(x - p) for p in base.prototypes_] for x in X]
+                 if rule == "prototype" else
+                 [[min(np.linalg.norm(x - s) for s in X[support][y[support] == c])
+                   for c in base.classes_] for x in X])
+    np.testing.assert_array_equal(clf.predict(X), base.classes_[D.argmin(axis=1)])
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def slow_knn_vote(d, labels, classes, temperature):
+    """The weighted vote by a loop; exact ties go to the nearer voters in sum."""
+    scores = []
+    for c in classes:
+        mine = [i for i, label in enumerate(labels) if label == c]
+        weight = sum(np.exp(-(d[i] - d[0]) / temperature) for i in mine)
+        scores.append((weight, -sum(d[i] - d[0] for i in mine) if mine else -np.inf))
+    return classes[max(range(len(classes)), key=lambda i: scores[i])]
+
+
+@pytest.mark.parametrize("temperature", [1e-300, 1.0, 1e16, 1e300])
+def test_knn_votes_stay_exact_at_any_temperature(digits300, temperature):
+    X, y = digits300
+    support = np.concatenate([np.flatnonzero(y == c)[:4] for c in range(10)])
+    clf = OneShotClassifier(None, rule="knn", n_neighbors=4,
+                            temperature=temperature).fit(X[support], y[support])
+    dist, ind = clf.kneighbors(X)
+    expected = [slow_knn_vote(d, clf.support_labels_[i], clf.classes_, temperature)
+                for d, i in zip(dist, ind, strict=True)]
+    np.testing.assert_array_equal(clf.predict(X), expected)
+    proba = clf.predict_proba(X)
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+# -- open set: calibration on held-out queries -----------------------------------
+@pytest.fixture(scope="module")
+def open_set(digits300):
+    """Support: two of each digit 0-4; held-out queries of 0-9 (5-9 unknown)."""
+    X, y = digits300
+    support = np.concatenate([np.flatnonzero(y == c)[:2] for c in range(5)])
+    queries = np.setdiff1d(np.arange(len(y)), support)
+    return X[support], y[support], X[queries], y[queries]
+
+
+def open_set_counts(clf, X, y, threshold):
+    """Rates of predict with ``threshold``, counted one query at a time."""
+    labels, distances = clf.match(X)
+    tp = fa = n_accepted = 0
+    correct = 0
+    for label, d, truth in zip(labels, distances, y, strict=True):
+        known = truth in clf.classes_
+        accepted = d <= threshold
+        n_accepted += accepted
+        tp += accepted and label == truth
+        fa += accepted and not known
+        correct += (accepted and label == truth) if known else not accepted
+    n_known = sum(t in clf.classes_ for t in y)
+    return {"accuracy": correct / len(y), "f1": 2 * tp / (n_accepted + n_known),
+            "far": fa / (len(y) - n_known), "tar": tp / n_known,
+            "frr": 1 - tp / n_known}
+
+
+@pytest.mark.parametrize("criterion", ["accuracy", "f1", "eer", 0.05, 0.2])
+def test_calibrate_threshold_is_best_by_brute_force(open_set, criterion):
+    X_s, y_s, X_q, y_q = open_set
+    clf = OneShotClassifier(None).fit(X_s, y_s)
+    clf.calibrate_threshold(X_q, y_q, criterion=criterion)
+    assert clf.threshold_criterion_ == criterion
+    rates = open_set_counts(clf, X_q, y_q, clf.threshold_)
+    assert clf.threshold_rates_ == pytest.approx(rates)
+    # No other threshold between the distances does better.
+    d = np.sort(clf.match(X_q)[1])
+    for t in np.r_[d[0] - 1, (d[:-1] + d[1:]) / 2, d[-1]]:
+        other = open_set_counts(clf, X_q, y_q, t)
+        if criterion in ("accuracy", "f1"):
+            assert other[criterion] <= rates[criterion] + 1e-12
+        elif criterion == "eer":
+            assert (abs(other["far"] - other["frr"])
+                    >= abs(rates["far"] - rates["frr"]) - 1e-12)
+        elif other["far"] <= criterion:
+            assert other["tar"] <= rates["tar"] + 1e-12
+    # predict rejects exactly beyond the chosen threshold.
+    labels, distances = clf.match(X_q)
+    expected = np.where(distances > clf.threshold_, -1, labels)
+    np.testing.assert_array_equal(clf.predict(X_q), expected)
+
+
+def test_calibrated_threshold_beats_auto_on_held_out_queries(open_set):
+    X_s, y_s, X_q, y_q = open_set
+    auto = OneShotClassifier(None, threshold="auto").fit(X_s, y_s)
+    calibrated = clone(auto).fit(X_s, y_s).calibrate_threshold(X_q, y_q)
+    truth = np.where(np.isin(y_q, y_s), y_q, -1)
+    assert calibrated.score(X_q, truth) >= auto.score(X_q, truth)
+    assert calibrated.score(X_q, truth) == pytest.approx(
+        calibrated.threshold_rates_["accuracy"])
+    # A new fit replaces the calibration by the threshold parameter.
+    calibrated.fit(X_s, y_s)
+    assert calibrated.threshold_ == auto.threshold_
+    assert not hasattr(calibrated, "threshold_rates_")
+
+
+@pytest.mark.parametrize("criterion", ["eer", 0.01])
+def test_calibration_needs_unknown_queries_for_rates(open_set, criterion):
+    X_s, y_s, X_q, y_q = open_set
+    clf = OneShotClassifier(None).fit(X_s, y_s)
+    known = np.isin(y_q, y_s)
+    with pytest.raises(ValueError, match=r"weighs false accepts against false "
+                                         r"rejects; the calibration data hold no "
+                                         r"different pairs or unknown queries"):
+        clf.calibrate_threshold(X_q[known], y_q[known], criterion=criterion)
+    with pytest.raises(ValueError, match=r"criterion must be one of 'accuracy', "
+                                         r"'f1', 'eer' or a target false-accept "
+                                         r"rate, a float strictly between 0 and 1; "
+                                         r"got 1\.5\."):
+        clf.calibrate_threshold(X_q, y_q, criterion=1.5)
+    # Accuracy needs no unknown queries: with none, rejecting nothing is best.
+    clf.calibrate_threshold(X_q[known], y_q[known])
+    assert (clf.predict(X_q[known]) != -1).all()
+
+
+def test_calibration_refuses_an_unknown_label_among_the_classes(open_set):
+    X_s, y_s, X_q, y_q = open_set
+    clf = OneShotClassifier(None, unknown_label=3).fit(X_s, y_s)
+    with pytest.raises(ValueError, match=r"unknown_label=3 is one of the classes"):
+        clf.calibrate_threshold(X_q, y_q)
+    assert clf.threshold_ is None
+
+
+# -- a gallery that grows ------------------------------------------------------------
+@pytest.mark.parametrize("threshold", [None, "auto"])
+@pytest.mark.parametrize("rule", ["nearest", "prototype", "knn"])
+def test_partial_fit_equals_a_fit_on_the_union(digits300, rule, threshold):
+    X, y = digits300
+    first = np.concatenate([np.flatnonzero(y == c)[:2] for c in range(4)])
+    more = np.concatenate([np.flatnonzero(y == c)[2:4] for c in range(2, 7)])
+    params = dict(rule=rule, n_neighbors=3, threshold=threshold)
+    grown = OneShotClassifier(None, **params).fit(X[first], y[first])
+    grown.partial_fit(X[more], y[more])
+    union = np.r_[first, more]
+    fresh = OneShotClassifier(None, **params).fit(X[union], y[union])
+    np.testing.assert_array_equal(grown.classes_, np.arange(7))
+    for name in ("support_embeddings_", "support_labels_", "prototypes_"):
+        np.testing.assert_array_equal(getattr(grown, name), getattr(fresh, name))
+    assert grown.threshold_ == fresh.threshold_
+    np.testing.assert_array_equal(grown.predict(X), fresh.predict(X))
+    np.testing.assert_array_equal(grown.predict_proba(X), fresh.predict_proba(X))
+
+
+def test_partial_fit_with_a_frozen_embedding(emb, new_classes):
+    X_s, y_s, X_q, _ = new_classes
+    first = y_s < 8
+    grown = OneShotClassifier(FrozenEstimator(emb)).fit(X_s[first], y_s[first])
+    grown.partial_fit(X_s[~first], y_s[~first])
+    order = np.r_[np.flatnonzero(first), np.flatnonzero(~first)]
+    fresh = OneShotClassifier(FrozenEstimator(emb)).fit(X_s[order], y_s[order])
+    np.testing.assert_allclose(grown.support_embeddings_, fresh.support_embeddings_,
+                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(grown.predict(X_q), fresh.predict(X_q))
+
+
+def test_partial_fit_before_fit_is_fit(open_set):
+    X_s, y_s, X_q, _ = open_set
+    a = OneShotClassifier(None).partial_fit(X_s, y_s)
+    np.testing.assert_array_equal(a.predict(X_q),
+                                  OneShotClassifier(None).fit(X_s, y_s).predict(X_q))
+
+
+def test_partial_fit_errors_leave_the_gallery_as_it_was(open_set):
+    X_s, y_s, X_q, _ = open_set
+    clf = OneShotClassifier(None, threshold=1.0).fit(X_s, y_s)
+    before = clf.predict(X_q)
+    with pytest.raises(ValueError, match=r"X has 3 features, but OneShotClassifier "
+                                         r"is expecting 64 features"):
+        clf.partial_fit(np.zeros((2, 3)), [7, 7])
+    with pytest.raises(ValueError, match=r"y holds strings but the enrolled classes "
+                                         r"are numbers \(\[0, 1, 2\], \.\.\.\); "
+                                         r"enrol labels of one kind\."):
+        clf.partial_fit(X_q[:2], ["a", "b"])
+    with pytest.raises(ValueError, match=r"unknown_label=-1 is one of the classes"):
+        clf.partial_fit(X_q[:2], [-1, -1])
+    np.testing.assert_array_equal(clf.predict(X_q), before)
+    assert len(clf.support_labels_) == len(y_s)
+    # A change that fails while the gallery is rebuilt is undone.
+    two = OneShotClassifier(None, threshold="auto").fit(X_s[:4], y_s[:4])
+    threshold = two.threshold_
+    with pytest.raises(ValueError, match=r"threshold='auto' compares distances "
+                                         r"within and between classes"):
+        two.remove_classes([1])
+    np.testing.assert_array_equal(two.classes_, [0, 1])
+    assert two.threshold_ == threshold and len(two.support_labels_) == 4
+
+
+def test_remove_classes_equals_a_fit_without_them(open_set):
+    X_s, y_s, X_q, _ = open_set
+    clf = OneShotClassifier(None, rule="prototype").fit(X_s, y_s)
+    clf.remove_classes([1, 3])
+    keep = ~np.isin(y_s, [1, 3])
+    fresh = OneShotClassifier(None, rule="prototype").fit(X_s[keep], y_s[keep])
+    np.testing.assert_array_equal(clf.classes_, [0, 2, 4])
+    np.testing.assert_array_equal(clf.prototypes_, fresh.prototypes_)
+    np.testing.assert_array_equal(clf.predict_proba(X_q), fresh.predict_proba(X_q))
+    with pytest.raises(ValueError, match=r"Cannot remove classes \[7\]: they are not "
+                                         r"enrolled\. The enrolled classes are "
+                                         r"\[0, 2, 4\]\."):
+        clf.remove_classes([0, 7])
+    with pytest.raises(ValueError, match=r"would leave no class enrolled"):
+        clf.remove_classes([0, 2, 4])
+    np.testing.assert_array_equal(clf.classes_, [0, 2, 4])
+
+
+@pytest.mark.parametrize("rule", ["nearest", "prototype"])
+def test_nearest_classes_match_a_loop(open_set, rule):
+    X_s, y_s, X_q, _ = open_set
+    clf = OneShotClassifier(None, rule=rule).fit(X_s, y_s)
+    dist, classes = clf.nearest_classes(X_q[:20], n_classes=3)
+    for q, d, c in zip(X_q[:20], dist, classes, strict=True):
+        if rule == "prototype":
+            per_class = [np.linalg.norm(q - p) for p in clf.prototypes_]
+        else:
+            per_class = [min(np.linalg.norm(q - s) for s in X_s[y_s == k])
+                         for k in clf.classes_]
+        order = np.argsort(per_class, kind="stable")[:3]
+        np.testing.assert_array_equal(c, clf.classes_[order])
+        np.testing.assert_allclose(d, np.asarray(per_class)[order], rtol=1e-9)
+    np.testing.assert_array_equal(classes[:, 0], clf.predict(X_q[:20]))
+    assert clf.nearest_classes(X_q[:2])[0].shape == (2, 5)
+    with pytest.raises(ValueError, match=r"n_classes must be an integer from 1 to "
+                                         r"the 5 enrolled classes; got 6\."):
+        clf.nearest_classes(X_q[:2], n_classes=6)
+
+
+# -- approximate search for large galleries ----------------------------------------
+@pytest.mark.parametrize("rule", ["nearest", "prototype", "knn"])
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_faiss_search_agrees_with_exact_search(digits300, rule, distance):
+    pytest.importorskip("faiss")
+    X, y = digits300
+    gallery, queries = np.arange(0, 300, 2), np.arange(1, 300, 2)
+    params = dict(rule=rule, distance=distance, n_neighbors=3)
+    exact = OneShotClassifier(None, **params).fit(X[gallery], y[gallery])
+    approx = OneShotClassifier(None, algorithm="faiss", **params).fit(
+        X[gallery], y[gallery])
+    agree = np.mean(approx.predict(X[queries]) == exact.predict(X[queries]))
+    assert agree >= 0.9
+    # The distances reported are exact for the neighbours found.
+    d, i = approx.kneighbors(X[queries], n_neighbors=3)
+    assert (np.diff(d, axis=1) >= 0).all()
+    E = X[gallery][i]
+    expected = (np.linalg.norm(X[queries][:, None] - E, axis=2)
+                if distance == "euclidean" else
+                1 - np.einsum("qd,qkd->qk", X[queries], E)
+                / np.linalg.norm(X[queries], axis=1)[:, None]
+                / np.linalg.norm(E, axis=2))
+    np.testing.assert_allclose(d, expected, rtol=1e-9, atol=1e-12)
+    labels, dist = approx.match(X[queries])
+    exact_labels, exact_dist = exact.match(X[queries])
+    if rule != "knn":  # a missed neighbour is farther, never nearer
+        assert (dist >= exact_dist - 1e-12).all()
+        found = np.isclose(dist, exact_dist, rtol=1e-12, atol=0)
+        np.testing.assert_array_equal(labels[found], exact_labels[found])
+    # predict_proba stays exact.
+    np.testing.assert_array_equal(approx.predict_proba(X[queries]),
+                                  exact.predict_proba(X[queries]))
+
+
+def test_faiss_classifier_pickles_and_grows(digits300):
+    pytest.importorskip("faiss")
+    import pickle
+
+    X, y = digits300
+    clf = OneShotClassifier(None, algorithm="faiss").fit(X[:150], y[:150])
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict(X[150:]), clf.predict(X[150:]))
+    clf.partial_fit(X[150:200], y[150:200])
+    fresh = OneShotClassifier(None, algorithm="faiss").fit(X[:200], y[:200])
+    np.testing.assert_array_equal(clf.predict(X[200:]), fresh.predict(X[200:]))
+
+
+def test_faiss_missing_is_a_clear_error(digits300, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "faiss", None)
+    X, y = digits300
+    with pytest.raises(ImportError, match=r"algorithm='faiss' needs the faiss "
+                                          r"library\. Install it with `pip install "
+                                          r"faiss-cpu`"):
+        OneShotClassifier(None, algorithm="faiss").fit(X[:20], y[:20])
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_kneighbors_over_a_gallery_of_several_tiles(distance):
+    # 5000 support rows are more than one tile of reference rows: the running
+    # nearest of each tile are merged.
+    rng = np.random.default_rng(0)
+    S, Q = rng.normal(size=(5000, 3)), rng.normal(size=(300, 3))
+    clf = OneShotClassifier(None, distance=distance).fit(S, np.arange(5000) % 7)
+    if distance == "cosine":
+        D = 1 - (Q / np.linalg.norm(Q, axis=1, keepdims=True)) @ (
+            S / np.linalg.norm(S, axis=1, keepdims=True)).T
+    else:
+        D = np.linalg.norm(Q[:, None] - S[None], axis=2)
+    dist, ind = clf.kneighbors(Q, n_neighbors=4)
+    np.testing.assert_array_equal(ind, np.argsort(D, axis=1)[:, :4])
+    np.testing.assert_allclose(dist, np.sort(D, axis=1)[:, :4], rtol=1e-9,
+                               atol=1e-12)
+    # Leaving each support sample out, across tiles too.
+    dist, ind = clf.kneighbors(n_neighbors=2)
+    assert not (ind == np.arange(5000)[:, None]).any()
+    rows = rng.choice(5000, 50, replace=False)
+    d_self = np.linalg.norm(S[rows][:, None] - S[None], axis=2)
+    d_self[np.arange(50), rows] = np.inf
+    if distance == "euclidean":
+        np.testing.assert_array_equal(ind[rows], np.argsort(d_self, axis=1)[:, :2])
