@@ -27,7 +27,7 @@ from ._validation import (
 )
 from .encoders import build_encoder, input_spec
 from .losses import PairContrastiveLoss
-from .metrics import best_threshold_accuracy
+from .metrics import best_threshold, best_threshold_accuracy
 from .transformer import SiameseTransformer
 
 __all__ = ["SiamesePairClassifier"]
@@ -106,40 +106,6 @@ class _EmbeddingPairLoss(nn.Module):
         return self.loss(*output, labels)
 
 
-def _best_threshold(scores, same, strategy):
-    """The threshold on ``scores`` (accept where ``score > threshold``)."""
-    order = np.argsort(-scores, kind="stable")
-    s, t = scores[order], same[order].astype(np.float64)
-    n = len(s)
-    n_pos = t.sum()
-    n_neg = n - n_pos
-    # Accepting the k highest scores, k = 0 .. n; only k at the end of a run of
-    # tied scores is a threshold that can be drawn.
-    tp = np.r_[0.0, np.cumsum(t)]
-    fp = np.r_[0.0, np.cumsum(1 - t)]
-    ks = np.r_[0, np.flatnonzero(np.r_[s[:-1] > s[1:], True]) + 1]
-    if strategy == "accuracy":
-        value = (tp[ks] + n_neg - fp[ks]) / n
-    elif strategy == "f1":
-        value = 2 * tp[ks] / np.maximum(2 * tp[ks] + fp[ks] + n_pos - tp[ks], 1)
-    else:
-        if n_neg == 0:
-            raise ValueError(
-                "A target false-accept rate needs 'different' pairs to measure "
-                "it on; the calibration pairs hold none."
-            )
-        # The most accepting threshold whose false-accept rate is in target.
-        value = np.where(fp[ks] / n_neg <= strategy, ks, -1.0)
-    best = np.flatnonzero(value == value.max())
-    k = ks[best[len(best) // 2]]
-    if k == 0:
-        return float(s[0])
-    if k == n:
-        spread = s[0] - s[-1]
-        return float(s[-1] - (spread / max(n - 1, 1) if spread > 0 else 1.0))
-    return float((s[k - 1] + s[k]) / 2)
-
-
 class SiamesePairClassifier(ClassifierMixin, SiameseBase):
     """Verify pairs: are the two inputs of a pair of the same kind?
 
@@ -211,11 +177,14 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         Fraction of the pairs held out from training (stratified by label) to
         calibrate ``threshold_`` on. With 0, or where a label has fewer than
         two pairs, the threshold is calibrated on the training pairs.
-    threshold_strategy : {"accuracy", "f1"} or float, default="accuracy"
-        How ``threshold_`` is chosen on the calibration pairs: the best
-        accuracy, the best F1 score of "same", or, given a float in (0, 1),
-        the most accepting threshold whose false-accept rate (the fraction of
-        "different" pairs predicted "same") is at most that target.
+    threshold_strategy : {"accuracy", "f1", "eer"} or float, default="accuracy"
+        How ``threshold_`` is chosen on the calibration pairs, by
+        :func:`sksiamese.metrics.best_threshold` (whose tie rule applies): the
+        best accuracy, the best F1 score of "same", the equal error rate
+        (false accepts as frequent as false rejects), or, given a float in
+        (0, 1), the most accepting threshold whose false-accept rate (the
+        fraction of "different" pairs predicted "same") is at most that
+        target.
     pos_label : int, bool or str, default=None
         The label of ``y`` that means "same". None takes 1 (or True) where
         the labels are 0/1, -1/1 or booleans; any other labels need it.
@@ -244,6 +213,9 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         The label that means "same": ``pos_label``, or 1 (True) by default.
     threshold_ : float
         Pairs whose similarity score exceeds it are predicted "same".
+    threshold_rates_ : dict
+        What ``threshold_`` achieves on the calibration pairs: ``"accuracy"``,
+        ``"f1"``, ``"far"`` (false-accept rate), ``"tar"`` and ``"frr"``.
     proba_slope_ : float
         Slope of the logistic map from ``decision_function`` to the
         probability of "same" (Platt scaling through the threshold),
@@ -322,7 +294,7 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         "loss": [StrOptions({"contrastive", "bce"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "threshold_strategy": [
-            StrOptions({"accuracy", "f1"}),
+            StrOptions({"accuracy", "f1", "eer"}),
             Interval(Real, 0, 1, closed="neither"),
         ],
         "pos_label": [Real, str, "boolean", None],
@@ -684,7 +656,15 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
                 "Calibrating the threshold needs both 'same' and 'different' "
                 "pairs; the calibration pairs hold only one kind."
             )
-        self.threshold_ = _best_threshold(scores, same, self.threshold_strategy)
+        # The one threshold sweep, on distances (minus the similarity): it
+        # accepts distance <= t, that is score >= -t, while predictions accept
+        # score > threshold_; a threshold on a score moves just below it.
+        t, self.threshold_rates_ = best_threshold(
+            same.astype(int), -scores, criterion=self.threshold_strategy)
+        threshold = -t
+        if np.any(scores == threshold):
+            threshold = float(np.nextafter(threshold, -np.inf))
+        self.threshold_ = float(threshold)
         margin = (scores - self.threshold_).reshape(-1, 1)
         platt = LogisticRegression(fit_intercept=False).fit(margin, same)
         # A model worse than chance on these pairs gets flat probabilities

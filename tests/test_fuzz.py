@@ -728,23 +728,21 @@ def test_one_shot_raw_features_overflow_is_an_error(rule, distance):
 
 
 @pytest.mark.parametrize("threshold", [None, "auto"])
-def test_one_shot_distances_that_overflow_are_an_error(threshold):
-    # Each square is finite, but sums of two of them are not.
+def test_one_shot_distances_beyond_float64_squares_are_computed_exactly(threshold):
+    # Each square is finite, but sums of two of them are not: the distance
+    # kernel rescales such rows, so the distances (2e154) come out exact
+    # instead of overflowing, and the nearest class is the right one.
     support = np.array([[1e154], [-1e154], [1e154], [-1e154]])
-    message = (r"OneShotClassifier cannot compute distances: those between the "
-               r"raw features overflow float64. Scale the input, for example "
-               r"with StandardScaler.")
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error")  # no overflow warning either
+        clf = OneShotClassifier(None, threshold=threshold).fit(support, [0, 1, 0, 1])
+        np.testing.assert_array_equal(clf.predict(-support), [1, 0, 1, 0])
+        distances, _ = clf.kneighbors(-support[:1], n_neighbors=1)
+        np.testing.assert_allclose(distances, [[0.0]])
         if threshold == "auto":
-            with pytest.raises(ValueError, match=message):
-                OneShotClassifier(None, threshold="auto").fit(support, [0, 1, 0, 1])
-            return
-        clf = OneShotClassifier(None).fit(support, [0, 1, 0, 1])
-        with pytest.raises(ValueError, match=message):
-            clf.predict(-support)
-        # Near the limit, but computable.
-        np.testing.assert_array_equal(clf.predict([[3e153], [-3e153]]), [0, 1])
+            assert np.isfinite(clf.threshold_)
+        else:
+            np.testing.assert_array_equal(clf.predict([[3e153], [-3e153]]), [0, 1])
 
 
 @pytest.mark.parametrize("X", [[], np.empty((0, 3)), pd.DataFrame(np.empty((0, 3)))])
