@@ -152,6 +152,12 @@ def _fitted_attributes(name):
                                      lambda v, fitted, est: _is_real(v)),
             "proba_slope_": _Attribute("a positive finite float",
                                        lambda v, fitted, est: _is_real(v) and v > 0),
+            "threshold_rates_": _Attribute(
+                "a dict of rates between 0 and 1",
+                lambda v, fitted, est: isinstance(v, dict) and all(
+                    isinstance(k, str) and _is_real(r) and 0 <= r <= 1
+                    for k, r in v.items()),
+                optional=True),
             # Files written before pos_label existed mean classes_[1].
             "pos_label_": _Attribute(
                 "one of classes_",
