@@ -66,17 +66,26 @@ def omniglot_task(data, image_size=28, rotations=False, max_classes=None):
     )
 
 
-def digits_task():
-    """scikit-learn's digits scaled to [0, 1]: train on 0-4, test on 5-9."""
+def digits_task(images=False):
+    """scikit-learn's digits scaled to [0, 1]: train on 0-4, test on 5-9.
+
+    ``images=True`` gives them as 8x8 images, for the ConvNets (and
+    augmentation) instead of the MLPs.
+    """
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)
+    if images:
+        X = X.reshape(-1, 8, 8)
     train = y < 5
-    return Task("digits", X[train], y[train], X[~train], y[~train], (5,),
-                note="load_digits / 16, train digits 0-4, test 5-9")
+    return Task("digits-img" if images else "digits", X[train], y[train],
+                X[~train], y[~train], (5,), images=images,
+                note=f"load_digits / 16{' as 8x8 images' if images else ''}, "
+                     "train digits 0-4, test 5-9")
 
 
 def generated_task(n_classes=200, per_class=20, latent=8, style=4, n_signal=64,
-                   n_nuisance=32, nuisance_scale=2.0, seed=0):
+                   n_nuisance=32, nuisance_scale=2.0, jitter=0.5, style_scale=1.0,
+                   seed=0):
     """Many classes from one shared generator; train on half, test on the rest.
 
     Each class is a point in an ``latent``-dimensional space; each sample adds
@@ -95,8 +104,8 @@ def generated_task(n_classes=200, per_class=20, latent=8, style=4, n_signal=64,
     b1 = 0.5 * rng.randn(128)
     W2 = rng.randn(128, n_signal) / math.sqrt(128)
     y = np.repeat(np.arange(n_classes), per_class)
-    z = protos[y] + 0.3 * rng.randn(len(y), latent)
-    s = 1.0 * rng.randn(len(y), style)
+    z = protos[y] + jitter * rng.randn(len(y), latent)
+    s = style_scale * rng.randn(len(y), style)
     signal = np.tanh(np.hstack([z, s]) @ W1 + b1) @ W2
     signal /= signal.std(axis=0)
     nuisance = nuisance_scale * rng.randn(len(y), n_nuisance)
@@ -141,12 +150,14 @@ def random_affine(x, generator, rotation=10.0, scale=(0.9, 1.1), shift=0.1,
     return F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
 
 
-def conv_net(n_components, width=64, depth=4):
+def conv_net(n_components, side, width=64, depth=4):
     layers, c = [], 1
     for _ in range(depth):
+        # Small images (8x8 digits) stop halving at 1 pixel.
         layers += [nn.Conv2d(c, width, 3, padding=1, bias=False),
-                   nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2)]
-        c = width
+                   nn.BatchNorm2d(width), nn.ReLU(),
+                   nn.MaxPool2d(2) if side >= 2 else nn.Identity()]
+        c, side = width, side // 2
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                          nn.Linear(width, n_components))
 
@@ -207,7 +218,7 @@ def plain_fit(task, *, epochs, augment=True, cosine=True, normalize=True,
     X = torch.as_tensor(task.X_train)
     if task.images:
         X = X[:, None]
-        model = conv_net(n_components, width)
+        model = conv_net(n_components, X.shape[-1], width)
     else:
         model = mlp_net(X.shape[1], n_components, hidden)
     y = torch.as_tensor(task.y_train)

@@ -8,7 +8,8 @@ disjoint classes, with the same seeded episodes for every method:
   episodes on Japanese_(katakana), Sanskrit and Tagalog from
   ``images_background_small2`` (Tagalog has 17 characters, so 20-way episodes
   come from the other two).
-- ``digits``: scikit-learn's digits / 16, train on 0-4, 5-way on 5-9.
+- ``digits``: scikit-learn's digits / 16, train on 0-4, 5-way on 5-9
+  (``digits-img``: the same as 8x8 images, for the ConvNets and augmentation).
 - ``generated``: 200 classes from one random nonlinear generator with style
   latents and noise columns; train on 100 classes, test on the other 100.
 
@@ -19,7 +20,10 @@ PyTorch loop from ``PLAIN`` (4-block 64-channel ConvNet or 512-unit MLP,
 batch-hard triplets, P x K=4 batches, Adam, optional cosine schedule,
 L2-normalised embeddings and per-sample random affine augmentation).
 
-    python benchmarks/transfer.py --quick                  # smoke run, < 1 min
+Run from the repository root with ``PYTHONPATH=.`` to measure this checkout
+rather than whichever sksiamese is installed:
+
+    PYTHONPATH=. python benchmarks/transfer.py --quick     # smoke run, < 1 min
     python benchmarks/transfer.py --tasks digits generated
     python benchmarks/transfer.py --tasks omniglot --omniglot-epochs 10 \\
         --library defaults loop --plain full no-aug
@@ -34,6 +38,7 @@ import torch
 from _transfer_tasks import digits_task, generated_task, omniglot_task, plain_fit
 from sklearn.neighbors import NeighborhoodComponentsAnalysis
 
+import sksiamese
 from sksiamese import SiameseTransformer
 from sksiamese.metrics import n_way_k_shot_accuracy
 
@@ -61,6 +66,15 @@ LIBRARY = {
         "mlp": {"encoder_params": {"hidden_layer_sizes": (512,)},
                 "n_components": 64, "loss": "triplet", "miner": "hard",
                 "margin": 0.5},
+    },
+    "loop-cos-m0.5": {
+        "cnn": {"encoder": "cnn",
+                "encoder_params": {"channels": (64, 64, 64, 64), "pooled_size": 1},
+                "n_components": 64, "loss": "triplet", "miner": "hard",
+                "margin": 0.5, "distance": "cosine"},
+        "mlp": {"encoder_params": {"hidden_layer_sizes": (512,)},
+                "n_components": 64, "loss": "triplet", "miner": "hard",
+                "margin": 0.5, "distance": "cosine"},
     },
     "loop-128": {
         "cnn": {"encoder": "cnn",
@@ -177,7 +191,7 @@ def main():
         epilog="library configurations: " + ", ".join(LIBRARY)
         + "\nplain-loop variants: " + ", ".join(PLAIN))
     parser.add_argument("--tasks", nargs="+", default=["omniglot", "digits", "generated"],
-                        choices=["omniglot", "digits", "generated"])
+                        choices=["omniglot", "digits", "digits-img", "generated"])
     parser.add_argument("--library", nargs="*", default=["defaults", "loop"],
                         choices=list(LIBRARY), help="SiameseTransformer configurations")
     parser.add_argument("--plain", nargs="*", default=["full", "no-aug"],
@@ -190,7 +204,7 @@ def main():
                         help="add 90/180/270-degree rotations as training classes")
     parser.add_argument("--omniglot-epochs", type=int, default=10)
     parser.add_argument("--flat-epochs", type=int, default=30,
-                        help="epochs on digits and generated")
+                        help="epochs on digits, digits-img and generated")
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -200,6 +214,9 @@ def main():
                              "flat tasks, 100 episodes, one config of each kind")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    # The scripts' folder, not the repository root, is first on sys.path: say
+    # which checkout of the library is being measured.
+    print(f"sksiamese from {Path(sksiamese.__file__).parent}; torch {torch.__version__}")
     if args.quick:
         args.omniglot_epochs, args.flat_epochs, args.episodes = 1, 3, 100
         args.library, args.plain, args.no_nca = ["loop"], ["full"], True
@@ -209,7 +226,8 @@ def main():
                                  max_classes=30 if args.quick else None)
             run_task(task, args, args.omniglot_epochs)
         else:
-            task = digits_task() if name == "digits" else generated_task(seed=args.seed)
+            task = (generated_task(seed=args.seed) if name == "generated"
+                    else digits_task(images=name == "digits-img"))
             run_task(task, args, args.flat_epochs)
 
 
