@@ -56,13 +56,20 @@ def omniglot_task(data, image_size=28, rotations=False, max_classes=None):
     keep = np.isin(test.groups, wanted)
     alphabet = test.alphabet_names[test.groups[keep]]
     return Task(
-        "omniglot", np.ascontiguousarray(X, dtype=np.float32), y,
-        test.images[keep], test.target[keep], (5, 20), groups=alphabet,
+        "omniglot",
+        np.ascontiguousarray(X, dtype=np.float32),
+        y,
+        test.images[keep],
+        test.target[keep],
+        (5, 20),
+        groups=alphabet,
         images=True,
-        note=(f"train background_small1, {len(np.unique(y))} classes x 20"
-              f"{' (with rotations)' if rotations else ''}, {image_size}x{image_size};"
-              f" test {', '.join(TEST_ALPHABETS)} ({len(np.unique(test.target[keep]))}"
-              " classes), within-alphabet episodes"),
+        note=(
+            f"train background_small1, {len(np.unique(y))} classes x 20"
+            f"{' (with rotations)' if rotations else ''}, {image_size}x{image_size};"
+            f" test {', '.join(TEST_ALPHABETS)} ({len(np.unique(test.target[keep]))}"
+            " classes), within-alphabet episodes"
+        ),
     )
 
 
@@ -77,15 +84,31 @@ def digits_task(images=False):
     if images:
         X = X.reshape(-1, 8, 8)
     train = y < 5
-    return Task("digits-img" if images else "digits", X[train], y[train],
-                X[~train], y[~train], (5,), images=images,
-                note=f"load_digits / 16{' as 8x8 images' if images else ''}, "
-                     "train digits 0-4, test 5-9")
+    return Task(
+        "digits-img" if images else "digits",
+        X[train],
+        y[train],
+        X[~train],
+        y[~train],
+        (5,),
+        images=images,
+        note=f"load_digits / 16{' as 8x8 images' if images else ''}, "
+        "train digits 0-4, test 5-9",
+    )
 
 
-def generated_task(n_classes=200, per_class=20, latent=8, style=4, n_signal=64,
-                   n_nuisance=32, nuisance_scale=2.0, jitter=0.5, style_scale=1.0,
-                   seed=0):
+def generated_task(
+    n_classes=200,
+    per_class=20,
+    latent=8,
+    style=4,
+    n_signal=64,
+    n_nuisance=32,
+    nuisance_scale=2.0,
+    jitter=0.5,
+    style_scale=1.0,
+    seed=0,
+):
     """Many classes from one shared generator; train on half, test on the rest.
 
     Each class is a point in an ``latent``-dimensional space; each sample adds
@@ -112,20 +135,28 @@ def generated_task(n_classes=200, per_class=20, latent=8, style=4, n_signal=64,
     X = np.hstack([signal, nuisance]).astype(np.float32)
     # Classes are in random order already (prototypes are i.i.d.).
     train = y < n_classes // 2
-    return Task("generated", X[train], y[train], X[~train], y[~train], (5, 20),
-                note=(f"{n_classes} classes x {per_class} from one random tanh "
-                      f"generator ({latent} identity + {style} style latents -> "
-                      f"{n_signal} features, + {n_nuisance} noise columns); train "
-                      f"on {n_classes // 2} classes, test on the other "
-                      f"{n_classes - n_classes // 2}"))
+    return Task(
+        "generated",
+        X[train],
+        y[train],
+        X[~train],
+        y[~train],
+        (5, 20),
+        note=(
+            f"{n_classes} classes x {per_class} from one random tanh "
+            f"generator ({latent} identity + {style} style latents -> "
+            f"{n_signal} features, + {n_nuisance} noise columns); train "
+            f"on {n_classes // 2} classes, test on the other "
+            f"{n_classes - n_classes // 2}"
+        ),
+    )
 
 
 # ----------------------------------------------------------------------------
 # The hand-written reference loop: plain PyTorch, no sksiamese code.
 
 
-def random_affine(x, generator, rotation=10.0, scale=(0.9, 1.1), shift=0.1,
-                  shear=0.15):
+def random_affine(x, generator, rotation=10.0, scale=(0.9, 1.1), shift=0.1, shear=0.15):
     """Each image of ``x`` (N, C, H, W) under its own small random affine map.
 
     Rotation in degrees, shift as a fraction of the half-width (affine_grid's
@@ -142,10 +173,13 @@ def random_affine(x, generator, rotation=10.0, scale=(0.9, 1.1), shift=0.1,
     s = uniform(*scale)
     sh = uniform(-shear, shear)
     cos, sin = torch.cos(angle), torch.sin(angle)
-    theta = torch.stack([
-        torch.stack([s * cos, s * (sh * cos - sin), uniform(-shift, shift)], 1),
-        torch.stack([s * sin, s * (sh * sin + cos), uniform(-shift, shift)], 1),
-    ], 1)
+    theta = torch.stack(
+        [
+            torch.stack([s * cos, s * (sh * cos - sin), uniform(-shift, shift)], 1),
+            torch.stack([s * sin, s * (sh * sin + cos), uniform(-shift, shift)], 1),
+        ],
+        1,
+    )
     grid = F.affine_grid(theta, x.shape, align_corners=False)
     return F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
 
@@ -154,17 +188,25 @@ def conv_net(n_components, side, width=64, depth=4):
     layers, c = [], 1
     for _ in range(depth):
         # Small images (8x8 digits) stop halving at 1 pixel.
-        layers += [nn.Conv2d(c, width, 3, padding=1, bias=False),
-                   nn.BatchNorm2d(width), nn.ReLU(),
-                   nn.MaxPool2d(2) if side >= 2 else nn.Identity()]
+        layers += [
+            nn.Conv2d(c, width, 3, padding=1, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.MaxPool2d(2) if side >= 2 else nn.Identity(),
+        ]
         c, side = width, side // 2
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(width, n_components))
+    return nn.Sequential(
+        *layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, n_components)
+    )
 
 
 def mlp_net(n_features, n_components, hidden=512):
-    return nn.Sequential(nn.Linear(n_features, hidden), nn.BatchNorm1d(hidden),
-                         nn.ReLU(), nn.Linear(hidden, n_components))
+    return nn.Sequential(
+        nn.Linear(n_features, hidden),
+        nn.BatchNorm1d(hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, n_components),
+    )
 
 
 def batch_hard_triplet(E, labels, margin):
@@ -184,10 +226,12 @@ def pk_batches(y, n_groups, k, rng):
     groups = []
     for c in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == c))
-        groups += [idx[i:i + k] for i in range(0, len(idx) - k + 1, k)]
+        groups += [idx[i : i + k] for i in range(0, len(idx) - k + 1, k)]
     order = rng.permutation(len(groups))
-    return [np.concatenate([groups[g] for g in order[i:i + n_groups]])
-            for i in range(0, len(order), n_groups)]
+    return [
+        np.concatenate([groups[g] for g in order[i : i + n_groups]])
+        for i in range(0, len(order), n_groups)
+    ]
 
 
 class PlainEmbedding:
@@ -202,15 +246,28 @@ class PlainEmbedding:
         X = torch.as_tensor(np.asarray(X, dtype=np.float32))
         if self.images and X.ndim == 3:
             X = X[:, None]
-        out = torch.cat([self.module(X[i:i + 512]) for i in range(0, len(X), 512)])
+        out = torch.cat([self.module(X[i : i + 512]) for i in range(0, len(X), 512)])
         if self.normalize:
             out = F.normalize(out, dim=1)
         return out.numpy()
 
 
-def plain_fit(task, *, epochs, augment=True, cosine=True, normalize=True,
-              margin=0.2, n_components=64, lr=1e-3, batch_size=128, k=4,
-              width=64, hidden=512, seed=0):
+def plain_fit(
+    task,
+    *,
+    epochs,
+    augment=True,
+    cosine=True,
+    normalize=True,
+    margin=0.2,
+    n_components=64,
+    lr=1e-3,
+    batch_size=128,
+    k=4,
+    width=64,
+    hidden=512,
+    seed=0,
+):
     """Train the reference embedding on ``task``'s training classes."""
     torch.manual_seed(seed)
     rng = np.random.RandomState(seed)
