@@ -162,6 +162,9 @@ PLAIN = {
     "no-l2": {"normalize": False},
     "m0.5": {"margin": 0.5},
     "bare": {"augment": False, "cosine": False, "normalize": False},
+    "no-aug-m0.5": {"augment": False, "margin": 0.5},
+    "no-l2-m0.5": {"normalize": False, "margin": 0.5},
+    "no-l2-no-aug": {"normalize": False, "augment": False},
 }
 
 
