@@ -103,6 +103,16 @@ LIBRARY = {
             "distance": "cosine",
         },
     },
+    "hard-euclid-m0.5-small": {
+        "cnn": {
+            "encoder": "cnn",
+            "n_components": 64,
+            "loss": "triplet",
+            "miner": "hard",
+            "margin": 0.5,
+        },
+        "mlp": {"n_components": 64, "loss": "triplet", "miner": "hard", "margin": 0.5},
+    },
     "loop-128": {
         "cnn": {
             "encoder": "cnn",
@@ -289,14 +299,14 @@ def main():
     parser.add_argument(
         "--library",
         nargs="*",
-        default=["defaults", "loop"],
+        default=["defaults", "loop-euclid-m0.5"],
         choices=list(LIBRARY),
         help="SiameseTransformer configurations",
     )
     parser.add_argument(
         "--plain",
         nargs="*",
-        default=["full", "no-aug"],
+        default=["full", "bare"],
         choices=list(PLAIN),
         help="plain-loop variants",
     )
@@ -338,7 +348,7 @@ def main():
     )
     if args.quick:
         args.omniglot_epochs, args.flat_epochs, args.episodes = 1, 3, 100
-        args.library, args.plain, args.no_nca = ["loop"], ["full"], True
+        args.library, args.plain, args.no_nca = ["loop-euclid-m0.5"], ["full"], True
     for name in args.tasks:
         if name == "omniglot":
             task = omniglot_task(
