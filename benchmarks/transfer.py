@@ -103,6 +103,14 @@ LIBRARY = {
             "distance": "cosine",
         },
     },
+    "contrastive-big": {
+        "cnn": {
+            "encoder": "cnn",
+            "encoder_params": {"channels": (64, 64, 64, 64), "pooled_size": 1},
+            "n_components": 64,
+        },
+        "mlp": {"encoder_params": {"hidden_layer_sizes": (512,)}, "n_components": 64},
+    },
     "hard-euclid-m0.5-small": {
         "cnn": {
             "encoder": "cnn",
@@ -175,6 +183,7 @@ PLAIN = {
     "no-aug-m0.5": {"augment": False, "margin": 0.5},
     "no-l2-m0.5": {"normalize": False, "margin": 0.5},
     "no-l2-no-aug": {"normalize": False, "augment": False},
+    "aug-only": {"normalize": False, "cosine": False},
 }
 
 
