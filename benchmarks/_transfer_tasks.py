@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from sklearn.datasets import load_digits
 from torch import nn
 
+from sksiamese.datasets import make_generator_classes
+
 TEST_ALPHABETS = ("Japanese_(katakana)", "Sanskrit", "Tagalog")
 
 
@@ -106,7 +108,6 @@ def generated_task(
     n_nuisance=32,
     nuisance_scale=2.0,
     jitter=0.5,
-    style_scale=1.0,
     seed=0,
 ):
     """Many classes from one shared generator; train on half, test on the rest.
@@ -121,19 +122,11 @@ def generated_task(
     every class, so an embedding that learns to ignore them on the training
     classes should ignore them on new classes too: a fair, beatable test.
     """
-    rng = np.random.RandomState(seed)
-    protos = rng.randn(n_classes, latent)
-    W1 = rng.randn(latent + style, 128) * (1.5 / math.sqrt(latent + style))
-    b1 = 0.5 * rng.randn(128)
-    W2 = rng.randn(128, n_signal) / math.sqrt(128)
-    y = np.repeat(np.arange(n_classes), per_class)
-    z = protos[y] + jitter * rng.randn(len(y), latent)
-    s = style_scale * rng.randn(len(y), style)
-    signal = np.tanh(np.hstack([z, s]) @ W1 + b1) @ W2
-    signal /= signal.std(axis=0)
-    nuisance = nuisance_scale * rng.randn(len(y), n_nuisance)
-    X = np.hstack([signal, nuisance]).astype(np.float32)
-    # Classes are in random order already (prototypes are i.i.d.).
+    X, y = make_generator_classes(
+        n_classes, per_class, n_identity=latent, n_style=style, n_features=n_signal,
+        n_noise=n_nuisance, noise_scale=nuisance_scale, jitter=jitter,
+        random_state=seed,
+    )
     train = y < n_classes // 2
     return Task(
         "generated",

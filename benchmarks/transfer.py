@@ -180,6 +180,9 @@ PLAIN = {
     "no-l2": {"normalize": False},
     "m0.5": {"margin": 0.5},
     "bare": {"augment": False, "cosine": False, "normalize": False},
+    # The loop of the issue that set the target: batch-hard triplets, margin
+    # 0.5, a 64-channel ConvNet, Adam, nothing else.
+    "loop": {"augment": False, "cosine": False, "normalize": False, "margin": 0.5},
     "no-aug-m0.5": {"augment": False, "margin": 0.5},
     "no-l2-m0.5": {"normalize": False, "margin": 0.5},
     "no-l2-no-aug": {"normalize": False, "augment": False},

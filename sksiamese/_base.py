@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.callbacks import EarlyStopping
 from skorch.helper import predefined_split
 from skorch.utils import noop
 
@@ -32,6 +32,7 @@ from . import _distances
 from ._net import (
     OPTIMIZERS,
     AcceleratedSiameseNet,
+    CosineSchedule,
     Diverged,
     SiameseNet,
     TransferScoring,
@@ -68,12 +69,19 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _GLOBAL_RNG_LOCK = threading.RLock()
 
 
+# Inference batches are padded to a multiple of this many rows: float32
+# kernels may round a row differently in batches of other sizes, and a
+# sample's embedding must not depend on the samples it is embedded with.
+_INFERENCE_ROW_MULTIPLE = 64
+
+
 def inference_rows(X):
     """Rows per forward call in ``embed`` for samples shaped like ``X``'s."""
     if X.ndim <= 2:
         return INFERENCE_BATCH_ROWS
     values = max(1, int(np.prod(X.shape[1:])))
-    return int(np.clip(_INFERENCE_IMAGE_VALUES // values, 64, INFERENCE_BATCH_ROWS))
+    rows = int(np.clip(_INFERENCE_IMAGE_VALUES // values, 64, INFERENCE_BATCH_ROWS))
+    return rows - rows % _INFERENCE_ROW_MULTIPLE
 
 
 def warn(message, category):
@@ -157,8 +165,15 @@ def embed(module, X, device):
     with torch.inference_mode():
         rows = inference_rows(X)
         for start in range(0, len(X), rows):
-            batch = X[start:start + rows].to(device, non_blocking=True)
-            outputs.append(check_embedding_output(module(batch)).float().cpu())
+            batch = X[start:start + rows]
+            n = len(batch)
+            padding = -n % _INFERENCE_ROW_MULTIPLE
+            if padding:
+                # Rows are independent in inference mode (batch norm uses its
+                # running statistics), so zero rows change no other row.
+                batch = torch.cat([batch, batch.new_zeros((padding, *batch.shape[1:]))])
+            out = check_embedding_output(module(batch.to(device, non_blocking=True)))
+            outputs.append(out[:n].float().cpu())
     out = torch.cat(outputs).numpy()
     if not np.isfinite(out).all():
         raise ValueError(
@@ -245,8 +260,7 @@ class SiameseBase(BaseEstimator):
                     threshold_mode="abs", load_best=True,
                     sink=print if verbose else noop)))
         if getattr(self, "lr_schedule", None) == "cosine":
-            own.append(("lr_schedule", LRScheduler(
-                policy="CosineAnnealingLR", T_max=self.max_epochs)))
+            own.append(("lr_schedule", CosineSchedule(self.lr, self.max_epochs)))
         return own
 
     def _new_net(self, module, criterion, seed, generator=None, valid=None):

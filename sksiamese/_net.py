@@ -244,6 +244,34 @@ class SiameseNet(NeuralNet):
         return check_loss_output(loss, training and torch.is_grad_enabled())
 
 
+class CosineSchedule(Callback):
+    """Anneal the learning rate from ``lr`` to 0 over ``epochs``, as a cosine.
+
+    The schedule of ``torch.optim.lr_scheduler.CosineAnnealingLR`` stepped
+    once per epoch, written as a callback that sets the optimizer's learning
+    rate: torch's schedulers patch the optimizer's ``step``, which makes an
+    optimizer wrapped by accelerate unpicklable, and a fitted estimator must
+    pickle.
+    """
+
+    def __init__(self, lr, epochs):
+        self.lr = lr
+        self.epochs = epochs
+
+    def on_train_begin(self, net, **kwargs):
+        self.start_ = len(net.history)
+        self._set(net, self.lr)
+
+    def on_epoch_end(self, net, **kwargs):
+        done = len(net.history) - self.start_
+        self._set(net, self.lr * (1 + math.cos(math.pi * done / self.epochs)) / 2)
+
+    @staticmethod
+    def _set(net, lr):
+        for group in net.optimizer_.param_groups:
+            group["lr"] = lr
+
+
 class TransferScoring(Callback):
     """Score the embedding of held-out classes at the end of each epoch.
 

@@ -22,12 +22,12 @@ class RandomAffine:
     ----------
     degrees : float, default=10.0
         Rotations are drawn uniformly from ``[-degrees, degrees]``.
-    translate : float, default=0.1
+    translate : float, default=0.05
         Shifts, as a fraction of the image's width and height, uniform in
         ``[-translate, translate]``.
     scale : tuple of float, default=(0.9, 1.1)
         Zoom factors, uniform in that range.
-    shear : float, default=0.1
+    shear : float, default=0.15
         Horizontal shear factor, uniform in ``[-shear, shear]``.
     hflip : bool, default=False
         Also mirror half of the images left to right (for faces, not for
@@ -46,7 +46,7 @@ class RandomAffine:
     torch.Size([4, 1, 28, 28])
     """
 
-    def __init__(self, degrees=10.0, translate=0.1, scale=(0.9, 1.1), shear=0.1,
+    def __init__(self, degrees=10.0, translate=0.05, scale=(0.9, 1.1), shear=0.15,
                  hflip=False, padding_mode="zeros"):
         self.degrees = degrees
         self.translate = translate

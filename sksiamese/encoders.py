@@ -27,7 +27,7 @@ class MLPEncoder(nn.Module):
         Width of the input rows.
     n_components : int
         Width of the embedding.
-    hidden_layer_sizes : tuple of int, default=(128, 128)
+    hidden_layer_sizes : tuple of int, default=(512,)
         Widths of the hidden layers.
     dropout : float, default=0.0
         Dropout probability after each hidden layer.
@@ -44,7 +44,7 @@ class MLPEncoder(nn.Module):
     input_dtype = "float32"
     flat_input = True
 
-    def __init__(self, n_features, n_components, hidden_layer_sizes=(128, 128),
+    def __init__(self, n_features, n_components, hidden_layer_sizes=(512,),
                  dropout=0.0):
         super().__init__()
         _check_int("n_features", n_features, 1)
@@ -108,12 +108,12 @@ class CNNEncoder(nn.Module):
         ``(channels, height, width)``.
     n_components : int
         Width of the embedding.
-    channels : tuple of int, default=(32, 32, 64, 64)
+    channels : tuple of int, default=(64, 64, 64, 64)
         Output channels of the convolution blocks, one block per entry.
     kernel_size : int, default=3
         Side of the square convolution kernels (odd sizes keep the image size
         until the pooling).
-    pooled_size : int, default=2
+    pooled_size : int, default=1
         Side of the grid that the last feature maps are averaged onto. 1 is
         global average pooling; larger grids keep a coarse layout of the
         features for large images.
@@ -130,8 +130,8 @@ class CNNEncoder(nn.Module):
     input_dtype = "float32"
     flat_input = False
 
-    def __init__(self, input_shape, n_components, channels=(32, 32, 64, 64),
-                 kernel_size=3, pooled_size=2):
+    def __init__(self, input_shape, n_components, channels=(64, 64, 64, 64),
+                 kernel_size=3, pooled_size=1):
         super().__init__()
         shape = tuple(input_shape) if input_shape is not None else ()
         if len(shape) not in (2, 3) or any(

@@ -87,7 +87,10 @@ def test_divergence_is_handled_as_without_accelerator(accelerator, digits):
     X, y = digits
     with pytest.warns(ConvergenceWarning, match=r"training diverged \(the loss "
                       r"became nan in epoch 1\); the initial weights were kept"):
-        est = small(accelerator=accelerator, optimizer="sgd", lr=1e6).fit(X, y)
+        # Unnormalised embeddings (normalize=False) are what can blow up.
+        est = small(accelerator=accelerator, optimizer="sgd", lr=1e6,
+                    normalize=False, loss="contrastive", miner="all",
+                    margin=1.0).fit(X, y)
     assert len(est.history_) == 0
     assert np.isfinite(est.transform(X)).all()
     pickle.dumps(est)  # unwrapped, although training stopped early

@@ -146,3 +146,39 @@ def test_parameters_are_validated_in_fit_not_in_init(name, digits):
     est.set_params(**bad)  # accepted as it is
     with pytest.raises(ValueError, match=re.escape(list(bad)[0])):
         est.fit(X, y)
+
+
+def test_the_package_has_no_import_cycle():
+    # Every import between the package's modules, function-level ones too,
+    # goes one way: a lower module never imports a higher one back.
+    import ast
+    from pathlib import Path
+
+    import sksiamese
+
+    root = Path(sksiamese.__file__).parent
+    modules = {p.relative_to(root).with_suffix("").as_posix().replace("/", "."): p
+               for p in root.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        package = name.rsplit(".", 1)[0] if "." in name else ""
+        if path.name == "__init__.py":
+            package = name.removesuffix(".__init__") if name != "__init__" else ""
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not node.level:
+                continue
+            base = package.split(".") if package else []
+            base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+            target = ".".join([*base, *([node.module] if node.module else [])])
+            for candidate in [target] + [f"{target}.{a.name}".lstrip(".")
+                                         for a in node.names]:
+                for key in (candidate, f"{candidate}.__init__"):
+                    if key in modules and key != name and key != "__init__":
+                        found.add(key)
+        graph[name] = found
+    order = []  # modules in an order where each comes after what it imports
+    while len(order) < len(graph):
+        ready = [m for m in sorted(graph) if m not in order and graph[m] <= set(order)]
+        assert ready, f"import cycle among {sorted(set(graph) - set(order))}"
+        order += ready

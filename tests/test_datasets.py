@@ -182,6 +182,7 @@ def test_public_names():
         "get_data_home",
         "load_image_folder",
         "load_sick",
+        "make_generator_classes",
     ]
     for name in datasets.__all__:
         assert callable(getattr(datasets, name))
@@ -852,7 +853,8 @@ def test_the_package_has_no_import_cycle():
                     or "__init__"
                 )
         imports[path.stem] = found
-    assert set(imports) == {"__init__", "_base", "images", "omniglot", "sick"}
+    assert set(imports) == {"__init__", "_base", "images", "omniglot", "sick",
+                            "synthetic"}
     assert all("__init__" not in found for found in imports.values())
     order = []  # modules in an order where each comes after what it imports
     while len(order) < len(imports):

@@ -221,4 +221,4 @@ def test_a_vocab_size_above_the_encoders_says_how_to_fix_it():
     )):
         pipe.fit(X, y)
     pipe.set_params(tokensequencer__vocab_size=8)
-    assert pipe.fit_transform(X, y).shape == (12, 16)
+    assert pipe.fit_transform(X, y).shape == (12, 64)

@@ -27,6 +27,12 @@ def small(**params):
     return SiameseTransformer(**{**defaults, **params})
 
 
+# The settings under which training can blow up or collapse (the defaults of
+# earlier versions): unbounded contrastive costs on a narrower network.
+FRAGILE = {"loss": "contrastive", "miner": "all", "margin": 1.0, "n_components": 16,
+           "encoder_params": {"hidden_layer_sizes": (128, 128)}}
+
+
 # scikit-learn's checks, clone, pickle and seeds: tests/test_common.py.
 
 
@@ -136,7 +142,7 @@ def test_single_sample_classes_serve_as_negatives(digits):
     X_fit = np.vstack([X[y == 0][:10], X[y == 1][:1], X[y == 2][:1]])
     y_fit = np.array([0] * 10 + [1, 2])
     est = small().fit(X_fit, y_fit)
-    assert est.transform(X_fit).shape == (12, 16)
+    assert est.transform(X_fit).shape == (12, 64)
 
 
 BAD_INPUT = [
@@ -277,7 +283,7 @@ def test_divergence_stops_with_message_and_finite_weights(digits):
     with pytest.warns(ConvergenceWarning, match=r"training diverged \(the loss "
                       r"became nan in epoch 1\); the initial weights were kept\. "
                       r"Try a smaller lr \(now 1000000.0\)"):
-        est = small(optimizer="sgd", lr=1e6).fit(X[:300], y[:300])
+        est = small(optimizer="sgd", lr=1e6, **FRAGILE).fit(X[:300], y[:300])
     assert np.isfinite(est.transform(X)).all()
     assert len(est.history_) == 0
 
@@ -296,10 +302,10 @@ class ExplodeAfter(Callback):
 
 def test_divergence_keeps_the_last_finite_epoch(digits):
     X, y = digits
-    reference = small(optimizer="sgd", max_epochs=2).fit(X[:300], y[:300])
+    reference = small(optimizer="sgd", max_epochs=2, **FRAGILE).fit(X[:300], y[:300])
     with pytest.warns(ConvergenceWarning, match="the weights after epoch 2 were kept"):
-        est = small(optimizer="sgd", max_epochs=6,
-                    callbacks=[ExplodeAfter(2)]).fit(X[:300], y[:300])
+        est = small(optimizer="sgd", max_epochs=6, callbacks=[ExplodeAfter(2)],
+                    **FRAGILE).fit(X[:300], y[:300])
     assert len(est.history_) == 2
     np.testing.assert_array_equal(est.transform(X), reference.transform(X))
 
@@ -326,8 +332,9 @@ def test_collapse_is_reported(digits):
     X, y = digits
     # Batch-hard triplets with a high learning rate: the known failure where all
     # embeddings meet at one point and the loss sticks at the margin.
-    collapsing = small(loss="triplet", miner="hard", margin=0.2, lr=1.0,
-                       optimizer="sgd", batch_size=128, max_epochs=15)
+    collapsing = small(**{**FRAGILE, "loss": "triplet", "miner": "hard",
+                          "margin": 0.2}, lr=1.0, optimizer="sgd", batch_size=128,
+                       max_epochs=15)
     with pytest.warns(ConvergenceWarning, match=r"the embeddings collapsed: 256 "
                       r"training samples lie within .* of one point \(the margin "
                       r"is 0.2\).*too high a learning rate \(lr=1.0\)"):
@@ -484,7 +491,7 @@ def test_a_fit_that_raises_leaves_the_estimator_as_it_was(digits):
 def test_divergence_never_keeps_non_finite_weights(digits):
     X, y = digits[0][:300], digits[1][:300]
     est = SiameseTransformer(optimizer="sgd", lr=1e6, max_epochs=3,
-                             batch_size=10**6, random_state=0)
+                             batch_size=10**6, random_state=0, **FRAGILE)
     with pytest.warns(ConvergenceWarning, match="training diverged"):
         est.fit(X, y)
     assert all(torch.isfinite(p).all() for p in est.net_.module_.parameters())
@@ -525,7 +532,7 @@ class _Returns(torch.nn.Module):
     ("tuple", "The encoder's forward returned a tuple, not a torch tensor"),
     ("numpy", "The encoder's forward returned a ndarray, not a torch tensor"),
     ("int", "returned a tensor of dtype torch.int64; embeddings must be floating"),
-    ("3d", r"returned a tensor of shape \(\d+, 1, 16\); embeddings must have "
+    ("3d", r"returned a tensor of shape \(\d+, 1, 64\); embeddings must have "
            r"shape \(batch, n_components\)"),
 ])
 def test_encoder_outputs_are_checked(digits, kind, message):
@@ -561,7 +568,7 @@ def test_plain_callable_losses_train(digits, loss):
     X, y = digits[0][:100], digits[1][:100]
     est = small(loss=loss).fit(X, y)
     assert np.isfinite(est.history_[:, "train_loss"]).all()
-    assert est.transform(X).shape == (100, 16)
+    assert est.transform(X).shape == (100, 64)
 
 
 # -- transfer: held-out classes, early stopping, augmentation, schedule ---------
