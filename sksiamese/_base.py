@@ -328,7 +328,9 @@ class SiameseBase(BaseEstimator):
         generator = torch.Generator()
         generator.set_state(old.generator.get_state())
         module = copy.deepcopy(bare_module(old))
-        net = self._new_net(module, self._build_criterion(), seed, generator, valid)
+        criterion = self._build_criterion()
+        _continue_criterion(criterion, old.criterion_)
+        net = self._new_net(module, criterion, seed, generator, valid)
         with seeded(seed, net_device(net)):
             net.initialize()
         if type(bare_optimizer(old)) is type(bare_optimizer(net)):
@@ -441,6 +443,23 @@ class SiameseBase(BaseEstimator):
             )
             return True
         return False
+
+
+def _continue_criterion(criterion, fitted):
+    """Give a loss with parameters of its own (ArcFace's) their trained values.
+
+    Only where the fitted criterion holds the same parameters: a loss changed
+    since (``set_params(loss=...)``) starts from its own.
+    """
+    if not isinstance(criterion, torch.nn.Module):
+        return
+    if isinstance(fitted, torch.nn.parallel.DistributedDataParallel):
+        fitted = fitted.module  # wrapped by accelerate
+    state = criterion.state_dict()
+    old = fitted.state_dict() if isinstance(fitted, torch.nn.Module) else {}
+    if state and old.keys() == state.keys() and all(
+            old[k].shape == state[k].shape for k in state):
+        criterion.load_state_dict(copy.deepcopy(old))
 
 
 def bare_optimizer(net):

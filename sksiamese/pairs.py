@@ -156,7 +156,10 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         distance. ``"bce"``: Koch et al.'s learned weighted L1 distance
         ``w . |a - b| + c`` turned into a probability of "same" by a sigmoid
         and trained with binary cross-entropy; the similarity score is the
-        logit, and ``margin`` and ``distance`` are not used.
+        logit, and ``margin`` and ``distance`` are not used. Losses called
+        with class labels (pytorch-metric-learning's) are refused: pairs
+        carry "same" or "different", not classes; train
+        :class:`SiameseTransformer` with them instead.
     margin : float, default=1.0
         Margin of the contrastive loss.
     distance : {"euclidean", "cosine"}, default="euclidean"
@@ -282,7 +285,7 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         "right_input_shape": [tuple, None],
         "share_weights": ["boolean"],
         "split": [Interval(Integral, 1, None, closed="left"), None],
-        "loss": [StrOptions({"contrastive", "bce"})],
+        "loss": [StrOptions({"contrastive", "bce"}), callable],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "threshold_strategy": [
             StrOptions({"accuracy", "f1"}),
@@ -526,6 +529,17 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
 
     # -- fit -----------------------------------------------------------------
     def _check_structure(self):
+        if not isinstance(self.loss, str):
+            raise ValueError(
+                f"{type(self).__name__} takes loss='contrastive' or 'bce'; got "
+                f"loss={type(self.loss).__name__}. Losses such as "
+                "pytorch-metric-learning's are called as loss(embeddings, "
+                "labels) with class labels, and form their own pairs inside a "
+                "batch; explicit pairs carry only 'same' or 'different', not the "
+                "classes such a loss needs. Train SiameseTransformer on class "
+                "labels with this loss (its embedding verifies pairs too), or "
+                "use one of the pair losses here."
+            )
         if self.share_weights and self.right_encoder is not None:
             raise ValueError(
                 "right_encoder gives the right side a network of its own, which "

@@ -311,7 +311,7 @@ def save_model(estimator, path):
 
     state = {k: v.detach().cpu().clone()
              for k, v in estimator.net_.module_.state_dict().items()}
-    torch.save({
+    payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "sksiamese_version": __version__,
@@ -320,8 +320,24 @@ def save_model(estimator, path):
         "params_not_saved": not_saved,
         "attributes": attributes,
         "state_dict": state,
-    }, path)
+    }
+    criterion = _criterion_state(estimator.net_)
+    if criterion:
+        # A loss with parameters of its own (ArcFace's class centres): not
+        # needed to embed, but to continue training where it stopped. Files
+        # without it (older ones, losses without parameters) load as before.
+        payload["criterion_state_dict"] = criterion
+    torch.save(payload, path)
     return not_saved
+
+
+def _criterion_state(net):
+    criterion = getattr(net, "criterion_", None)
+    if isinstance(criterion, torch.nn.parallel.DistributedDataParallel):
+        criterion = criterion.module
+    if not isinstance(criterion, torch.nn.Module):
+        return {}
+    return {k: v.detach().cpu().clone() for k, v in criterion.state_dict().items()}
 
 
 # -- load --------------------------------------------------------------------
@@ -654,6 +670,35 @@ def _check_width(est, name, meta, path):
             )
 
 
+def _load_criterion(est, payload, path):
+    """Load the saved parameters of the loss, where the file has them."""
+    state = payload.get("criterion_state_dict")
+    if state is None:
+        return
+    if not isinstance(state, dict):
+        raise ValueError(f"{_where(path)} is damaged: its 'criterion_state_dict' "
+                         f"entry should be a dict, not {type(state).__name__}.")
+    _check_state(state, path)
+    if not all(torch.isfinite(v).all() for v in state.values()
+               if v.is_floating_point()):
+        raise ValueError(f"{_where(path)} is damaged: the loss's parameters hold "
+                         "NaN or infinite values.")
+    criterion = est.net_.criterion_
+    expected = criterion.state_dict() if isinstance(criterion, torch.nn.Module) else {}
+    if expected.keys() != state.keys() or any(
+            tuple(expected[k].shape) != tuple(v.shape) for k, v in state.items()):
+        raise ValueError(
+            f"{_where(path)} holds parameters of the loss ("
+            + ", ".join(f"{k} {tuple(v.shape)}" for k, v in list(state.items())[:5])
+            + ") that do not fit the loss of the template estimator ("
+            + (", ".join(f"{k} {tuple(v.shape)}" for k, v in list(expected.items())[:5])
+               or "none")
+            + "). Pass the estimator with the loss it was trained with, for "
+            f"example load_model(path, estimator={type(est).__name__}(loss=...))."
+        )
+    criterion.load_state_dict(state, strict=True)
+
+
 def load_model(path, estimator=None, *, device=None):
     """Load a model saved by :func:`save_model`, checking that it is one.
 
@@ -788,6 +833,7 @@ def load_model(path, estimator=None, *, device=None):
             "its parameters describe (the file is damaged, or the template "
             f"estimator builds another network): {exc}"
         ) from exc
+    _load_criterion(est, payload, path)
     est.history_ = est.net_.history
     _check_width(est, name, meta, path)
     return est

@@ -12,8 +12,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, embed
-from ._net import CallableCriterion, TensorData
+from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, embed, warn
+from ._criteria import build_criterion, unused_loss_message, unused_loss_params
+from ._net import TensorData
 from ._validation import (
     check_label_types,
     check_samples,
@@ -75,12 +76,26 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         ``"contrastive"`` is :class:`~sksiamese.losses.ContrastiveLoss`,
         ``"triplet"`` :class:`~sksiamese.losses.TripletLoss`, both built with
         ``margin``, ``distance`` and ``miner``. A ``torch.nn.Module`` instance
-        (or any callable) is called as ``loss(embeddings, labels)`` and must
-        return a scalar tensor: pytorch-metric-learning losses fit.
+        or a function (a ``functools.partial``, a lambda) is called as
+        ``loss(embeddings, labels)`` and must return a scalar tensor:
+        pytorch-metric-learning losses fit, including those with parameters
+        of their own (``ArcFaceLoss``, ``ProxyAnchorLoss``), which are trained
+        with the encoder and saved by :func:`~sksiamese.persistence.save_model`.
+        The loss is copied at each ``fit``, so the instance given is never
+        changed. Such a loss brings its own margin and distance: a
+        ``margin``, ``distance`` or miner name other than the default then
+        warns that the loss does not use it.
     margin : float, default=1.0
         Margin of the built-in losses.
-    miner : {"all", "hard", "semi-hard"}, default="all"
-        Which in-batch pairs or triplets the built-in losses use.
+    miner : {"all", "hard", "semi-hard"} or callable, default="all"
+        Which in-batch pairs or triplets the built-in losses use. A miner
+        object, such as pytorch-metric-learning's ``BatchHardMiner()``, is
+        called as ``miner(embeddings, labels)`` and must return index tuples
+        (``(anchors, positives, negatives)`` or ``(anchors, positives,
+        anchors, negatives)``), which go to a brought loss as
+        ``loss(embeddings, labels, indices_tuple)``; the built-in losses do
+        not take indices, so a miner object needs a brought loss. It is
+        copied at each ``fit``.
     distance : {"euclidean", "cosine"}, default="euclidean"
         Distance in the embedding space, for the loss and for users of the
         embedding (see ``OneShotClassifier``).
@@ -232,7 +247,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         **SiameseBase._parameter_constraints,
         "input_shape": [tuple, None],
         "loss": [StrOptions(set(LOSSES)), callable],
-        "miner": [StrOptions({"all", "hard", "semi-hard"})],
+        "miner": [StrOptions({"all", "hard", "semi-hard"}), callable],
         "samples_per_class": [Interval(Integral, 2, None, closed="left")],
         "warm_start": ["boolean"],
         "accelerator": [HasMethods(["prepare", "backward", "autocast"]), None],
@@ -383,13 +398,8 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         return rng.choice(eligible, min(n_valid, len(eligible)), replace=False)
 
     def _build_criterion(self):
-        if isinstance(self.loss, str):
-            return LOSSES[self.loss](
-                margin=self.margin, distance=self.distance, miner=self.miner
-            )
-        if isinstance(self.loss, torch.nn.Module):
-            return self.loss
-        return CallableCriterion(self.loss)
+        return build_criterion(self.loss, self.miner, builtins=LOSSES,
+                               margin=self.margin, distance=self.distance)
 
     def _collapse_scale(self):
         return self.margin if isinstance(self.loss, str) else 1.0
@@ -439,6 +449,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     def _fit(self, X, y, epochs, keep):
         self._validate_params()
+        unused = unused_loss_params(self)
+        if unused:
+            warn(unused_loss_message(self, unused), UserWarning)
         with self._unchanged_on_error():
             return self._fit_checked(X, y, epochs, keep and hasattr(self, "net_"))
 
