@@ -127,8 +127,9 @@ def unused_loss_message(est, names):
     name = type(est).__name__
     said = ", ".join(f"{n}={getattr(est, n)!r}" for n in names)
     text = (f"{name}: {said}: not used by the loss, as "
-            f"loss={type(est.loss).__name__} is not a built-in loss and brings its own margin and distance (and "
-            "mining: pass a miner object as miner= to mine for it).")
+            f"loss={type(est.loss).__name__} is not a built-in loss and brings "
+            "its own margin and distance (and mining: pass a miner object as "
+            "miner= to mine for it).")
     if "distance" in names:
         text += (" distance still measures the embedding for validation "
                  "scores and the collapse check.")

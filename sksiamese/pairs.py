@@ -16,6 +16,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, draw_seed, embed, seeded
+from ._finetune import (
+    ENCODER_INITS,
+    check_encoder_init,
+    check_freeze,
+    check_lr_groups,
+    check_lr_prefixes,
+    freeze,
+    param_groups,
+    warn_width,
+)
 from ._net import check_embedding_output
 from ._validation import (
     check_label_types,
@@ -195,6 +205,19 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         torch and numpy generators are left as they were.
     verbose : int, default=0
         0 is silent; 1 prints skorch's per-epoch table; 2 adds a progress bar.
+    encoder_init : {"reset", "keep"}, default="reset"
+        For encoder module instances: re-initialise their copies from
+        ``random_state``, or keep their weights to fine-tune them, as in
+        :class:`SiameseTransformer`.
+    freeze : tuple of str, default=None
+        Parameter-name prefixes of the encoders (as their
+        ``named_parameters()`` name them) whose parameters are not trained,
+        in every tower; parameters given with ``requires_grad=False`` stay
+        frozen too. Each prefix must start a name in at least one tower.
+    lr_groups : dict of str to float, default=None
+        Learning rates by parameter-name prefix of the encoders, in every
+        tower (skorch's ``optimizer__param_groups``); the other parameters,
+        ``loss="bce"``'s head among them, train at ``lr``.
 
     Attributes
     ----------
@@ -292,6 +315,9 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
             Interval(Real, 0, 1, closed="neither"),
         ],
         "pos_label": [Real, str, "boolean", None],
+        "encoder_init": [StrOptions(set(ENCODER_INITS))],
+        "freeze": [tuple, None],
+        "lr_groups": [dict, None],
     }
 
     _balanced = False
@@ -325,6 +351,9 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         callbacks=None,
         random_state=None,
         verbose=0,
+        encoder_init="reset",
+        freeze=None,
+        lr_groups=None,
     ):
         self.encoder = encoder
         self.encoder_params = encoder_params
@@ -349,6 +378,9 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
+        self.encoder_init = encoder_init
+        self.freeze = freeze
+        self.lr_groups = lr_groups
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -567,9 +599,20 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
                 n_components=self.n_components,
                 input_shape=shape,
                 encoder_params=params,
+                reset=self.encoder_init == "reset",
             ))
+        freeze([t for t in towers if t is not None], self.freeze)
         head = nn.Linear(self.n_components, 1) if self.loss == "bce" else None
-        return _PairNetwork(towers[0], towers[1], head)
+        module = _PairNetwork(towers[0], towers[1], head)
+        check_lr_prefixes(module, self.lr_groups, self._towers())
+        return module
+
+    def _towers(self):
+        """Where the module holds the encoders, as parameter-name prefixes."""
+        return ("left.",) if self.share_weights else ("left.", "right.")
+
+    def _param_groups(self):
+        return param_groups(self.lr_groups, self._towers())
 
     def _build_criterion(self):
         if self.loss == "bce":
@@ -611,6 +654,9 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         """
         self._validate_params()
         self._check_structure()
+        check_encoder_init(self)
+        check_freeze(self.freeze)
+        check_lr_groups(self.lr_groups)
         with self._unchanged_on_error():
             return self._fit_checked(pairs, y)
 
@@ -635,6 +681,8 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
                 f"dimensions, but the encoders embed into {widths[0]}."
             )
         self.n_components_ = int(widths[0])
+        for name in ("encoder", "right_encoder"):
+            warn_width(self, name, self.n_components_)
 
         held = self._holdout(same, seed)
         rows = slice(None) if held is None else ~held

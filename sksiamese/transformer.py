@@ -14,6 +14,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, embed, warn
 from ._criteria import build_criterion, unused_loss_message, unused_loss_params
+from ._finetune import (
+    ENCODER_INITS,
+    check_encoder_init,
+    check_freeze,
+    check_lr_groups,
+    check_lr_prefixes,
+    freeze,
+    param_groups,
+    warn_width,
+)
 from ._net import TensorData
 from ._validation import (
     check_label_types,
@@ -57,11 +67,15 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         padding, which does not change the embedding) up to, not including,
         ``encoder_params["vocab_size"]`` (10,000 by default);
         :class:`~sksiamese.TokenSequencer` makes such arrays from texts, with
-        the same default bound. A module instance is copied and re-initialised
-        from ``random_state``; a module class is built with ``encoder_params``
-        and those of ``n_features``, ``n_components`` and ``input_shape`` that
-        its constructor names, so that ``set_params(encoder_params=...)`` and
-        grid searches reach its settings.
+        the same default bound. A module instance is copied, never changed,
+        and re-initialised from ``random_state`` (or, with
+        ``encoder_init="keep"``, keeps its weights to be fine-tuned); its
+        output width is the embedding's, whatever ``n_components`` says (a
+        warning says so where they differ). A module class is built with
+        ``encoder_params`` and those of ``n_features``, ``n_components`` and
+        ``input_shape`` that its constructor names, so that
+        ``set_params(encoder_params=...)`` and grid searches reach its
+        settings.
     encoder_params : dict, default=None
         Keyword arguments for the encoder, for example
         ``{"hidden_layer_sizes": (256, 128)}`` for ``"mlp"``.
@@ -169,6 +183,24 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         (``best_epoch_``). Needs ``validation_fraction``.
     n_iter_no_change : int, default=10
         Epochs without improvement before ``early_stopping`` stops.
+    encoder_init : {"reset", "keep"}, default="reset"
+        For an ``encoder`` module instance: ``"reset"`` re-initialises the
+        copy's weights from ``random_state``; ``"keep"`` keeps the instance's
+        weights (a pretrained network, to fine-tune). ``"keep"`` needs an
+        instance.
+    freeze : tuple of str, default=None
+        Parameter-name prefixes of the encoder (as its ``named_parameters()``
+        names them) whose parameters are not trained, for example
+        ``("backbone.",)``; ``("",)`` freezes them all (then a loss with
+        parameters of its own must be left to train). Parameters of the
+        instance given with ``requires_grad=False`` stay frozen too. Each
+        prefix must start at least one name.
+    lr_groups : dict of str to float, default=None
+        Learning rates by parameter-name prefix of the encoder, for example
+        ``{"backbone.": 1e-5}`` to fine-tune a pretrained backbone slowly
+        while its head (and a loss's own parameters) train at ``lr``; the
+        longest matching prefix wins. Passed to the optimizer as skorch's
+        ``optimizer__param_groups``.
 
     Attributes
     ----------
@@ -257,6 +289,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "early_stopping": ["boolean"],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "encoder_init": [StrOptions(set(ENCODER_INITS))],
+        "freeze": [tuple, None],
+        "lr_groups": [dict, None],
     }
 
     def __init__(
@@ -287,6 +322,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         validation_fraction=None,
         early_stopping=False,
         n_iter_no_change=10,
+        encoder_init="reset",
+        freeze=None,
+        lr_groups=None,
     ):
         self.encoder = encoder
         self.encoder_params = encoder_params
@@ -313,6 +351,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
+        self.encoder_init = encoder_init
+        self.freeze = freeze
+        self.lr_groups = lr_groups
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -321,7 +362,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         return tags
 
     _ARCHITECTURE = ("encoder", "encoder_params", "input_shape", "n_components",
-                     "normalize")
+                     "normalize", "freeze")
     _FITTED_ATTRIBUTES = ("classes_", "n_features_in_", "sample_shape_",
                           "n_components_")
 
@@ -353,8 +394,19 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             n_components=self.n_components,
             input_shape=shape,
             encoder_params=self.encoder_params,
+            reset=self.encoder_init == "reset",
         )
-        return NormalizedEncoder(module) if self.normalize else module
+        freeze([module], self.freeze)
+        module = NormalizedEncoder(module) if self.normalize else module
+        check_lr_prefixes(module, self.lr_groups, self._towers())
+        return module
+
+    def _towers(self):
+        """Where the module holds the encoder, as parameter-name prefixes."""
+        return ("encoder.",) if self.normalize else ("",)
+
+    def _param_groups(self):
+        return param_groups(self.lr_groups, self._towers())
 
     def _augmentation(self, seed):
         augment = RandomAffine() if self.augment == "affine" else self.augment
@@ -449,6 +501,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     def _fit(self, X, y, epochs, keep):
         self._validate_params()
+        check_encoder_init(self)
+        check_freeze(self.freeze)
+        check_lr_groups(self.lr_groups)
         unused = unused_loss_params(self)
         if unused:
             warn(unused_loss_message(self, unused), UserWarning)
@@ -491,6 +546,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             self.best_epoch_ = int(np.argmax(scores)) + 1
         sample = embed(self.net_.module_, X_t[:COLLAPSE_CHECK_ROWS], self.net_.device)
         self.n_components_ = int(sample.shape[1])
+        warn_width(self, "encoder", self.n_components_)
         self._warn_if_collapsed(sample)
         return self
 
