@@ -530,8 +530,16 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         need nothing (1 and True are "same"); any other two labels need
         ``pos_label``, the label that means "same".
         """
-        check_classification_targets(y)
         y_type = type_of_target(y, input_name="y")
+        if y_type in ("continuous", "continuous-multioutput"):
+            raise ValueError(
+                f"y holds continuous values (such as {y.ravel()[0]!r}), but "
+                f"{type(self).__name__} takes labels, 1 for 'same' and 0 for "
+                "'different'. For graded similarity scores (relatedness from 1 "
+                "to 5, say) use SiamesePairRegressor, or cut the scores into "
+                "two labels."
+            )
+        check_classification_targets(y)
         classes = np.unique(y)
         if y_type != "binary" or len(classes) != 2:
             raise ValueError(
@@ -560,7 +568,7 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         return classes, (y == positive).astype(np.float32)
 
     # -- fit -----------------------------------------------------------------
-    def _check_structure(self):
+    def _check_loss(self):
         if not isinstance(self.loss, str):
             raise ValueError(
                 f"{type(self).__name__} takes loss='contrastive' or 'bce'; got "
@@ -572,6 +580,8 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
                 "labels with this loss (its embedding verifies pairs too), or "
                 "use one of the pair losses here."
             )
+
+    def _check_structure(self):
         if self.share_weights and self.right_encoder is not None:
             raise ValueError(
                 "right_encoder gives the right side a network of its own, which "
@@ -587,6 +597,13 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         return self.margin
 
     def _build_module(self):
+        head = nn.Linear(self.n_components, 1) if self.loss == "bce" else None
+        module = _PairNetwork(*self._build_towers(), head)
+        check_lr_prefixes(module, self.lr_groups, self._towers())
+        return module
+
+    def _build_towers(self):
+        """The left and right encoders (right None where weights are shared)."""
         towers = []
         for side, shape in zip(SIDES, self.sample_shapes_, strict=True):
             if side == "right" and self.share_weights:
@@ -602,10 +619,7 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
                 reset=self.encoder_init == "reset",
             ))
         freeze([t for t in towers if t is not None], self.freeze)
-        head = nn.Linear(self.n_components, 1) if self.loss == "bce" else None
-        module = _PairNetwork(towers[0], towers[1], head)
-        check_lr_prefixes(module, self.lr_groups, self._towers())
-        return module
+        return towers
 
     def _towers(self):
         """Where the module holds the encoders, as parameter-name prefixes."""
@@ -653,6 +667,7 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
             The fitted classifier.
         """
         self._validate_params()
+        self._check_loss()
         self._check_structure()
         check_encoder_init(self)
         check_freeze(self.freeze)
