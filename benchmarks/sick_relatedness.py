@@ -73,8 +73,10 @@ SELECTED = """(not run yet)"""
 CANDIDATES = [
     {"similarity": "exp-l1", "lr": 1e-3},
     {"similarity": "cosine", "lr": 1e-3},
+    {"similarity": "exp-l1", "lr": 3e-3},
+    {"similarity": "cosine", "lr": 3e-3},
 ]
-SELECT_EPOCHS = 10
+SELECT_EPOCHS = 20
 
 
 def correlations(scores, gold):

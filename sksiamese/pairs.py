@@ -533,7 +533,8 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         y_type = type_of_target(y, input_name="y")
         if y_type in ("continuous", "continuous-multioutput"):
             raise ValueError(
-                f"y holds continuous values (such as {y.ravel()[0]!r}), but "
+                "Unknown label type: continuous. y holds continuous values "
+                f"(such as {y.ravel()[0]!r}), but "
                 f"{type(self).__name__} takes labels, 1 for 'same' and 0 for "
                 "'different'. For graded similarity scores (relatedness from 1 "
                 "to 5, say) use SiamesePairRegressor, or cut the scores into "

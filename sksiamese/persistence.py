@@ -34,10 +34,12 @@ _ARRAY_MARGIN_BYTES = 2**26
 
 
 def _estimators():
+    from .pair_regressor import SiamesePairRegressor
     from .pairs import SiamesePairClassifier
     from .transformer import SiameseTransformer
 
-    return {cls.__name__: cls for cls in (SiameseTransformer, SiamesePairClassifier)}
+    return {cls.__name__: cls for cls in (SiameseTransformer, SiamesePairClassifier,
+                                          SiamesePairRegressor)}
 
 
 def _is_count(value):
@@ -127,26 +129,40 @@ def _fitted_attributes(name):
             "n_components_": components,
             "feature_names_in_": names,
         }
+    pair_shapes = {
+        "pair_shape_": _Attribute(
+            "a tuple of positive ints that starts with n_features_in_ (which "
+            "is 2 where pairs have more than two axes)",
+            lambda v, fitted, est: (_is_shape(v)
+                                    and v[0] == fitted["n_features_in_"]
+                                    and (len(v) == 1 or v[0] == 2))),
+        "sample_shapes_": _Attribute(
+            "two tuples of positive ints, one per side, each holding as many "
+            "values as its side of a pair_shape_ row (and equal where "
+            "share_weights=True)",
+            lambda v, fitted, est: (isinstance(v, tuple) and len(v) == 2
+                                    and all(map(_is_shape, v))
+                                    and _fits_pair(v, fitted, est)),
+            builds=True),
+    }
+    if name == "SiamesePairRegressor":
+        return {
+            "n_features_in_": common["n_features_in_"],
+            **pair_shapes,
+            "n_components_": components,
+            "y_min_": _Attribute("a finite float", lambda v, fitted, est: _is_real(v)),
+            "y_max_": _Attribute(
+                "a finite float above y_min_",
+                lambda v, fitted, est: _is_real(v) and v > fitted["y_min_"]),
+            "feature_names_in_": names,
+        }
     if name == "SiamesePairClassifier":
         return {
             **common,
             "classes_": _Attribute(
                 "a 1-D array of two distinct labels, numbers or strings",
                 lambda v, fitted, est: _is_labels(v) and len(v) == 2),
-            "pair_shape_": _Attribute(
-                "a tuple of positive ints that starts with n_features_in_ (which "
-                "is 2 where pairs have more than two axes)",
-                lambda v, fitted, est: (_is_shape(v)
-                                        and v[0] == fitted["n_features_in_"]
-                                        and (len(v) == 1 or v[0] == 2))),
-            "sample_shapes_": _Attribute(
-                "two tuples of positive ints, one per side, each holding as many "
-                "values as its side of a pair_shape_ row (and equal where "
-                "share_weights=True)",
-                lambda v, fitted, est: (isinstance(v, tuple) and len(v) == 2
-                                        and all(map(_is_shape, v))
-                                        and _fits_pair(v, fitted, est)),
-                builds=True),
+            **pair_shapes,
             "n_components_": components,
             "threshold_": _Attribute("a finite float",
                                      lambda v, fitted, est: _is_real(v)),
@@ -259,7 +275,7 @@ def save_model(estimator, path):
 
     Parameters
     ----------
-    estimator : SiameseTransformer or SiamesePairClassifier
+    estimator : SiameseTransformer, SiamesePairClassifier or SiamesePairRegressor
         A fitted estimator.
     path : str, path-like or binary file object
         Where to write, as for ``torch.save``.
@@ -296,9 +312,10 @@ def save_model(estimator, path):
     classes = _estimators()
     if name not in classes or type(estimator) is not classes[name]:
         raise TypeError(
-            f"save_model saves {' and '.join(classes)}; got "
-            f"{type(estimator).__name__}. Save other objects with pickle or joblib "
-            "(and load those only from trusted sources)."
+            f"save_model saves {' and '.join(list(classes)[:2])}; got "
+            f"{type(estimator).__name__}. It saves "
+            f"{', '.join(list(classes)[2:])} too. Save other objects with pickle "
+            "or joblib (and load those only from trusted sources)."
         )
     check_is_fitted(estimator, "net_")
     params = estimator.get_params(deep=False)
@@ -721,7 +738,8 @@ def load_model(path, estimator=None, *, device=None):
     ----------
     path : str, path-like or binary file object
         The file, as for ``torch.load``.
-    estimator : SiameseTransformer or SiamesePairClassifier, default=None
+    estimator : SiameseTransformer, SiamesePairClassifier or SiamesePairRegressor, \
+            default=None
         A template, needed where the saved estimator had parameters that are
         not plain values (a custom encoder or loss module or class, an
         optimizer class): it supplies those, and must be of the saved class.
@@ -735,7 +753,7 @@ def load_model(path, estimator=None, *, device=None):
 
     Returns
     -------
-    estimator : SiameseTransformer or SiamesePairClassifier
+    estimator : SiameseTransformer, SiamesePairClassifier or SiamesePairRegressor
         The fitted estimator. Its ``history_`` is empty: the training history
         is not saved.
 

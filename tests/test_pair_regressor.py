@@ -98,3 +98,19 @@ def test_fine_tuning_a_given_encoder():
     reg = small(encoder=given, encoder_init="keep", freeze=("0.",)).fit(pairs, y)
     assert torch.equal(reg.net_.module_.left[0].weight.detach(), before)
     assert torch.equal(given[0].weight.detach(), before)
+
+
+def test_save_and_load_round_trip():
+    import io
+
+    from sksiamese.persistence import load_model, save_model
+
+    pairs, y = graded_pairs(100)
+    reg = small().fit(pairs, y)
+    buffer = io.BytesIO()
+    assert save_model(reg, buffer) == []
+    buffer.seek(0)
+    loaded = load_model(buffer)
+    assert isinstance(loaded, SiamesePairRegressor)
+    assert (loaded.y_min_, loaded.y_max_) == (reg.y_min_, reg.y_max_)
+    np.testing.assert_array_equal(loaded.predict(pairs), reg.predict(pairs))
