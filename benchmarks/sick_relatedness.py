@@ -14,12 +14,13 @@ Spearman correlations with the gold relatedness (1 to 5):
   margin 0.5, Spearman 0.663; cosine with margin 1.0, 0.652; euclidean with
   margin 1.0, 0.627; ``loss="bce"``, 0.18), so its trial figure is somewhat
   optimistic.
-- **The graded recipe** (MaLSTM, Mueller and Thyagarajan 2016): a
+- **The graded recipe** (after MaLSTM, Mueller and Thyagarajan 2016): a
   SiamesePairRegressor with the same encoder, trained on all 4500 SICK_train
-  pairs and their scores, with the similarity ``exp(-|a - b|_1)`` mapped to
-  [1, 5] and the squared error. Its settings (``REGRESSOR``) were chosen on a
-  split of SICK_train (3600 pairs to train on, 900 to score; ``--select``
-  prints that table), never on trial.
+  pairs and their scores by the squared error between the similarity of the
+  two embeddings and the score scaled to [0, 1]. MaLSTM's ``exp(-|a - b|_1)``
+  and the cosine were both tried; its settings (``REGRESSOR``: the cosine)
+  were chosen on a split of SICK_train (3600 pairs to train on, 900 to
+  score; ``--select`` prints that table), never on trial.
 
     python benchmarks/sick_relatedness.py
     python benchmarks/sick_relatedness.py --models graded --seeds 1
@@ -57,7 +58,7 @@ SETTINGS = {
 }
 ENCODER = {"embedding_dim": 64, "hidden_size": 64, "cell": "lstm",
            "bidirectional": True, "pooling": "max"}
-# Chosen with --select on the SICK_train split (see SELECTED below).
+# Chosen with --select on the SICK_train split (its figures below).
 REGRESSOR = {
     "n_components": 32,
     "batch_size": 64,
