@@ -28,6 +28,10 @@ Spearman correlations with the gold relatedness (1 to 5):
 
 The data are read from a local copy (``--data``, by default the project's
 shared folder) or downloaded by ``load_sick``.
+
+Measured on CPU (1 torch thread), seeds 0, 1, 2, Pearson (Spearman) on trial:
+TF-IDF cosine 0.628 (0.609); binary recipe 0.687, 0.679, 0.656 (0.663, 0.655,
+0.653); graded recipe 0.772, 0.771, 0.753 (0.758, 0.751, 0.733).
 """
 
 import argparse
