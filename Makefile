@@ -21,6 +21,9 @@ $(VENV)/.demo-installed: $(PY) pyproject.toml setup.cfg
 
 $(VENV)/.test-installed: $(PY) pyproject.toml setup.cfg
 	$(PIP) install --quiet -e ".[plot,test]"
+	# pytorch-metric-learning (the pml extra) without its dependencies, so
+	# that pip keeps the torch build installed above.
+	$(PIP) install --quiet --no-deps "pytorch-metric-learning>=2"
 	touch $@
 
 $(VENV)/.docs-installed: $(PY) pyproject.toml

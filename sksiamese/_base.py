@@ -29,6 +29,7 @@ from skorch.helper import predefined_split
 from skorch.utils import noop
 
 from . import _distances
+from ._finetune import check_trainable
 from ._net import (
     OPTIMIZERS,
     AcceleratedSiameseNet,
@@ -231,6 +232,10 @@ class SiameseBase(BaseEstimator):
     def _build_criterion(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _param_groups(self):
+        """skorch's ``optimizer__param_groups`` (learning rates by name)."""
+        return []
+
     def _samples_per_class(self):
         return getattr(self, "samples_per_class", None)
 
@@ -286,6 +291,9 @@ class SiameseBase(BaseEstimator):
             }
         if generator is None:
             generator = torch.Generator().manual_seed(seed)
+        groups = self._param_groups()
+        if groups:
+            opt_kwargs = {**opt_kwargs, "param_groups": groups}
         return net_class(
             module=module,
             criterion=criterion,
@@ -346,13 +354,18 @@ class SiameseBase(BaseEstimator):
         generator = torch.Generator()
         generator.set_state(old.generator.get_state())
         module = copy.deepcopy(bare_module(old))
-        net = self._new_net(module, self._build_criterion(), seed, generator, valid)
+        criterion = self._build_criterion()
+        _continue_criterion(criterion, old.criterion_)
+        net = self._new_net(module, criterion, seed, generator, valid)
         with seeded(seed, net_device(net)):
             net.initialize()
-        if type(bare_optimizer(old)) is type(bare_optimizer(net)):
+        if _same_groups(bare_optimizer(old), bare_optimizer(net)):
+            # The current parameters' learning rates (lr, lr_groups), not the
+            # fitted optimizer's.
+            rates = [group["lr"] for group in net.optimizer_.param_groups]
             net.optimizer_.load_state_dict(copy.deepcopy(old.optimizer_.state_dict()))
-            for group in net.optimizer_.param_groups:
-                group["lr"] = self.lr
+            for group, rate in zip(net.optimizer_.param_groups, rates, strict=True):
+                group["lr"] = rate
         net.history = copy.deepcopy(old.history)
         return net, seed
 
@@ -372,6 +385,7 @@ class SiameseBase(BaseEstimator):
                 with seeded(seed, "cpu"):
                     module = self._build_module()
             net = self._new_net(module, self._build_criterion(), seed, valid=valid)
+        check_trainable(net.module, net.criterion)
         finished = self._train(net, inputs, targets, seed, epochs)
         # The fitted net keeps no reference to the validation rows.
         net.train_split = None
@@ -459,6 +473,29 @@ class SiameseBase(BaseEstimator):
             )
             return True
         return False
+
+
+def _continue_criterion(criterion, fitted):
+    """Give a loss with parameters of its own (ArcFace's) their trained values.
+
+    Only where the fitted criterion holds the same parameters: a loss changed
+    since (``set_params(loss=...)``) starts from its own.
+    """
+    if not isinstance(criterion, torch.nn.Module):
+        return
+    if isinstance(fitted, torch.nn.parallel.DistributedDataParallel):
+        fitted = fitted.module  # wrapped by accelerate
+    state = criterion.state_dict()
+    old = fitted.state_dict() if isinstance(fitted, torch.nn.Module) else {}
+    if state and old.keys() == state.keys() and all(
+            old[k].shape == state[k].shape for k in state):
+        criterion.load_state_dict(copy.deepcopy(old))
+
+
+def _same_groups(old, new):
+    """Whether ``old``'s state fits ``new`` (lr_groups may have changed since)."""
+    return type(old) is type(new) and [len(g["params"]) for g in old.param_groups] == [
+        len(g["params"]) for g in new.param_groups]
 
 
 def bare_optimizer(net):

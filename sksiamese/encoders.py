@@ -447,7 +447,7 @@ def _reset_parameters(module):
 
 
 def build_encoder(encoder, *, n_features, n_components, input_shape=None,
-                  encoder_params=None):
+                  encoder_params=None, reset=True):
     """Make the torch module that an ``encoder`` parameter describes.
 
     Parameters
@@ -466,11 +466,14 @@ def build_encoder(encoder, *, n_features, n_components, input_shape=None,
         Shape of one sample, without the batch axis.
     encoder_params : dict, default=None
         Extra keyword arguments for the encoder's constructor.
+    reset : bool, default=True
+        Re-initialise a module instance's copy. With False the copy keeps the
+        instance's weights (and ``requires_grad`` flags), to fine-tune them.
 
     Returns
     -------
     module : torch.nn.Module
-        A new, freshly initialised module.
+        A new module: freshly initialised, or a copy of the instance.
     """
     params = dict(encoder_params or {})
     if isinstance(encoder, nn.Module):
@@ -480,7 +483,8 @@ def build_encoder(encoder, *, n_features, n_components, input_shape=None,
                 "the module class and its arguments in encoder_params instead."
             )
         module = copy.deepcopy(encoder)
-        _reset_parameters(module)
+        if reset:
+            _reset_parameters(module)
         return module
     if isinstance(encoder, str):
         if encoder not in ENCODERS:

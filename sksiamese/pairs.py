@@ -18,6 +18,16 @@ from torch import nn
 
 from . import _distances
 from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, draw_seed, embed, seeded
+from ._finetune import (
+    ENCODER_INITS,
+    check_encoder_init,
+    check_freeze,
+    check_lr_groups,
+    check_lr_prefixes,
+    freeze,
+    param_groups,
+    warn_width,
+)
 from ._net import TensorData, check_embedding_output
 from ._validation import (
     check_label_types,
@@ -159,7 +169,10 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         distance. ``"bce"``: Koch et al.'s learned weighted L1 distance
         ``w . |a - b| + c`` turned into a probability of "same" by a sigmoid
         and trained with binary cross-entropy; the similarity score is the
-        logit, and ``margin`` and ``distance`` are not used.
+        logit, and ``margin`` and ``distance`` are not used. Losses called
+        with class labels (pytorch-metric-learning's) are refused: pairs
+        carry "same" or "different", not classes; train
+        :class:`SiameseTransformer` with them instead.
     margin : float, default=1.0
         Margin of the contrastive loss.
     distance : {"euclidean", "cosine"}, default="euclidean"
@@ -198,6 +211,19 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         torch and numpy generators are left as they were.
     verbose : int, default=0
         0 is silent; 1 prints skorch's per-epoch table; 2 adds a progress bar.
+    encoder_init : {"reset", "keep"}, default="reset"
+        For encoder module instances: re-initialise their copies from
+        ``random_state``, or keep their weights to fine-tune them, as in
+        :class:`SiameseTransformer`.
+    freeze : tuple of str, default=None
+        Parameter-name prefixes of the encoders (as their
+        ``named_parameters()`` name them) whose parameters are not trained,
+        in every tower; parameters given with ``requires_grad=False`` stay
+        frozen too. Each prefix must start a name in at least one tower.
+    lr_groups : dict of str to float, default=None
+        Learning rates by parameter-name prefix of the encoders, in every
+        tower (skorch's ``optimizer__param_groups``); the other parameters,
+        ``loss="bce"``'s head among them, train at ``lr``.
 
     Attributes
     ----------
@@ -291,13 +317,16 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         "right_input_shape": [tuple, None],
         "share_weights": ["boolean"],
         "split": [Interval(Integral, 1, None, closed="left"), None],
-        "loss": [StrOptions({"contrastive", "bce"})],
+        "loss": [StrOptions({"contrastive", "bce"}), callable],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "threshold_strategy": [
             StrOptions({"accuracy", "f1", "eer"}),
             Interval(Real, 0, 1, closed="neither"),
         ],
         "pos_label": [Real, str, "boolean", None],
+        "encoder_init": [StrOptions(set(ENCODER_INITS))],
+        "freeze": [tuple, None],
+        "lr_groups": [dict, None],
     }
 
     _balanced = False
@@ -331,6 +360,9 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         callbacks=None,
         random_state=None,
         verbose=0,
+        encoder_init="reset",
+        freeze=None,
+        lr_groups=None,
     ):
         self.encoder = encoder
         self.encoder_params = encoder_params
@@ -355,6 +387,9 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
+        self.encoder_init = encoder_init
+        self.freeze = freeze
+        self.lr_groups = lr_groups
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -504,8 +539,17 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         need nothing (1 and True are "same"); any other two labels need
         ``pos_label``, the label that means "same".
         """
-        check_classification_targets(y)
         y_type = type_of_target(y, input_name="y")
+        if y_type in ("continuous", "continuous-multioutput"):
+            raise ValueError(
+                "Unknown label type: continuous. y holds continuous values "
+                f"(such as {y.ravel()[0]!r}), but "
+                f"{type(self).__name__} takes labels, 1 for 'same' and 0 for "
+                "'different'. For graded similarity scores (relatedness from 1 "
+                "to 5, say) use SiamesePairRegressor, or cut the scores into "
+                "two labels."
+            )
+        check_classification_targets(y)
         classes = np.unique(y)
         if y_type != "binary" or len(classes) != 2:
             raise ValueError(
@@ -534,6 +578,19 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         return classes, (y == positive).astype(np.float32)
 
     # -- fit -----------------------------------------------------------------
+    def _check_loss(self):
+        if not isinstance(self.loss, str):
+            raise ValueError(
+                f"{type(self).__name__} takes loss='contrastive' or 'bce'; got "
+                f"loss={type(self.loss).__name__}. Losses such as "
+                "pytorch-metric-learning's are called as loss(embeddings, "
+                "labels) with class labels, and form their own pairs inside a "
+                "batch; explicit pairs carry only 'same' or 'different', not the "
+                "classes such a loss needs. Train SiameseTransformer on class "
+                "labels with this loss (its embedding verifies pairs too), or "
+                "use one of the pair losses here."
+            )
+
     def _check_structure(self):
         if self.share_weights and self.right_encoder is not None:
             raise ValueError(
@@ -555,6 +612,13 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
             lower_is_better=False, name="valid_accuracy", use_caching=False)
 
     def _build_module(self):
+        head = nn.Linear(self.n_components, 1) if self.loss == "bce" else None
+        module = _PairNetwork(*self._build_towers(), head)
+        check_lr_prefixes(module, self.lr_groups, self._towers())
+        return module
+
+    def _build_towers(self):
+        """The left and right encoders (right None where weights are shared)."""
         towers = []
         for side, shape in zip(SIDES, self.sample_shapes_, strict=True):
             if side == "right" and self.share_weights:
@@ -567,9 +631,17 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
                 n_components=self.n_components,
                 input_shape=shape,
                 encoder_params=params,
+                reset=self.encoder_init == "reset",
             ))
-        head = nn.Linear(self.n_components, 1) if self.loss == "bce" else None
-        return _PairNetwork(towers[0], towers[1], head)
+        freeze([t for t in towers if t is not None], self.freeze)
+        return towers
+
+    def _towers(self):
+        """Where the module holds the encoders, as parameter-name prefixes."""
+        return ("left.",) if self.share_weights else ("left.", "right.")
+
+    def _param_groups(self):
+        return param_groups(self.lr_groups, self._towers())
 
     def _build_criterion(self):
         if self.loss == "bce":
@@ -610,7 +682,11 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
             The fitted classifier.
         """
         self._validate_params()
+        self._check_loss()
         self._check_structure()
+        check_encoder_init(self)
+        check_freeze(self.freeze)
+        check_lr_groups(self.lr_groups)
         with self._unchanged_on_error():
             return self._fit_checked(pairs, y)
 
@@ -635,6 +711,8 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
                 f"dimensions, but the encoders embed into {widths[0]}."
             )
         self.n_components_ = int(widths[0])
+        for name in ("encoder", "right_encoder"):
+            warn_width(self, name, self.n_components_)
 
         held = self._holdout(same, seed)
         rows = slice(None) if held is None else ~held

@@ -34,10 +34,12 @@ _ARRAY_MARGIN_BYTES = 2**26
 
 
 def _estimators():
+    from .pair_regressor import SiamesePairRegressor
     from .pairs import SiamesePairClassifier
     from .transformer import SiameseTransformer
 
-    return {cls.__name__: cls for cls in (SiameseTransformer, SiamesePairClassifier)}
+    return {cls.__name__: cls for cls in (SiameseTransformer, SiamesePairClassifier,
+                                          SiamesePairRegressor)}
 
 
 def _is_count(value):
@@ -127,26 +129,40 @@ def _fitted_attributes(name):
             "n_components_": components,
             "feature_names_in_": names,
         }
+    pair_shapes = {
+        "pair_shape_": _Attribute(
+            "a tuple of positive ints that starts with n_features_in_ (which "
+            "is 2 where pairs have more than two axes)",
+            lambda v, fitted, est: (_is_shape(v)
+                                    and v[0] == fitted["n_features_in_"]
+                                    and (len(v) == 1 or v[0] == 2))),
+        "sample_shapes_": _Attribute(
+            "two tuples of positive ints, one per side, each holding as many "
+            "values as its side of a pair_shape_ row (and equal where "
+            "share_weights=True)",
+            lambda v, fitted, est: (isinstance(v, tuple) and len(v) == 2
+                                    and all(map(_is_shape, v))
+                                    and _fits_pair(v, fitted, est)),
+            builds=True),
+    }
+    if name == "SiamesePairRegressor":
+        return {
+            "n_features_in_": common["n_features_in_"],
+            **pair_shapes,
+            "n_components_": components,
+            "y_min_": _Attribute("a finite float", lambda v, fitted, est: _is_real(v)),
+            "y_max_": _Attribute(
+                "a finite float above y_min_",
+                lambda v, fitted, est: _is_real(v) and v > fitted["y_min_"]),
+            "feature_names_in_": names,
+        }
     if name == "SiamesePairClassifier":
         return {
             **common,
             "classes_": _Attribute(
                 "a 1-D array of two distinct labels, numbers or strings",
                 lambda v, fitted, est: _is_labels(v) and len(v) == 2),
-            "pair_shape_": _Attribute(
-                "a tuple of positive ints that starts with n_features_in_ (which "
-                "is 2 where pairs have more than two axes)",
-                lambda v, fitted, est: (_is_shape(v)
-                                        and v[0] == fitted["n_features_in_"]
-                                        and (len(v) == 1 or v[0] == 2))),
-            "sample_shapes_": _Attribute(
-                "two tuples of positive ints, one per side, each holding as many "
-                "values as its side of a pair_shape_ row (and equal where "
-                "share_weights=True)",
-                lambda v, fitted, est: (isinstance(v, tuple) and len(v) == 2
-                                        and all(map(_is_shape, v))
-                                        and _fits_pair(v, fitted, est)),
-                builds=True),
+            **pair_shapes,
             "n_components_": components,
             "threshold_": _Attribute("a finite float",
                                      lambda v, fitted, est: _is_real(v)),
@@ -265,7 +281,7 @@ def save_model(estimator, path):
 
     Parameters
     ----------
-    estimator : SiameseTransformer or SiamesePairClassifier
+    estimator : SiameseTransformer, SiamesePairClassifier or SiamesePairRegressor
         A fitted estimator.
     path : str, path-like or binary file object
         Where to write, as for ``torch.save``.
@@ -302,9 +318,10 @@ def save_model(estimator, path):
     classes = _estimators()
     if name not in classes or type(estimator) is not classes[name]:
         raise TypeError(
-            f"save_model saves {' and '.join(classes)}; got "
-            f"{type(estimator).__name__}. Save other objects with pickle or joblib "
-            "(and load those only from trusted sources)."
+            f"save_model saves {' and '.join(list(classes)[:2])}; got "
+            f"{type(estimator).__name__}. It saves "
+            f"{', '.join(list(classes)[2:])} too. Save other objects with pickle "
+            "or joblib (and load those only from trusted sources)."
         )
     check_is_fitted(estimator, "net_")
     params = estimator.get_params(deep=False)
@@ -317,7 +334,7 @@ def save_model(estimator, path):
 
     state = {k: v.detach().cpu().clone()
              for k, v in estimator.net_.module_.state_dict().items()}
-    torch.save({
+    payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "sksiamese_version": __version__,
@@ -326,8 +343,24 @@ def save_model(estimator, path):
         "params_not_saved": not_saved,
         "attributes": attributes,
         "state_dict": state,
-    }, path)
+    }
+    criterion = _criterion_state(estimator.net_)
+    if criterion:
+        # A loss with parameters of its own (ArcFace's class centres): not
+        # needed to embed, but to continue training where it stopped. Files
+        # without it (older ones, losses without parameters) load as before.
+        payload["criterion_state_dict"] = criterion
+    torch.save(payload, path)
     return not_saved
+
+
+def _criterion_state(net):
+    criterion = getattr(net, "criterion_", None)
+    if isinstance(criterion, torch.nn.parallel.DistributedDataParallel):
+        criterion = criterion.module
+    if not isinstance(criterion, torch.nn.Module):
+        return {}
+    return {k: v.detach().cpu().clone() for k, v in criterion.state_dict().items()}
 
 
 # -- load --------------------------------------------------------------------
@@ -660,6 +693,35 @@ def _check_width(est, name, meta, path):
             )
 
 
+def _load_criterion(est, payload, path):
+    """Load the saved parameters of the loss, where the file has them."""
+    state = payload.get("criterion_state_dict")
+    if state is None:
+        return
+    if not isinstance(state, dict):
+        raise ValueError(f"{_where(path)} is damaged: its 'criterion_state_dict' "
+                         f"entry should be a dict, not {type(state).__name__}.")
+    _check_state(state, path)
+    if not all(torch.isfinite(v).all() for v in state.values()
+               if v.is_floating_point()):
+        raise ValueError(f"{_where(path)} is damaged: the loss's parameters hold "
+                         "NaN or infinite values.")
+    criterion = est.net_.criterion_
+    expected = criterion.state_dict() if isinstance(criterion, torch.nn.Module) else {}
+    if expected.keys() != state.keys() or any(
+            tuple(expected[k].shape) != tuple(v.shape) for k, v in state.items()):
+        raise ValueError(
+            f"{_where(path)} holds parameters of the loss ("
+            + ", ".join(f"{k} {tuple(v.shape)}" for k, v in list(state.items())[:5])
+            + ") that do not fit the loss of the template estimator ("
+            + (", ".join(f"{k} {tuple(v.shape)}" for k, v in list(expected.items())[:5])
+               or "none")
+            + "). Pass the estimator with the loss it was trained with, for "
+            f"example load_model(path, estimator={type(est).__name__}(loss=...))."
+        )
+    criterion.load_state_dict(state, strict=True)
+
+
 def load_model(path, estimator=None, *, device=None):
     """Load a model saved by :func:`save_model`, checking that it is one.
 
@@ -682,7 +744,8 @@ def load_model(path, estimator=None, *, device=None):
     ----------
     path : str, path-like or binary file object
         The file, as for ``torch.load``.
-    estimator : SiameseTransformer or SiamesePairClassifier, default=None
+    estimator : SiameseTransformer, SiamesePairClassifier or SiamesePairRegressor, \
+            default=None
         A template, needed where the saved estimator had parameters that are
         not plain values (a custom encoder or loss module or class, an
         optimizer class): it supplies those, and must be of the saved class.
@@ -696,7 +759,7 @@ def load_model(path, estimator=None, *, device=None):
 
     Returns
     -------
-    estimator : SiameseTransformer or SiamesePairClassifier
+    estimator : SiameseTransformer, SiamesePairClassifier or SiamesePairRegressor
         The fitted estimator. Its ``history_`` is empty: the training history
         is not saved.
 
@@ -794,6 +857,7 @@ def load_model(path, estimator=None, *, device=None):
             "its parameters describe (the file is damaged, or the template "
             f"estimator builds another network): {exc}"
         ) from exc
+    _load_criterion(est, payload, path)
     est.history_ = est.net_.history
     _check_width(est, name, meta, path)
     return est

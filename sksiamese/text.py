@@ -64,6 +64,14 @@ class TokenSequencer(TransformerMixin, BaseEstimator):
     tokenizer : callable, default=None
         A function from a text to its list of tokens, used instead of
         ``token_pattern``.
+    vocabulary : dict of str to int or list of str, default=None
+        A vocabulary given rather than learned, such as a fitted
+        ``CountVectorizer``'s ``vocabulary_`` (its tokens in the order of
+        their ids there) or a list of tokens. The tokens get the ids 2, 3, ...
+        in that order, as ids 0 and 1 are the padding and the unknown token;
+        ``min_df`` is then not used, and ``vocab_size`` must leave room for
+        them all. :meth:`from_vectorizer` also takes the vectorizer's way of
+        cutting texts into tokens.
 
     Attributes
     ----------
@@ -117,16 +125,83 @@ class TokenSequencer(TransformerMixin, BaseEstimator):
         "lowercase": ["boolean"],
         "token_pattern": [str],
         "tokenizer": [callable, None],
+        "vocabulary": [dict, "array-like", None],
     }
 
     def __init__(self, *, max_length=None, vocab_size=10_000, min_df=1,
-                 lowercase=True, token_pattern=r"(?u)\b\w+\b", tokenizer=None):
+                 lowercase=True, token_pattern=r"(?u)\b\w+\b", tokenizer=None,
+                 vocabulary=None):
         self.max_length = max_length
         self.vocab_size = vocab_size
         self.min_df = min_df
         self.lowercase = lowercase
         self.token_pattern = token_pattern
         self.tokenizer = tokenizer
+        self.vocabulary = vocabulary
+
+    @classmethod
+    def from_vectorizer(cls, vectorizer, **params):
+        """A sequencer with a fitted vectorizer's vocabulary and tokenisation.
+
+        The vocabulary, ``lowercase``, ``token_pattern`` and ``tokenizer``
+        are those of a fitted ``CountVectorizer`` (or ``TfidfVectorizer``),
+        so that the sequences and the bag of words see the same tokens; the
+        order of the words, which the vectorizer drops, is what the sequences
+        keep. Stop words and accents the vectorizer removed are not removed
+        here: such tokens are not in the vocabulary and get the unknown id 1.
+
+        Parameters
+        ----------
+        vectorizer : CountVectorizer or TfidfVectorizer
+            Fitted, with ``analyzer="word"`` and ``ngram_range=(1, 1)``:
+            sequences are of single words.
+        **params
+            Other parameters of the sequencer (``max_length``,
+            ``vocab_size``, ...).
+
+        Returns
+        -------
+        sequencer : TokenSequencer
+            Not fitted: ``fit`` learns only ``max_length_`` (unless
+            ``max_length`` is given).
+
+        Examples
+        --------
+        >>> from sklearn.feature_extraction.text import CountVectorizer
+        >>> from sksiamese import TokenSequencer
+        >>> texts = ["A cat sat.", "A dog sat on a mat."]
+        >>> bag = CountVectorizer().fit(texts)
+        >>> seq = TokenSequencer.from_vectorizer(bag).fit(texts)
+        >>> seq.vocabulary_
+        {'cat': 2, 'dog': 3, 'mat': 4, 'on': 5, 'sat': 6}
+        >>> seq.transform(["a dog sat"])  # its token_pattern skips 1-letter words
+        array([[3, 6, 0, 0]])
+        """
+        vocabulary = getattr(vectorizer, "vocabulary_", None)
+        if not isinstance(vocabulary, dict):
+            raise ValueError(
+                f"from_vectorizer takes a fitted CountVectorizer or "
+                f"TfidfVectorizer; {type(vectorizer).__name__} has no "
+                "vocabulary_ (fit it first)."
+            )
+        analyzer = getattr(vectorizer, "analyzer", "word")
+        ngrams = tuple(getattr(vectorizer, "ngram_range", (1, 1)))
+        if analyzer != "word" or ngrams != (1, 1):
+            raise ValueError(
+                f"The vectorizer has analyzer={analyzer!r} and ngram_range="
+                f"{ngrams}; a sequence is of single words, so its vocabulary "
+                "must be too: use analyzer='word', ngram_range=(1, 1)."
+            )
+        tokenizer = getattr(vectorizer, "tokenizer", None)
+        return cls(**{
+            "lowercase": getattr(vectorizer, "lowercase", True),
+            "token_pattern": (vectorizer.token_pattern if tokenizer is None
+                              and vectorizer.token_pattern is not None
+                              else r"(?u)\b\w+\b"),
+            "tokenizer": tokenizer,
+            "vocabulary": dict(vocabulary),
+            **params,
+        })
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -166,7 +241,39 @@ class TokenSequencer(TransformerMixin, BaseEstimator):
         self._fit(self._tokenize(X)[0])
         return self
 
+    def _given_vocabulary(self):
+        """The tokens of ``vocabulary`` in their order, checked."""
+        vocabulary = self.vocabulary
+        if isinstance(vocabulary, dict):
+            tokens = sorted(vocabulary, key=vocabulary.get)
+        else:
+            tokens = list(np.asarray(vocabulary, dtype=object).ravel())
+        bad = [t for t in tokens if not isinstance(t, str)]
+        if bad or not tokens or len(set(tokens)) != len(tokens):
+            raise ValueError(
+                "vocabulary must hold distinct tokens (str), at least one: a "
+                "dict of token to id (a CountVectorizer's vocabulary_) or a "
+                "list of tokens; got "
+                + (f"{type(bad[0]).__name__} {bad[0]!r}" if bad else
+                   "no token" if not tokens else "repeated tokens") + "."
+            )
+        if self.vocab_size is not None and len(tokens) + 2 > self.vocab_size:
+            raise ValueError(
+                f"vocabulary holds {len(tokens)} tokens, which with the padding "
+                f"and unknown ids need vocab_size >= {len(tokens) + 2}; got "
+                f"vocab_size={self.vocab_size}. Raise it (and the encoder's "
+                "vocab_size), or pass vocab_size=None."
+            )
+        return tokens
+
     def _fit(self, tokenized):
+        if self.vocabulary is not None:
+            kept = self._given_vocabulary()
+            self.vocabulary_ = {t: i for i, t in enumerate(kept, start=2)}
+            self.vocab_size_ = len(kept) + 2
+            self.max_length_ = int(
+                self.max_length or max(1, max(len(tokens) for tokens in tokenized)))
+            return
         doc_freq = Counter()
         term_freq = Counter()
         for tokens in tokenized:

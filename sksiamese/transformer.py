@@ -12,8 +12,19 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, embed
-from ._net import CallableCriterion, TensorData
+from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, embed, warn
+from ._criteria import build_criterion, unused_loss_message, unused_loss_params
+from ._finetune import (
+    ENCODER_INITS,
+    check_encoder_init,
+    check_freeze,
+    check_lr_groups,
+    check_lr_prefixes,
+    freeze,
+    param_groups,
+    warn_width,
+)
+from ._net import TensorData
 from ._validation import (
     check_label_types,
     check_samples,
@@ -56,11 +67,15 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         padding, which does not change the embedding) up to, not including,
         ``encoder_params["vocab_size"]`` (10,000 by default);
         :class:`~sksiamese.TokenSequencer` makes such arrays from texts, with
-        the same default bound. A module instance is copied and re-initialised
-        from ``random_state``; a module class is built with ``encoder_params``
-        and those of ``n_features``, ``n_components`` and ``input_shape`` that
-        its constructor names, so that ``set_params(encoder_params=...)`` and
-        grid searches reach its settings.
+        the same default bound. A module instance is copied, never changed,
+        and re-initialised from ``random_state`` (or, with
+        ``encoder_init="keep"``, keeps its weights to be fine-tuned); its
+        output width is the embedding's, whatever ``n_components`` says (a
+        warning says so where they differ). A module class is built with
+        ``encoder_params`` and those of ``n_features``, ``n_components`` and
+        ``input_shape`` that its constructor names, so that
+        ``set_params(encoder_params=...)`` and grid searches reach its
+        settings.
     encoder_params : dict, default=None
         Keyword arguments for the encoder, for example
         ``{"hidden_layer_sizes": (256, 128)}`` for ``"mlp"``.
@@ -75,16 +90,29 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         ``"contrastive"`` is :class:`~sksiamese.losses.ContrastiveLoss`,
         ``"triplet"`` :class:`~sksiamese.losses.TripletLoss`, both built with
         ``margin``, ``distance`` and ``miner``. A ``torch.nn.Module`` instance
-        (or any callable) is called as ``loss(embeddings, labels)`` and must
-        return a scalar tensor: pytorch-metric-learning losses fit.
+        or a function (a ``functools.partial``, a lambda) is called as
+        ``loss(embeddings, labels)`` and must return a scalar tensor:
+        pytorch-metric-learning losses fit, including those with parameters
+        of their own (``ArcFaceLoss``, ``ProxyAnchorLoss``), which are trained
+        with the encoder and saved by :func:`~sksiamese.persistence.save_model`.
+        The loss is copied at each ``fit``, so the instance given is never
+        changed. Such a loss brings its own margin and distance: a
+        ``margin``, ``distance`` or miner name other than the default then
+        warns that the loss does not use it.
     margin : float, default=0.5
         Margin of the built-in losses, on the scale of the distances: with
         ``normalize=True`` euclidean distances lie in [0, 2].
-    miner : {"all", "hard", "semi-hard"}, default="hard"
-        Which in-batch pairs or triplets the built-in losses use. The
-        defaults (batch-hard triplets, margin 0.5, euclidean distance, 64
-        dimensions, constant learning rate; a 64-channel CNN and a 512-unit
-        MLP) were chosen by their one-shot accuracy on classes held out of
+    miner : {"all", "hard", "semi-hard"} or callable, default="hard"
+        Which in-batch pairs or triplets the built-in losses use. A miner
+        object, such as pytorch-metric-learning's ``BatchHardMiner()``, is
+        called as ``miner(embeddings, labels)`` and must return index tuples
+        (``(anchors, positives, negatives)`` or ``(anchors, positives,
+        anchors, negatives)``), which go to a brought loss as
+        ``loss(embeddings, labels, indices_tuple)``; the built-in losses do
+        not take indices, so a miner object needs a brought loss. It is
+        copied at each ``fit``. The defaults (batch-hard triplets, margin
+        0.5, euclidean distance, 64 dimensions, constant learning rate; a
+        64-channel CNN and a 512-unit MLP) were chosen by their one-shot accuracy on classes held out of
         training, on three tasks (Omniglot, digits, generated classes): see
         ``benchmarks/TRANSFER_RESULTS.md``.
     distance : {"euclidean", "cosine"}, default="euclidean"
@@ -161,6 +189,24 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         (``best_epoch_``). Needs ``validation_fraction``.
     n_iter_no_change : int, default=10
         Epochs without improvement before ``early_stopping`` stops.
+    encoder_init : {"reset", "keep"}, default="reset"
+        For an ``encoder`` module instance: ``"reset"`` re-initialises the
+        copy's weights from ``random_state``; ``"keep"`` keeps the instance's
+        weights (a pretrained network, to fine-tune). ``"keep"`` needs an
+        instance.
+    freeze : tuple of str, default=None
+        Parameter-name prefixes of the encoder (as its ``named_parameters()``
+        names them) whose parameters are not trained, for example
+        ``("backbone.",)``; ``("",)`` freezes them all (then a loss with
+        parameters of its own must be left to train). Parameters of the
+        instance given with ``requires_grad=False`` stay frozen too. Each
+        prefix must start at least one name.
+    lr_groups : dict of str to float, default=None
+        Learning rates by parameter-name prefix of the encoder, for example
+        ``{"backbone.": 1e-5}`` to fine-tune a pretrained backbone slowly
+        while its head (and a loss's own parameters) train at ``lr``; the
+        longest matching prefix wins. Passed to the optimizer as skorch's
+        ``optimizer__param_groups``.
 
     Attributes
     ----------
@@ -224,7 +270,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         **SiameseBase._parameter_constraints,
         "input_shape": [tuple, None],
         "loss": [StrOptions(set(LOSSES)), callable],
-        "miner": [StrOptions({"all", "hard", "semi-hard"})],
+        "miner": [StrOptions({"all", "hard", "semi-hard"}), callable],
         "samples_per_class": [Interval(Integral, 2, None, closed="left")],
         "warm_start": ["boolean"],
         "accelerator": [HasMethods(["prepare", "backward", "autocast"]), None],
@@ -234,6 +280,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "early_stopping": ["boolean"],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "encoder_init": [StrOptions(set(ENCODER_INITS))],
+        "freeze": [tuple, None],
+        "lr_groups": [dict, None],
     }
 
     def __init__(
@@ -264,6 +313,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         validation_fraction=None,
         early_stopping=False,
         n_iter_no_change=10,
+        encoder_init="reset",
+        freeze=None,
+        lr_groups=None,
     ):
         self.encoder = encoder
         self.encoder_params = encoder_params
@@ -290,6 +342,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
+        self.encoder_init = encoder_init
+        self.freeze = freeze
+        self.lr_groups = lr_groups
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -298,7 +353,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         return tags
 
     _ARCHITECTURE = ("encoder", "encoder_params", "input_shape", "n_components",
-                     "normalize")
+                     "normalize", "freeze")
     _FITTED_ATTRIBUTES = ("classes_", "n_features_in_", "sample_shape_",
                           "n_components_")
 
@@ -330,8 +385,19 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             n_components=self.n_components,
             input_shape=shape,
             encoder_params=self.encoder_params,
+            reset=self.encoder_init == "reset",
         )
-        return NormalizedEncoder(module) if self.normalize else module
+        freeze([module], self.freeze)
+        module = NormalizedEncoder(module) if self.normalize else module
+        check_lr_prefixes(module, self.lr_groups, self._towers())
+        return module
+
+    def _towers(self):
+        """Where the module holds the encoder, as parameter-name prefixes."""
+        return ("encoder.",) if self.normalize else ("",)
+
+    def _param_groups(self):
+        return param_groups(self.lr_groups, self._towers())
 
     def _augmentation(self, seed):
         augment = RandomAffine() if self.augment == "affine" else self.augment
@@ -375,13 +441,8 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         return rng.choice(eligible, min(n_valid, len(eligible)), replace=False)
 
     def _build_criterion(self):
-        if isinstance(self.loss, str):
-            return LOSSES[self.loss](
-                margin=self.margin, distance=self.distance, miner=self.miner
-            )
-        if isinstance(self.loss, torch.nn.Module):
-            return self.loss
-        return CallableCriterion(self.loss)
+        return build_criterion(self.loss, self.miner, builtins=LOSSES,
+                               margin=self.margin, distance=self.distance)
 
     def _collapse_scale(self):
         return self.margin if isinstance(self.loss, str) else 1.0
@@ -431,6 +492,12 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     def _fit(self, X, y, epochs, keep):
         self._validate_params()
+        check_encoder_init(self)
+        check_freeze(self.freeze)
+        check_lr_groups(self.lr_groups)
+        unused = unused_loss_params(self)
+        if unused:
+            warn(unused_loss_message(self, unused), UserWarning)
         with self._unchanged_on_error():
             return self._fit_checked(X, y, epochs, keep and hasattr(self, "net_"))
 
@@ -470,6 +537,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             self.best_epoch_ = int(np.argmax(scores)) + 1
         sample = embed(self.net_.module_, X_t[:COLLAPSE_CHECK_ROWS], self.net_.device)
         self.n_components_ = int(sample.shape[1])
+        warn_width(self, "encoder", self.n_components_)
         self._warn_if_collapsed(sample)
         return self
 

@@ -336,3 +336,19 @@ def test_a_module_instance_is_a_param_and_is_copied():
     assert est.net_.module_.hidden.out_features == 6
     assert est.net_.module_ is not est.encoder
     torch.testing.assert_close(est.encoder.hidden.weight, before)
+
+
+def test_build_encoder_keeps_an_instances_weights_when_asked():
+    from sksiamese.encoders import build_encoder
+
+    given = torch.nn.Linear(4, 2)
+    with torch.no_grad():
+        given.weight.fill_(0.25)
+    given.bias.requires_grad_(False)
+    kept = build_encoder(given, n_features=4, n_components=2, reset=False)
+    assert kept is not given
+    assert torch.equal(kept.weight, given.weight)
+    assert not kept.bias.requires_grad
+    reset = build_encoder(given, n_features=4, n_components=2)
+    assert not torch.equal(reset.weight, given.weight)
+    assert torch.equal(given.weight, torch.full((2, 4), 0.25))

@@ -479,3 +479,65 @@ def test_held_out_pairs_are_scored_every_epoch(data):
     none = SiamesePairClassifier(validation_fraction=0, **SMALL).fit(pairs, y)
     assert "valid_loss" not in none.history_[-1]
     assert clf.net_.train_split is None
+
+
+# -- fine-tuning given encoders -------------------------------------------------
+class _Pretrained(nn.Module):
+    """A backbone and a head, with weights set by hand as if pretrained."""
+
+    def __init__(self, n_features=4, width=3):
+        super().__init__()
+        self.backbone = nn.Linear(n_features, 8)
+        self.head = nn.Linear(8, width)
+        with torch.no_grad():
+            for i, p in enumerate(self.parameters()):
+                p.copy_(torch.linspace(-0.5, 0.5, p.numel()).reshape(p.shape)
+                        * (i + 1))
+
+    def forward(self, x):
+        return self.head(torch.relu(self.backbone(x)))
+
+
+def _pairs(n=80, seed=0):
+    rng = np.random.default_rng(seed)
+    left = rng.normal(size=(n, 4))
+    same = np.tile([0, 1], n // 2)
+    right = np.where(same[:, None] == 1, left + 0.1 * rng.normal(size=(n, 4)),
+                     rng.normal(size=(n, 4)))
+    return np.stack([left, right], axis=1).astype(np.float32), same
+
+
+def test_pair_towers_keep_and_freeze_the_given_weights():
+    pairs, y = _pairs()
+    given = _Pretrained()
+    before = {k: v.clone() for k, v in given.state_dict().items()}
+    clf = SiamesePairClassifier(given, encoder_init="keep", share_weights=False,
+                                n_components=3, loss="bce", freeze=("backbone.",),
+                                lr=1e-2, max_epochs=2, random_state=0).fit(pairs, y)
+    module = clf.net_.module_
+    for tower in (module.left, module.right):
+        assert torch.equal(tower.backbone.weight.detach(), before["backbone.weight"])
+        assert not torch.equal(tower.head.weight.detach(), before["head.weight"])
+    assert all(torch.equal(v, before[k]) for k, v in given.state_dict().items())
+    assert all(p.requires_grad for p in given.parameters())
+    # A rate for the encoders' backbones; the bce head trains at lr.
+    clf = SiamesePairClassifier(given, encoder_init="keep", n_components=3,
+                                loss="bce", lr_groups={"backbone.": 1e-5},
+                                max_epochs=1, random_state=0).fit(pairs, y)
+    rates = {id(p): g["lr"] for g in clf.net_.optimizer_.param_groups
+             for p in g["params"]}
+    assert rates[id(clf.net_.module_.left.backbone.weight)] == 1e-5
+    assert rates[id(clf.net_.module_.head.weight)] == clf.lr
+    assert clone(clf).encoder is not given
+
+
+def test_pair_fine_tuning_errors_and_width_warning():
+    pairs, y = _pairs()
+    with pytest.raises(ValueError, match="Every parameter of the network is frozen"):
+        SiamesePairClassifier(_Pretrained(), encoder_init="keep", n_components=3,
+                              freeze=("",), max_epochs=1).fit(pairs, y)
+    with pytest.raises(ValueError, match="encoder='mlp' is built anew"):
+        SiamesePairClassifier(encoder_init="keep", max_epochs=1).fit(pairs, y)
+    with pytest.warns(UserWarning, match="n_components=16 is not used"):
+        SiamesePairClassifier(_Pretrained(), encoder_init="keep", max_epochs=1,
+                              random_state=0).fit(pairs, y)

@@ -222,3 +222,53 @@ def test_a_vocab_size_above_the_encoders_says_how_to_fix_it():
         pipe.fit(X, y)
     pipe.set_params(tokensequencer__vocab_size=8)
     assert pipe.fit_transform(X, y).shape == (12, 64)
+
+
+# -- vocabularies from scikit-learn's vectorizers --------------------------------
+def test_vocabulary_of_a_fitted_count_vectorizer():
+    texts = ["the cat sat", "the dog sat on the mat", "a cat ran"]
+    bag = CountVectorizer().fit(texts)
+    seq = TokenSequencer(vocabulary=bag.vocabulary_).fit(texts)
+    # Ids from 2 in the vectorizer's order; the counts play no part.
+    order = sorted(bag.vocabulary_, key=bag.vocabulary_.get)
+    assert seq.vocabulary_ == {t: i + 2 for i, t in enumerate(order)}
+    assert seq.vocab_size_ == len(order) + 2
+    ids = seq.transform(["the cat sat on a hat"])[0]
+    expected = [seq.vocabulary_[t] if t in seq.vocabulary_ else 1
+                for t in ["the", "cat", "sat", "on", "a", "hat"]]
+    assert ids[:6].tolist() == expected
+    listed = TokenSequencer(vocabulary=["dog", "cat"]).fit(texts)
+    assert listed.vocabulary_ == {"dog": 2, "cat": 3}
+    assert clone(seq).get_params()["vocabulary"] == bag.vocabulary_
+
+
+def test_from_vectorizer_takes_its_tokenisation():
+    texts = ["The Cat sat", "the dog sat on a mat"]
+    bag = CountVectorizer(lowercase=False, token_pattern=r"[A-Za-z]+").fit(texts)
+    seq = TokenSequencer.from_vectorizer(bag, max_length=8).fit(texts)
+    assert seq.lowercase is False and seq.token_pattern == r"[A-Za-z]+"
+    assert set(seq.vocabulary_) == set(bag.vocabulary_)
+    assert seq.max_length_ == 8
+    assert seq.transform(["The a"])[0, :2].tolist() == [
+        seq.vocabulary_["The"], seq.vocabulary_["a"]]
+
+
+@pytest.mark.parametrize("vectorizer, match", [
+    (CountVectorizer(), "has no vocabulary_ \\(fit it first\\)"),
+    (CountVectorizer(ngram_range=(1, 2)).fit(["ab cd"]), "ngram_range=\\(1, 2\\)"),
+    (CountVectorizer(analyzer="char").fit(["ab"]), "analyzer='char'"),
+])
+def test_from_vectorizer_refuses_what_is_not_a_word_vocabulary(vectorizer, match):
+    with pytest.raises(ValueError, match=match):
+        TokenSequencer.from_vectorizer(vectorizer)
+
+
+@pytest.mark.parametrize("vocabulary, params, match", [
+    (["cat", "cat"], {}, "repeated tokens"),
+    ([1, 2], {}, "got int 1"),
+    ([], {}, "no token"),
+    (["a", "b", "c"], {"vocab_size": 4}, "need vocab_size >= 5; got vocab_size=4"),
+])
+def test_bad_vocabularies_are_refused(vocabulary, params, match):
+    with pytest.raises(ValueError, match=match):
+        TokenSequencer(vocabulary=vocabulary, **params).fit(["a cat"])

@@ -685,3 +685,147 @@ def test_bad_augmentation_is_refused(digits):
             "augment must return a tensor of the batch's shape")):
         SiameseTransformer(encoder="cnn", augment=lambda b: b[:, :4], max_epochs=1,
                            random_state=0).fit(X, y)
+
+
+# -- fine-tuning a given encoder ------------------------------------------------
+class _Pretrained(torch.nn.Module):
+    """A backbone and a head, with weights set by hand as if pretrained."""
+
+    def __init__(self, n_features=64, width=3):
+        super().__init__()
+        self.backbone = torch.nn.Linear(n_features, 8)
+        self.head = torch.nn.Linear(8, width)
+        with torch.no_grad():
+            for i, p in enumerate(self.parameters()):
+                p.copy_(torch.linspace(-0.5, 0.5, p.numel()).reshape(p.shape)
+                        * (i + 1))
+
+    def forward(self, x):
+        return self.head(torch.relu(self.backbone(x)))
+
+
+class _WeightsAtStart(Callback):
+    def on_train_begin(self, net, **kwargs):
+        self.state_ = {k: v.clone() for k, v in net.module_.state_dict().items()}
+
+
+def _state(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _same_state(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _at_start(est):
+    return dict(est.net_.callbacks_)["_WeightsAtStart"].state_
+
+
+def test_encoder_init_keep_starts_from_the_given_weights(digits):
+    X, y = digits
+    given = _Pretrained()
+    before = _state(given)
+    kept = small(encoder=given, encoder_init="keep", n_components=3,
+                 callbacks=[_WeightsAtStart()]).fit(X[:200], y[:200])
+    start = _at_start(kept)
+    assert all(torch.equal(start[k], before[k]) for k in before)
+    assert not _same_state(_state(kept.net_.module_), before)
+    reset = small(encoder=given, n_components=3, callbacks=[_WeightsAtStart()]).fit(
+        X[:200], y[:200])
+    assert not torch.equal(_at_start(reset)["backbone.weight"],
+                           before["backbone.weight"])
+    # The given module is never changed.
+    assert _same_state(_state(given), before)
+
+
+def test_frozen_prefixes_and_requires_grad_do_not_change(digits):
+    X, y = digits
+    given = _Pretrained()
+    before = _state(given)
+    est = small(encoder=given, encoder_init="keep", n_components=3,
+                freeze=("backbone.",), lr=1e-2).fit(X[:200], y[:200])
+    after = _state(est.net_.module_)
+    assert torch.equal(after["backbone.weight"], before["backbone.weight"])
+    assert torch.equal(after["backbone.bias"], before["backbone.bias"])
+    assert not torch.equal(after["head.weight"], before["head.weight"])
+    assert all(p.requires_grad for p in given.parameters())
+    # requires_grad=False set on the instance is respected, without freeze.
+    flagged = _Pretrained()
+    flagged.backbone.requires_grad_(False)
+    est = small(encoder=flagged, encoder_init="keep", n_components=3, lr=1e-2).fit(
+        X[:200], y[:200])
+    assert torch.equal(est.net_.module_.backbone.weight.detach(),
+                       before["backbone.weight"])
+
+
+def test_lr_groups_give_the_encoders_parts_their_own_rates(digits):
+    X, y = digits
+    given = _Pretrained()
+    est = small(encoder=given, encoder_init="keep", n_components=3, normalize=True,
+                lr_groups={"backbone.": 0.0, "backbone.bias": 0.5}).fit(
+        X[:200], y[:200])
+    rates = {id(p): g["lr"] for g in est.net_.optimizer_.param_groups
+             for p in g["params"]}
+    module = est.net_.module_.encoder
+    assert rates[id(module.backbone.weight)] == 0.0
+    assert rates[id(module.backbone.bias)] == 0.5
+    assert rates[id(module.head.weight)] == est.lr
+    assert torch.equal(module.backbone.weight.detach(), given.backbone.weight.detach())
+    # A continued fit keeps the rates of the groups.
+    est.set_params(warm_start=True, max_epochs=1).fit(X[:200], y[:200])
+    rates = [g["lr"] for g in est.net_.optimizer_.param_groups]
+    assert sorted(rates) == sorted([0.0, 0.5, est.lr])
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"freeze": ("",)}, "Every parameter of the network is frozen"),
+    ({"freeze": ("bakbone.",)}, "'bakbone.' starts no parameter name"),
+    ({"lr_groups": {"bakbone.": 1e-5}}, "'bakbone.' starts no parameter name"),
+    ({"lr_groups": {"backbone.": -1.0}}, "learning rates"),
+    ({"freeze": (1,)}, "tuple of parameter-name prefixes"),
+])
+def test_bad_fine_tuning_settings_are_refused(digits, params, match):
+    X, y = digits
+    with pytest.raises(ValueError, match=match):
+        small(encoder=_Pretrained(), encoder_init="keep", n_components=3, **params).fit(
+            X[:100], y[:100])
+
+
+def test_encoder_init_keep_needs_an_instance(digits):
+    with pytest.raises(ValueError, match="encoder='mlp' is built anew"):
+        small(encoder_init="keep").fit(*digits)
+
+
+def test_n_components_that_the_instance_ignores_warns(digits):
+    import warnings
+
+    X, y = digits
+    with pytest.warns(UserWarning, match="n_components=16 is not used"):
+        est = small(encoder=_Pretrained(), encoder_init="keep").fit(X[:100], y[:100])
+    assert est.n_components_ == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        small(encoder=_Pretrained(), n_components=3).fit(X[:100], y[:100])
+
+
+def test_fine_tuning_clones_and_grid_searches(digits):
+    X, y = digits
+    given = _Pretrained()
+    before = _state(given)
+    est = small(encoder=given, encoder_init="keep", n_components=3,
+                freeze=("backbone.",))
+    assert clone(est).encoder is not given
+    grid = GridSearchCV(est, {"lr": [1e-3, 1e-2]}, cv=2,
+                        scoring=lambda e, X, y: float(np.var(e.transform(X))))
+    grid.fit(X[:200], y[:200])
+    assert grid.best_estimator_.encoder_init == "keep"
+    assert _same_state(_state(given), before)
+    assert all(p.requires_grad for p in given.parameters())
+
+
+def test_warm_start_with_another_freeze_needs_a_new_network(digits):
+    X, y = digits
+    est = small(encoder=_Pretrained(), encoder_init="keep", n_components=3,
+                freeze=("backbone.",), warm_start=True).fit(X[:100], y[:100])
+    with pytest.raises(ValueError, match="freeze changed since it was built"):
+        est.set_params(freeze=None).fit(X[:100], y[:100])
