@@ -112,9 +112,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         not take indices, so a miner object needs a brought loss. It is
         copied at each ``fit``. The defaults (batch-hard triplets, margin
         0.5, euclidean distance, 64 dimensions, constant learning rate; a
-        64-channel CNN and a 512-unit MLP) were chosen by their one-shot accuracy on classes held out of
-        training, on three tasks (Omniglot, digits, generated classes): see
-        ``benchmarks/TRANSFER_RESULTS.md``.
+        64-channel CNN and a 512-unit MLP) were chosen by their one-shot
+        accuracy on classes held out of training, on three tasks (Omniglot,
+        digits, generated classes): see ``benchmarks/TRANSFER_RESULTS.md``.
     distance : {"euclidean", "cosine"}, default="euclidean"
         Distance in the embedding space, for the loss and for users of the
         embedding (see ``OneShotClassifier``).
