@@ -12,10 +12,7 @@ samples become module inputs, which module and which criterion.
 
 import contextlib
 import copy
-import os
-import sys
 import threading
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -42,6 +39,7 @@ from ._net import (
     default_callbacks,
     resolve_device,
 )
+from ._warnings import warn
 from .encoders import ENCODERS
 
 # Rows embedded per forward call at inference: large batches keep the per-call
@@ -60,8 +58,6 @@ COLLAPSE_CHECK_ROWS = 256
 # too few batches to scale the output (sklearn's checks fit 1 to 4 batches),
 # so a tight embedding says nothing yet.
 _MIN_STEPS_FOR_COLLAPSE = 100
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 # torch's global generator is process-wide, and module initialisation and
 # dropout draw from it: fits in several threads of one process would
@@ -83,18 +79,6 @@ def inference_rows(X):
     values = max(1, int(np.prod(X.shape[1:])))
     rows = int(np.clip(_INFERENCE_IMAGE_VALUES // values, 64, INFERENCE_BATCH_ROWS))
     return rows - rows % _INFERENCE_ROW_MULTIPLE
-
-
-def warn(message, category):
-    """``warnings.warn`` pointing at the first frame outside this package.
-
-    That is the user's call (``fit``, or the ``Pipeline.fit`` that made it),
-    however deep inside the package the warning is raised.
-    """
-    frame, level = sys._getframe(1), 2
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, category, stacklevel=level)
 
 
 def draw_seed(random_state):

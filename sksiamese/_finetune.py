@@ -9,6 +9,8 @@ import glob
 
 import torch
 
+from ._warnings import warn
+
 ENCODER_INITS = ("reset", "keep")
 
 
@@ -123,8 +125,6 @@ def check_trainable(module, criterion):
 
 def warn_width(est, name, width):
     """Warn where ``n_components`` is not the width an encoder instance embeds into."""
-    from ._base import warn  # _base uses this module
-
     if isinstance(getattr(est, name, None), torch.nn.Module) and (
             est.n_components != width):
         warn(

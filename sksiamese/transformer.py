@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, embed, warn
+from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, embed
 from ._criteria import build_criterion, unused_loss_message, unused_loss_params
 from ._finetune import (
     ENCODER_INITS,
@@ -31,6 +31,7 @@ from ._validation import (
     explained_input_errors,
     numpy_dtypes,
 )
+from ._warnings import warn
 from .augment import RandomAffine
 from .encoders import NormalizedEncoder, build_encoder, input_spec
 from .losses import ContrastiveLoss, TripletLoss

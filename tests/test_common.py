@@ -17,7 +17,12 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sksiamese import OneShotClassifier, SiamesePairClassifier, SiameseTransformer
+from sksiamese import (
+    OneShotClassifier,
+    SiamesePairClassifier,
+    SiamesePairRegressor,
+    SiameseTransformer,
+)
 
 SMALL = {"max_epochs": 2, "batch_size": 32, "random_state": 0}
 PAIR_SMALL = {"n_components": 4, "encoder_params": {"hidden_layer_sizes": (16,)},
@@ -43,6 +48,7 @@ def _expected_failures(estimator):
 @parametrize_with_checks(
     [SiameseTransformer(**SMALL),
      SiamesePairClassifier(share_weights=False, **PAIR_SMALL),
+     SiamesePairRegressor(share_weights=False, **{**PAIR_SMALL, "max_epochs": 1}),
      OneShotClassifier(SiameseTransformer(**SMALL))],
     expected_failed_checks=_expected_failures,
 )
@@ -67,6 +73,13 @@ def _pairs(digits):
     return np.stack([X[left], X[right]], axis=1), (y[left] == y[right]).astype(int)
 
 
+def _graded(pairs_and_same):
+    # A graded target: how alike the two sides are, from 1 to 5.
+    pairs, same = pairs_and_same
+    closeness = np.exp(-np.abs(pairs[:, 0] - pairs[:, 1]).mean(axis=1))
+    return pairs, 1 + 2 * same + 2 * closeness
+
+
 CASES = {
     "SiameseTransformer": (lambda seed: SiameseTransformer(**{**SMALL,
                                                               "random_state": seed}),
@@ -74,6 +87,9 @@ CASES = {
     "SiamesePairClassifier": (
         lambda seed: SiamesePairClassifier(**{**PAIR_SMALL, "random_state": seed}),
         _pairs, "decision_function"),
+    "SiamesePairRegressor": (
+        lambda seed: SiamesePairRegressor(**{**PAIR_SMALL, "random_state": seed}),
+        lambda d: _graded(_pairs(d)), "predict"),
     # An unfitted transformer is fitted (a clone) on the support set.
     "OneShotClassifier": (
         lambda seed: OneShotClassifier(SiameseTransformer(**{**SMALL,
@@ -142,6 +158,7 @@ def test_same_seed_same_result_in_any_joblib_backend(name, backend, digits):
 def test_parameters_are_validated_in_fit_not_in_init(name, digits):
     est, X, y, _ = _case(name, digits)
     bad = {"SiameseTransformer": {"lr": -1.0}, "SiamesePairClassifier": {"lr": -1.0},
+           "SiamesePairRegressor": {"lr": -1.0},
            "OneShotClassifier": {"temperature": -1.0}}[name]
     est.set_params(**bad)  # accepted as it is
     with pytest.raises(ValueError, match=re.escape(list(bad)[0])):

@@ -4,7 +4,6 @@ import torch
 from scipy.stats import pearsonr
 from sklearn.base import clone, is_regressor
 from sklearn.model_selection import cross_val_score
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sksiamese import SiamesePairClassifier, SiamesePairRegressor
 
@@ -24,9 +23,7 @@ def small(**params):
     return SiamesePairRegressor(**{**defaults, **params})
 
 
-@parametrize_with_checks([small(max_epochs=1, share_weights=False)])
-def test_sklearn_estimator_checks(estimator, check):
-    check(estimator)
+# scikit-learn's checks, clone, pickle and seeds: tests/test_common.py.
 
 
 @pytest.mark.parametrize("similarity", ["exp-l1", "cosine"])
