@@ -512,9 +512,10 @@ def test_fitted_sample_shape_cannot_make_the_check_embed_a_huge_sample(
     assert loaded.sample_shape_ == shape
     assert sizes == []
     # The meta device gives a CNN's width for any image size; the RNN looks at
-    # its token ids, which a meta tensor lacks, so a small sample is embedded.
+    # its token ids, which a meta tensor lacks, so a small sample is embedded
+    # (its 2 rows padded to the 64 of an inference batch).
     load_model(saved(est))
-    assert sizes == ([] if encoder == "cnn" else [2 * data.shape[1]])
+    assert sizes == ([] if encoder == "cnn" else [64 * data.shape[1]])
 
 
 class NoMeta(torch.nn.Module):
