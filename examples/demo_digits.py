@@ -154,7 +154,7 @@ def write_figure(X_train, y_train, X_test, y_test, params, output):
         return None
     emb_2d = SiameseTransformer(n_components=2, **params).fit(X_train, y_train)
     display = EmbeddingDisplay.from_estimator(emb_2d, X_test, y_test)
-    display.ax_.set_title("Siamese embedding of held-out digits (contrastive loss)")
+    display.ax_.set_title("Siamese embedding of held-out digits (triplet loss)")
     path = Path(output) / "digits_embedding_2d.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     display.figure_.savefig(path, dpi=120, bbox_inches="tight")
