@@ -233,8 +233,8 @@ def test_files_without_loss_parameters_load_as_before():
 
 
 @pytest.mark.parametrize("params, named", [
-    ({"margin": 0.5}, "margin=0.5"),
-    ({"miner": "hard"}, "miner='hard'"),
+    ({"margin": 0.3}, "margin=0.3"),
+    ({"miner": "semi-hard"}, "miner='semi-hard'"),
     ({"distance": "cosine"}, "distance still measures"),
 ])
 def test_parameters_a_brought_loss_ignores_warn(params, named):

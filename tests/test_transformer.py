@@ -801,7 +801,7 @@ def test_n_components_that_the_instance_ignores_warns(digits):
     import warnings
 
     X, y = digits
-    with pytest.warns(UserWarning, match="n_components=16 is not used"):
+    with pytest.warns(UserWarning, match="n_components=64 is not used"):
         est = small(encoder=_Pretrained(), encoder_init="keep").fit(X[:100], y[:100])
     assert est.n_components_ == 3
     with warnings.catch_warnings():
