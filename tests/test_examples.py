@@ -28,6 +28,7 @@ def sick(data_home=None, download_if_missing=True):
 # The data sets each example reads, as the loaders that read them.
 EXAMPLE_DATA = {
     "plot_omniglot_one_shot.py": [omniglot_small_sets],
+    "plot_omniglot_open_set.py": [omniglot_small_sets],
     "plot_omniglot_verification.py": [omniglot_small_sets],
     "plot_sick_similarity.py": [sick],
 }
