@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from sklearn.base import clone
+from sklearn.base import ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import draw_seed, embed, seeded
@@ -34,12 +34,14 @@ _ARRAY_MARGIN_BYTES = 2**26
 
 
 def _estimators():
-    from .pair_regressor import SiamesePairRegressor
-    from .pairs import SiamesePairClassifier
-    from .transformer import SiameseTransformer
+    """The estimators that save their network: the public ``SiameseBase`` ones."""
+    import sksiamese
 
-    return {cls.__name__: cls for cls in (SiameseTransformer, SiamesePairClassifier,
-                                          SiamesePairRegressor)}
+    from ._base import SiameseBase
+
+    return {name: getattr(sksiamese, name) for name in sksiamese.__all__
+            if isinstance(getattr(sksiamese, name), type)
+            and issubclass(getattr(sksiamese, name), SiameseBase)}
 
 
 def _is_count(value):
@@ -99,90 +101,81 @@ class _Attribute(NamedTuple):
     builds: bool = False  # the network's shapes depend on it
 
 
+# What each fitted attribute that an estimator saves must be. The checks are
+# by attribute, not by estimator: each check sees the value, the attributes
+# checked before it (``fitted``) and the estimator with its loaded parameters
+# (``est``), which is how one check serves every estimator that has it.
+_CHECKS = {
+    "classes_": _Attribute("a 1-D array of distinct labels, numbers or strings",
+                           lambda v, fitted, est: _is_labels(v)),
+    "n_features_in_": _Attribute("a positive int",
+                                 lambda v, fitted, est: _is_count(v)),
+    "sample_shape_": _Attribute(
+        "a tuple of positive ints that n_features_in_ columns reshaped by "
+        "input_shape give",
+        lambda v, fitted, est: _is_shape(v) and _fits_input(
+            v, fitted["n_features_in_"], est.input_shape),
+        builds=True),
+    "pair_shape_": _Attribute(
+        "a tuple of positive ints that starts with n_features_in_ (which "
+        "is 2 where pairs have more than two axes)",
+        lambda v, fitted, est: (_is_shape(v)
+                                and v[0] == fitted["n_features_in_"]
+                                and (len(v) == 1 or v[0] == 2))),
+    "sample_shapes_": _Attribute(
+        "two tuples of positive ints, one per side, each holding as many "
+        "values as its side of a pair_shape_ row (and equal where "
+        "share_weights=True)",
+        lambda v, fitted, est: (isinstance(v, tuple) and len(v) == 2
+                                and all(map(_is_shape, v))
+                                and _fits_pair(v, fitted, est)),
+        builds=True),
+    "n_components_": _Attribute("a positive int", lambda v, fitted, est: _is_count(v)),
+    "threshold_": _Attribute("a finite float", lambda v, fitted, est: _is_real(v)),
+    "proba_slope_": _Attribute("a positive finite float",
+                               lambda v, fitted, est: _is_real(v) and v > 0),
+    "y_min_": _Attribute("a finite float", lambda v, fitted, est: _is_real(v)),
+    "y_max_": _Attribute(
+        "a finite float above y_min_",
+        lambda v, fitted, est: _is_real(v) and v > fitted["y_min_"]),
+    "pos_label_": _Attribute(
+        "one of classes_",
+        lambda v, fitted, est: (isinstance(v, (bool, int, float, str))
+                                and v in fitted["classes_"].tolist())),
+}
+# Saved where the estimator has them, and not needed to load: files written
+# before pos_label existed mean classes_[1], and have no threshold rates.
+_OPTIONAL_CHECKS = {
+    "threshold_rates_": _Attribute(
+        "a dict of rates between 0 and 1",
+        lambda v, fitted, est: isinstance(v, dict) and all(
+            isinstance(k, str) and _is_real(r) and 0 <= r <= 1 for k, r in v.items()),
+        optional=True),
+    "feature_names_in_": _Attribute(
+        "a 1-D array of n_features_in_ strings",
+        lambda v, fitted, est: _is_names(v, fitted["n_features_in_"]),
+        optional=True),
+}
+_MAY_BE_MISSING = ("pos_label_",)
+
+
 def _fitted_attributes(name):
     """What estimator ``name`` saves of its fitted state, and what each must be.
 
-    Returns ``{attribute: _Attribute}`` in the order the attributes are checked
-    at load: each check sees the value, the attributes checked before it
-    (``fitted``) and the estimator with its loaded parameters (``est``).
+    The estimator class says which attributes it needs (its
+    ``_FITTED_ATTRIBUTES``, in the order they are checked); this module says
+    what each must be. Returns ``{attribute: _Attribute}``.
     """
-    common = {
-        "classes_": _Attribute(
-            "a 1-D array of distinct labels, numbers or strings",
-            lambda v, fitted, est: _is_labels(v)),
-        "n_features_in_": _Attribute("a positive int",
-                                     lambda v, fitted, est: _is_count(v)),
-    }
-    names = _Attribute("a 1-D array of n_features_in_ strings",
-                       lambda v, fitted, est: _is_names(v, fitted["n_features_in_"]),
-                       optional=True)
-    components = _Attribute("a positive int", lambda v, fitted, est: _is_count(v))
-    if name == "SiameseTransformer":
-        return {
-            **common,
-            "sample_shape_": _Attribute(
-                "a tuple of positive ints that n_features_in_ columns reshaped by "
-                "input_shape give",
-                lambda v, fitted, est: _is_shape(v) and _fits_input(
-                    v, fitted["n_features_in_"], est.input_shape),
-                builds=True),
-            "n_components_": components,
-            "feature_names_in_": names,
-        }
-    pair_shapes = {
-        "pair_shape_": _Attribute(
-            "a tuple of positive ints that starts with n_features_in_ (which "
-            "is 2 where pairs have more than two axes)",
-            lambda v, fitted, est: (_is_shape(v)
-                                    and v[0] == fitted["n_features_in_"]
-                                    and (len(v) == 1 or v[0] == 2))),
-        "sample_shapes_": _Attribute(
-            "two tuples of positive ints, one per side, each holding as many "
-            "values as its side of a pair_shape_ row (and equal where "
-            "share_weights=True)",
-            lambda v, fitted, est: (isinstance(v, tuple) and len(v) == 2
-                                    and all(map(_is_shape, v))
-                                    and _fits_pair(v, fitted, est)),
-            builds=True),
-    }
-    if name == "SiamesePairRegressor":
-        return {
-            "n_features_in_": common["n_features_in_"],
-            **pair_shapes,
-            "n_components_": components,
-            "y_min_": _Attribute("a finite float", lambda v, fitted, est: _is_real(v)),
-            "y_max_": _Attribute(
-                "a finite float above y_min_",
-                lambda v, fitted, est: _is_real(v) and v > fitted["y_min_"]),
-            "feature_names_in_": names,
-        }
-    if name == "SiamesePairClassifier":
-        return {
-            **common,
-            "classes_": _Attribute(
-                "a 1-D array of two distinct labels, numbers or strings",
-                lambda v, fitted, est: _is_labels(v) and len(v) == 2),
-            **pair_shapes,
-            "n_components_": components,
-            "threshold_": _Attribute("a finite float",
-                                     lambda v, fitted, est: _is_real(v)),
-            "proba_slope_": _Attribute("a positive finite float",
-                                       lambda v, fitted, est: _is_real(v) and v > 0),
-            "threshold_rates_": _Attribute(
-                "a dict of rates between 0 and 1",
-                lambda v, fitted, est: isinstance(v, dict) and all(
-                    isinstance(k, str) and _is_real(r) and 0 <= r <= 1
-                    for k, r in v.items()),
-                optional=True),
-            # Files written before pos_label existed mean classes_[1].
-            "pos_label_": _Attribute(
-                "one of classes_",
-                lambda v, fitted, est: (isinstance(v, (bool, int, float, str))
-                                        and v in fitted["classes_"].tolist()),
-                optional=True),
-            "feature_names_in_": names,
-        }
-    raise KeyError(name)
+    cls = _estimators()[name]
+    specs = {}
+    for key in cls._FITTED_ATTRIBUTES:
+        spec = _CHECKS[key]
+        if key == "classes_" and issubclass(cls, ClassifierMixin):
+            # A classifier of pairs tells two labels apart.
+            spec = _Attribute("a 1-D array of two distinct labels, numbers or strings",
+                              lambda v, fitted, est: _is_labels(v) and len(v) == 2)
+        specs[key] = spec._replace(optional=True) if key in _MAY_BE_MISSING else spec
+    return {**specs, **_OPTIONAL_CHECKS}
 
 
 # -- plain values ------------------------------------------------------------
@@ -318,10 +311,10 @@ def save_model(estimator, path):
     classes = _estimators()
     if name not in classes or type(estimator) is not classes[name]:
         raise TypeError(
-            f"save_model saves {' and '.join(list(classes)[:2])}; got "
-            f"{type(estimator).__name__}. It saves "
-            f"{', '.join(list(classes)[2:])} too. Save other objects with pickle "
-            "or joblib (and load those only from trusted sources)."
+            f"save_model saves {', '.join(list(classes)[:-1])} and "
+            f"{list(classes)[-1]}; got {type(estimator).__name__}. Save other "
+            "objects with pickle or joblib (and load those only from trusted "
+            "sources)."
         )
     check_is_fitted(estimator, "net_")
     params = estimator.get_params(deep=False)
@@ -645,7 +638,7 @@ def _check_architecture(est, name, state, path):
 
 def _probes(est, name, module):
     """``(tower, sample shape, dtype)`` of each tower of ``module`` to embed with."""
-    if name == "SiameseTransformer":
+    if not hasattr(module, "tower"):  # one network, not two towers
         towers = [(module, est.encoder, est.sample_shape_)]
     else:
         towers = [(module.tower(side), est._side_spec(side)[0], shape)

@@ -264,8 +264,9 @@ def test_save_needs_a_fitted_supported_estimator(fitted):
     with pytest.raises(NotFittedError):
         save_model(small(), io.BytesIO())
     one_shot = OneShotClassifier(None).fit(X, Y)
-    with pytest.raises(TypeError, match="save_model saves SiameseTransformer and "
-                                        "SiamesePairClassifier; got OneShotClassifier"):
+    with pytest.raises(TypeError, match="save_model saves SiamesePairClassifier, "
+                                        "SiamesePairRegressor and SiameseTransformer; "
+                                        "got OneShotClassifier"):
         save_model(one_shot, io.BytesIO())
 
 
