@@ -13,6 +13,7 @@ samples become module inputs, which module and which criterion.
 import contextlib
 import copy
 import threading
+from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
@@ -178,7 +179,7 @@ def _same_value(a, b):
         return False
 
 
-class SiameseBase(BaseEstimator):
+class SiameseBase(BaseEstimator, metaclass=ABCMeta):
     """The training lifecycle shared by the package's estimators.
 
     Subclasses define ``_build_module()`` (from the fitted sample shapes),
@@ -210,11 +211,13 @@ class SiameseBase(BaseEstimator):
     _FITTED_ATTRIBUTES = ()
 
     # -- what subclasses provide -------------------------------------------
-    def _build_module(self):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _build_module(self):
+        """The torch module, from the parameters and the fitted sample shapes."""
 
-    def _build_criterion(self):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _build_criterion(self):
+        """The loss the net trains with, called as ``criterion(output, y)``."""
 
     def _param_groups(self):
         """skorch's ``optimizer__param_groups`` (learning rates by name)."""
