@@ -205,6 +205,7 @@ def iter_member(zf, name, *, max_bytes, archive):
                         "bytes any file of this data set takes."
                     )
                 yield chunk
+    # zipfile raises NotImplementedError for a compression method it lacks.
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise ValueError(
             f"{name} in {archive} cannot be read ({exc}): the archive is corrupt. "
