@@ -28,8 +28,8 @@ def _faiss():
     except ImportError:
         raise ImportError(
             "algorithm='faiss' needs the faiss library. Install it with "
-            "`pip install faiss-cpu`, or use algorithm='brute', the exact "
-            "search."
+            "`pip install 'sksiamese[ann]'` (or `pip install faiss-cpu`), or use "
+            "algorithm='brute', the exact search."
         ) from None
     return faiss
 
