@@ -724,7 +724,8 @@ def test_faiss_missing_is_a_clear_error(digits300, monkeypatch):
     X, y = digits300
     with pytest.raises(ImportError, match=r"algorithm='faiss' needs the faiss "
                                           r"library\. Install it with `pip install "
-                                          r"faiss-cpu`"):
+                                          r"'sksiamese\[ann\]'` \(or `pip install "
+                                          r"faiss-cpu`\)"):
         OneShotClassifier(None, algorithm="faiss").fit(X[:20], y[:20])
 
 
