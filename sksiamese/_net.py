@@ -1,5 +1,6 @@
 """The skorch net that trains a Siamese module on tensor-backed, batch-indexed data."""
 
+import contextlib
 import copy
 import math
 
@@ -100,6 +101,22 @@ class Diverged(RuntimeError):
         self.what = what
 
 
+@contextlib.contextmanager
+def evaluating(module):
+    """Run a block with ``module`` in eval mode and no gradients, then restore.
+
+    What the end-of-epoch checks and scores need in the middle of training:
+    batch norm on its running statistics, no dropout, no graph.
+    """
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        module.train(was_training)
+
+
 class KeepLastFinite(Callback):
     """Snapshot the module after each finite epoch; stop where it stops being finite.
 
@@ -145,14 +162,8 @@ class KeepLastFinite(Callback):
     def _finite_embeddings(self, net):
         if self.probe_ is None:
             return True
-        module = net.module_
-        was_training = module.training
-        module.eval()
-        try:
-            with torch.no_grad():
-                out = net.infer(self.probe_)
-        finally:
-            module.train(was_training)
+        with evaluating(net.module_):
+            out = net.infer(self.probe_)
         outs = out if isinstance(out, (tuple, list)) else (out,)
         return all(bool(torch.isfinite(o).all()) for o in outs)
 
@@ -287,15 +298,9 @@ class TransferScoring(Callback):
         self.seed = seed
 
     def on_epoch_end(self, net, **kwargs):
-        module = net.module_
-        was_training = module.training
-        module.eval()
-        try:
-            with torch.no_grad():
-                E = torch.cat([net.infer(x).float().cpu() for x, _ in
-                               Batches(self.data, 1024)]).numpy()
-        finally:
-            module.train(was_training)
+        with evaluating(net.module_):
+            E = torch.cat([net.infer(x).float().cpu() for x, _ in
+                           Batches(self.data, 1024)]).numpy()
         y = self.data.y.numpy()
         n_way = int(min(5, (np.bincount(y) >= 2).sum()))
         net.history.record("valid_precision_at_1", metrics.precision_at_1(

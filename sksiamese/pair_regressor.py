@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.nn import functional as F
 
-from ._base import SiameseBase, draw_seed, embed, seeded
+from ._base import SiameseBase, draw_seed, seeded
 from ._finetune import (
     ENCODER_INITS,
     check_encoder_init,
@@ -20,7 +20,7 @@ from ._finetune import (
     check_lr_prefixes,
     warn_width,
 )
-from .pairs import SIDES, SiamesePairClassifier, _PairNetwork
+from .pairs import SiamesePairClassifier, _PairNetwork
 
 __all__ = ["SiamesePairRegressor"]
 
@@ -242,6 +242,7 @@ class SiamesePairRegressor(RegressorMixin, SiameseBase):
             SiamesePairClassifier._check_pair_rank(self, pairs)
 
     _validate_side = SiamesePairClassifier._validate_side
+    _tower_width = staticmethod(SiamesePairClassifier._tower_width)
     _check_structure = SiamesePairClassifier._check_structure
     _build_towers = SiamesePairClassifier._build_towers
     _towers = SiamesePairClassifier._towers
@@ -290,14 +291,7 @@ class SiamesePairRegressor(RegressorMixin, SiameseBase):
         seed = draw_seed(self.random_state)
         with seeded(seed, "cpu"):
             module = self._build_module()
-        widths = [embed(module.tower(side), X[:1], "cpu").shape[1]
-                  for side, X in zip(SIDES, (left, right), strict=True)]
-        if widths[0] != widths[1]:
-            raise ValueError(
-                f"The left encoder embeds into {widths[0]} dimensions and the "
-                f"right one into {widths[1]}; both must give n_components."
-            )
-        self.n_components_ = int(widths[0])
+        self.n_components_ = self._tower_width(module, left, right)
         for name in ("encoder", "right_encoder"):
             warn_width(self, name, self.n_components_)
         scaled = (y - self.y_min_) / (self.y_max_ - self.y_min_)

@@ -28,7 +28,7 @@ from ._finetune import (
     param_groups,
     warn_width,
 )
-from ._net import TensorData, check_embedding_output
+from ._net import TensorData, check_embedding_output, evaluating
 from ._validation import (
     check_label_types,
     check_samples,
@@ -86,15 +86,9 @@ class _HeldOutAccuracy:
         # skorch passes the held-out TensorData whole (it is not a skorch
         # Dataset): its X holds both sides, its y the labels.
         X, y = (X.X, X.y) if y is None else (X, y)
-        module = net.module_
-        was_training = module.training
-        module.eval()
-        try:
-            with torch.no_grad():
-                left, right = (x.to(net.batch_device) for x in X)
-                out = module(left, right)
-        finally:
-            module.train(was_training)
+        with evaluating(net.module_):
+            left, right = (x.to(net.batch_device) for x in X)
+            out = net.module_(left, right)
         same = y.numpy().astype(bool)
         if self.bce:
             return float(np.mean((out.cpu().numpy() > 0) == same))
@@ -698,19 +692,13 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         seed = draw_seed(self.random_state)
         with seeded(seed, "cpu"):
             module = self._build_module()
-        widths = [embed(module.tower(side), X[:1], "cpu").shape[1]
-                  for side, X in zip(SIDES, (left, right), strict=True)]
-        if widths[0] != widths[1]:
-            raise ValueError(
-                f"The left encoder embeds into {widths[0]} dimensions and the "
-                f"right one into {widths[1]}; both must give n_components."
-            )
-        if self.loss == "bce" and widths[0] != self.n_components:
+        width = self._tower_width(module, left, right)
+        if self.loss == "bce" and width != self.n_components:
             raise ValueError(
                 f"loss='bce' weighs n_components={self.n_components} embedding "
-                f"dimensions, but the encoders embed into {widths[0]}."
+                f"dimensions, but the encoders embed into {width}."
             )
-        self.n_components_ = int(widths[0])
+        self.n_components_ = width
         for name in ("encoder", "right_encoder"):
             warn_width(self, name, self.n_components_)
 
@@ -748,6 +736,18 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         # A model worse than chance on these pairs gets flat probabilities
         # rather than ones that contradict its own predictions.
         self.proba_slope_ = float(max(platt.coef_[0, 0], 1e-6))
+
+    @staticmethod
+    def _tower_width(module, left, right):
+        """The embedding width both towers give; they must give the same."""
+        widths = [embed(module.tower(side), X[:1], "cpu").shape[1]
+                  for side, X in zip(SIDES, (left, right), strict=True)]
+        if widths[0] != widths[1]:
+            raise ValueError(
+                f"The left encoder embeds into {widths[0]} dimensions and the "
+                f"right one into {widths[1]}; both must give n_components."
+            )
+        return int(widths[0])
 
     def calibrate_threshold(self, pairs, y):
         """Calibrate ``threshold_`` and ``proba_slope_`` again on other pairs.
