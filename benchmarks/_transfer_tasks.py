@@ -75,6 +75,37 @@ def omniglot_task(data, image_size=28, rotations=False, max_classes=None):
     )
 
 
+def few_class_task(data, image_size=28, n_classes=20, per_class=10, seed=0):
+    """A small set, like twenty people with ten photos each.
+
+    ``n_classes`` characters of ``images_background_small1`` drawn with
+    ``seed``, ``per_class`` of their 20 drawings each (drawn with the same
+    seed); tested as ``omniglot_task``, 5- and 20-way within alphabet on the
+    alphabets only ``images_background_small2`` has.
+    """
+    full = omniglot_task(data, image_size)
+    rng = np.random.RandomState(seed)
+    classes = rng.choice(np.unique(full.y_train), n_classes, replace=False)
+    rows = np.concatenate([
+        rng.choice(np.flatnonzero(full.y_train == c), per_class, replace=False)
+        for c in classes
+    ])
+    return Task(
+        f"few-class-s{seed}",
+        full.X_train[rows],
+        full.y_train[rows],
+        full.X_test,
+        full.y_test,
+        full.ways,
+        groups=full.groups,
+        images=True,
+        note=(
+            f"{n_classes} characters of background_small1 x {per_class} drawings "
+            f"(drawn with seed {seed}), {image_size}x{image_size}; test as omniglot"
+        ),
+    )
+
+
 def digits_task(images=False):
     """scikit-learn's digits scaled to [0, 1]: train on 0-4, test on 5-9.
 
@@ -177,7 +208,17 @@ def random_affine(x, generator, rotation=10.0, scale=(0.9, 1.1), shift=0.1, shea
     return F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
 
 
-def conv_net(n_components, side, width=64, depth=4):
+def fitting_depth(side):
+    """Blocks that halve ``side`` and leave it at least 2 (28 -> 3, 8 -> 2)."""
+    depth = 0
+    while side // 2 >= 2:
+        side //= 2
+        depth += 1
+    return max(1, depth)
+
+
+def conv_net(n_components, side, width=64, depth=None):
+    depth = fitting_depth(side) if depth is None else depth
     layers, c = [], 1
     for _ in range(depth):
         # Small images (8x8 digits) stop halving at 1 pixel.
@@ -248,8 +289,10 @@ class PlainEmbedding:
 def plain_fit(
     task,
     *,
-    epochs,
+    epochs=None,
+    seconds=None,
     augment=True,
+    affine=None,
     cosine=True,
     normalize=True,
     margin=0.2,
@@ -258,33 +301,48 @@ def plain_fit(
     batch_size=128,
     k=4,
     width=64,
+    depth=None,
     hidden=512,
     seed=0,
 ):
-    """Train the reference embedding on ``task``'s training classes."""
+    """Train the reference embedding on ``task``'s training classes.
+
+    For ``epochs`` epochs, or for ``seconds`` of wall-clock time (then the
+    cosine schedule runs over the time, and training stops when it is up).
+    ``affine`` are keyword arguments of ``random_affine``; ``depth`` None
+    fits the image size (``fitting_depth``).
+    """
+    if (epochs is None) == (seconds is None):
+        raise ValueError("give epochs or seconds")
     torch.manual_seed(seed)
     rng = np.random.RandomState(seed)
     gen = torch.Generator().manual_seed(seed)
     X = torch.as_tensor(task.X_train)
     if task.images:
         X = X[:, None]
-        model = conv_net(n_components, X.shape[-1], width)
+        model = conv_net(n_components, min(X.shape[-2:]), width, depth)
     else:
         model = mlp_net(X.shape[1], n_components, hidden)
     y = torch.as_tensor(task.y_train)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n_groups = batch_size // k
-    steps = epochs * len(pk_batches(task.y_train, n_groups, k, rng))
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if cosine else None
-    start, losses = time.perf_counter(), []
-    for _ in range(epochs):
+    steps = None if epochs is None else epochs * len(
+        pk_batches(task.y_train, n_groups, k, rng))
+    start, losses, step = time.perf_counter(), [], 0
+    while True:
         model.train()
         total = 0.0
         batches = pk_batches(task.y_train, n_groups, k, rng)
         for idx in batches:
+            done = (time.perf_counter() - start) / seconds if seconds else step / steps
+            if seconds and done >= 1:
+                break
+            if cosine:
+                for group in opt.param_groups:
+                    group["lr"] = lr * (1 + math.cos(math.pi * min(done, 1))) / 2
             xb, yb = X[idx], y[idx]
             if augment and task.images:
-                xb = random_affine(xb, gen)
+                xb = random_affine(xb, gen, **(affine or {}))
             E = model(xb)
             if normalize:
                 E = F.normalize(E, dim=1)
@@ -292,9 +350,12 @@ def plain_fit(
             opt.zero_grad()
             loss.backward()
             opt.step()
-            if sched is not None:
-                sched.step()
+            step += 1
             total += loss.item()
-        losses.append(total / len(batches))
+        losses.append(total / max(1, len(batches)))
+        if (seconds and time.perf_counter() - start >= seconds) or (
+            steps and step >= steps
+        ):
+            break
     seconds = time.perf_counter() - start
     return PlainEmbedding(model, normalize, task.images), seconds, losses

@@ -3,6 +3,10 @@
 Each task trains on some classes and scores N-way 1-shot accuracy (95% CI) on
 disjoint classes, with the same seeded episodes for every method:
 
+- ``few-class``: a small set, like twenty people with ten photos each: 20
+  characters of ``images_background_small1`` x 10 drawings (one draw per
+  ``--few-class-seeds`` seed), tested as ``omniglot``.
+
 - ``omniglot``: train on ``images_background_small1`` (optionally with 90, 180
   and 270 degree rotations as new classes); 5- and 20-way within-alphabet
   episodes on Japanese_(katakana), Sanskrit and Tagalog from
@@ -14,16 +18,27 @@ disjoint classes, with the same seeded episodes for every method:
   latents and noise columns; train on 100 classes, test on the other 100.
 
 Methods, run alternately (library, plain, library, ...): raw features;
-scikit-learn's NCA (flat tasks); ``SiameseTransformer`` configurations from
-``LIBRARY`` (existing parameters only); and ablations of a hand-written
-PyTorch loop from ``PLAIN`` (4-block 64-channel ConvNet or 512-unit MLP,
-batch-hard triplets, P x K=4 batches, Adam, optional cosine schedule,
-L2-normalised embeddings and per-sample random affine augmentation).
+scikit-learn's NCA (64 components on images); ``SiameseTransformer``
+configurations from ``LIBRARY`` (existing parameters only; ``defaults`` sets
+nothing but the encoder); and ablations of a hand-written PyTorch loop from
+``PLAIN`` (a 64-channel ConvNet with as many blocks as the image size allows,
+or a 512-unit MLP, batch-hard triplets, P x K=4 batches, Adam, optional
+cosine schedule, L2-normalised embeddings and per-sample random affine
+augmentation).
+
+Budget: without ``--omniglot-epochs`` / ``--flat-epochs`` the library trains
+for its own budget (``max_epochs="auto"``) and every plain loop trains for
+the wall-clock seconds of the task's first library configuration, its cosine
+schedule spread over that time. Each task ends with the gates of issue 17:
+the defaults above raw features and NCA, and within the 95% interval of the
+best plain loop or above it (few-class: also at least 5 points over raw
+features).
 
 Run from the repository root with ``PYTHONPATH=.`` to measure this checkout
 rather than whichever sksiamese is installed:
 
     PYTHONPATH=. python benchmarks/transfer.py --quick     # smoke run, < 1 min
+    PYTHONPATH=. python benchmarks/transfer.py     # every task, same-time loops
     python benchmarks/transfer.py --tasks digits generated
     python benchmarks/transfer.py --tasks omniglot --omniglot-epochs 10 \\
         --library defaults loop --plain full no-aug
@@ -33,9 +48,18 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
-from _transfer_tasks import digits_task, generated_task, omniglot_task, plain_fit
+from _transfer_tasks import (
+    digits_task,
+    few_class_task,
+    generated_task,
+    omniglot_task,
+    plain_fit,
+)
 from sklearn.neighbors import NeighborhoodComponentsAnalysis
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 import sksiamese
 from sksiamese import SiameseTransformer
@@ -45,9 +69,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 # SiameseTransformer settings per configuration; "cnn"/"mlp" entries apply
 # to image/flat tasks. Everything not named keeps the library's default,
-# except max_epochs (the task's budget) and random_state.
+# except random_state and max_epochs where the command gives a budget.
 LIBRARY = {
     "defaults": {"cnn": {"encoder": "cnn"}, "mlp": {}},
+    # The defaults with the plain loop's head: L2-normalised, margin 0.2,
+    # cosine schedule.
+    "l2": {
+        "cnn": {"encoder": "cnn", "normalize": True, "margin": 0.2,
+                "lr_schedule": "cosine"},
+        "mlp": {"normalize": True, "margin": 0.2, "lr_schedule": "cosine"},
+    },
     "loop": {
         "cnn": {
             "encoder": "cnn",
@@ -172,9 +203,16 @@ LIBRARY = {
     },
 }
 
+# The plain loop's augmentation: rotations of +-8.6 degrees, zoom +-10%,
+# shifts of +-5% of the image (random_affine counts shifts in half-widths),
+# no shear.
+LOOP_AFFINE = {"rotation": 8.6, "shift": 0.1, "shear": 0.0}
+
 # Ablations of the plain loop (keyword arguments of plain_fit).
 PLAIN = {
-    "full": {},
+    # The recipe of issue 17: L2, margin 0.2, cosine, affine, 16 x 4 batches.
+    "full": {"affine": LOOP_AFFINE, "batch_size": 64},
+    "full-128": {"affine": LOOP_AFFINE},
     "no-aug": {"augment": False},
     "no-cos": {"cosine": False},
     "no-l2": {"normalize": False},
@@ -191,7 +229,8 @@ PLAIN = {
 
 
 def score(transformer, task, episodes, seed):
-    cells = []
+    """Accuracy and 95% half-interval per N of the task, on seeded episodes."""
+    out = []
     for n_way in task.ways:
         acc, ci = n_way_k_shot_accuracy(
             transformer,
@@ -204,25 +243,34 @@ def score(transformer, task, episodes, seed):
             return_ci=True,
             random_state=seed,
         )
-        cells.append(f"{100 * acc:5.1f} ± {100 * ci:3.1f}")
-    return cells
+        out.append((acc, ci))
+    return out
+
+
+def cells(scores):
+    return [f"{100 * acc:5.1f} ± {100 * ci:3.1f}" for acc, ci in scores]
 
 
 def run_library(name, task, epochs, seed):
     params = LIBRARY[name]["cnn" if task.images else "mlp"]
     if params is None:
         return None
-    emb = SiameseTransformer(**params, max_epochs=epochs, random_state=seed)
+    budget = {} if epochs is None else {"max_epochs": epochs}
+    emb = SiameseTransformer(**params, **budget, random_state=seed)
     start = time.perf_counter()
     emb.fit(task.X_train, task.y_train)
     seconds = time.perf_counter() - start
     loss = emb.history_[:, "train_loss"]
-    return emb, seconds, (loss[0], loss[-1])
+    # (Versions before the "auto" budget have no n_epochs_ / batch_size_.)
+    epochs = getattr(emb, "n_epochs_", emb.max_epochs)
+    note = f"{epochs} epochs of {getattr(emb, 'batch_size_', emb.batch_size)}"
+    return emb, seconds, (loss[0], loss[-1]), note
 
 
-def run_plain(name, task, epochs, seed):
-    model, seconds, loss = plain_fit(task, epochs=epochs, seed=seed, **PLAIN[name])
-    return model, seconds, (loss[0], loss[-1])
+def run_plain(name, task, epochs, seed, seconds):
+    budget = {"epochs": epochs} if epochs is not None else {"seconds": seconds}
+    model, seconds, loss = plain_fit(task, seed=seed, **budget, **PLAIN[name])
+    return model, seconds, (loss[0], loss[-1]), f"{len(loss)} epochs"
 
 
 def interleave(a, b):
@@ -232,65 +280,107 @@ def interleave(a, b):
     return out
 
 
+def flat_nca(task, seed):
+    """NCA on the flattened features (64 components on images)."""
+    nca = NeighborhoodComponentsAnalysis(
+        n_components=64 if task.images else None, random_state=seed, max_iter=100
+    )
+    flatten = FunctionTransformer(lambda X: np.asarray(X).reshape(len(X), -1))
+    return make_pipeline(flatten, nca)
+
+
+def gates(task, results):
+    """The issue's gates for the defaults on this task, as printable lines."""
+    if "SiameseTransformer defaults" not in results:
+        return []
+    ours = results["SiameseTransformer defaults"]
+    lines = []
+
+    def check(what, ok):
+        lines.append(f"- {'PASS' if ok else 'FAIL'}: {what}")
+
+    for j, n_way in enumerate(task.ways):
+        acc = ours[j][0]
+        raw = results["raw features"][j][0]
+        margin = 0.05 if task.name.startswith("few-class") else 0.0
+        check(
+            f"{n_way}-way: defaults {100 * acc:.1f} > raw {100 * raw:.1f}"
+            + (f" + {100 * margin:.0f}" if margin else ""),
+            acc > raw + margin,
+        )
+        if "sklearn NCA" in results:
+            nca = results["sklearn NCA"][j][0]
+            check(f"{n_way}-way: defaults {100 * acc:.1f} > NCA {100 * nca:.1f}",
+                  acc > nca)
+        plain = [r[j] for k, r in results.items() if k.startswith("plain loop")]
+        if plain:
+            best, ci = max(plain)
+            check(
+                f"{n_way}-way: defaults {100 * acc:.1f} >= best plain loop "
+                f"{100 * best:.1f} - {100 * ci:.1f}",
+                acc >= best - ci,
+            )
+    return lines
+
+
 def run_task(task, args, epochs):
     print(f"\n## {task.name}: {task.note}", flush=True)
+    budget = (
+        f"{epochs} epochs for every trained method"
+        if epochs is not None
+        else "library: its own budget; plain loops: the same wall-clock time"
+    )
     print(
-        f"{epochs} epochs for every trained method; {args.episodes} episodes "
-        f"(seed {args.seed}); {torch.get_num_threads()} torch threads\n",
+        f"{len(task.X_train)} training rows, {len(np.unique(task.y_train))} classes; "
+        f"{budget}; {args.episodes} episodes (seed {args.seed}); "
+        f"{torch.get_num_threads()} torch threads\n",
         flush=True,
     )
-    rows = [("raw features", "-", *score(None, task, args.episodes, args.seed), "-")]
-    if not task.images and not args.no_nca:
+    results = {"raw features": score(None, task, args.episodes, args.seed)}
+    rows = [("raw features", "-", "-", *cells(results["raw features"]), "-")]
+    if not args.no_nca:
         start = time.perf_counter()
-        nca = NeighborhoodComponentsAnalysis(random_state=args.seed, max_iter=100)
-        nca.fit(task.X_train, task.y_train)
-        rows.append(
-            (
-                "sklearn NCA",
-                "-",
-                *score(nca, task, args.episodes, args.seed),
-                f"{time.perf_counter() - start:.1f}",
-            )
-        )
+        nca = flat_nca(task, args.seed).fit(task.X_train, task.y_train)
+        results["sklearn NCA"] = score(nca, task, args.episodes, args.seed)
+        rows.append(("sklearn NCA", "-", "-", *cells(results["sklearn NCA"]),
+                     f"{time.perf_counter() - start:.1f}"))
     jobs = interleave(
         [("library", n) for n in args.library], [("plain", n) for n in args.plain]
     )
+    library_seconds = None
     for kind, name in jobs:
-        runner = run_library if kind == "library" else run_plain
-        out = runner(name, task, epochs, args.seed)
+        if kind == "library":
+            out = run_library(name, task, epochs, args.seed)
+        else:
+            if epochs is None and library_seconds is None:
+                raise SystemExit("same-time plain loops need a --library run first")
+            out = run_plain(name, task, epochs, args.seed, library_seconds)
         if out is None:
             continue
-        model, seconds, (first, last) = out
+        model, seconds, (first, last), note = out
+        if kind == "library" and library_seconds is None:
+            library_seconds = seconds
         label = f"{'SiameseTransformer' if kind == 'library' else 'plain loop'} {name}"
-        row = (
-            label,
-            f"{first:.3f} → {last:.3f}",
-            *score(model, task, args.episodes, args.seed),
-            f"{seconds:.1f}",
-        )
+        results[label] = score(model, task, args.episodes, args.seed)
+        row = (label, note, f"{first:.3f} → {last:.3f}", *cells(results[label]),
+               f"{seconds:.1f}")
         print("  " + " | ".join(row), flush=True)
         rows.append(row)
     header = (
         "method",
+        "budget",
         "train loss",
         *(f"{w}-way 1-shot %" for w in task.ways),
         "train s",
     )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print()
-    print(
-        "| "
-        + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
-        + " |"
-    )
-    print("| " + " | ".join("-" * w for w in widths) + " |")
-    for row in rows:
-        print(
-            "| "
-            + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
-            + " |",
-            flush=True,
-        )
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
+              + " |", flush=True)
+    print()
+    for line in gates(task, results):
+        print(line, flush=True)
 
 
 def main():
@@ -305,20 +395,20 @@ def main():
     parser.add_argument(
         "--tasks",
         nargs="+",
-        default=["omniglot", "digits", "generated"],
-        choices=["omniglot", "digits", "digits-img", "generated"],
+        default=["few-class", "omniglot", "digits", "generated"],
+        choices=["few-class", "omniglot", "digits", "digits-img", "generated"],
     )
     parser.add_argument(
         "--library",
         nargs="*",
-        default=["defaults", "loop-euclid-m0.5"],
+        default=["defaults"],
         choices=list(LIBRARY),
         help="SiameseTransformer configurations",
     )
     parser.add_argument(
         "--plain",
         nargs="*",
-        default=["full", "bare"],
+        default=["full"],
         choices=list(PLAIN),
         help="plain-loop variants",
     )
@@ -334,12 +424,19 @@ def main():
         action="store_true",
         help="add 90/180/270-degree rotations as training classes",
     )
-    parser.add_argument("--omniglot-epochs", type=int, default=10)
+    parser.add_argument(
+        "--few-class-seeds", type=int, nargs="+", default=[0, 1, 2],
+        help="one few-class task per seed (which characters and drawings)",
+    )
+    parser.add_argument(
+        "--omniglot-epochs", type=int, default=None,
+        help="epochs on omniglot and few-class (default: the library's own budget)",
+    )
     parser.add_argument(
         "--flat-epochs",
         type=int,
-        default=30,
-        help="epochs on digits, digits-img and generated",
+        default=None,
+        help="epochs on digits, digits-img and generated (default: as above)",
     )
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
@@ -360,9 +457,14 @@ def main():
     )
     if args.quick:
         args.omniglot_epochs, args.flat_epochs, args.episodes = 1, 3, 100
-        args.library, args.plain, args.no_nca = ["loop-euclid-m0.5"], ["full"], True
+        args.library, args.plain, args.no_nca = ["defaults"], ["full"], True
+        args.few_class_seeds = args.few_class_seeds[:1]
     for name in args.tasks:
-        if name == "omniglot":
+        if name == "few-class":
+            for seed in args.few_class_seeds:
+                task = few_class_task(args.data, args.image_size, seed=seed)
+                run_task(task, args, args.omniglot_epochs)
+        elif name == "omniglot":
             task = omniglot_task(
                 args.data,
                 args.image_size,

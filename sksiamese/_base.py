@@ -223,6 +223,14 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         """skorch's ``optimizer__param_groups`` (learning rates by name)."""
         return []
 
+    def _epochs(self):
+        """Epochs of one ``fit`` (``max_epochs``, or what it resolved to)."""
+        return self.max_epochs
+
+    def _rows_per_batch(self):
+        """Rows per training batch (``batch_size``, or what it resolved to)."""
+        return self.batch_size
+
     def _samples_per_class(self):
         return getattr(self, "samples_per_class", None)
 
@@ -252,7 +260,7 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
                     threshold_mode="abs", load_best=True,
                     sink=print if verbose else noop)))
         if getattr(self, "lr_schedule", None) == "cosine":
-            own.append(("lr_schedule", CosineSchedule(self.lr, self.max_epochs)))
+            own.append(("lr_schedule", CosineSchedule(self.lr, self._epochs())))
         return own
 
     def _new_net(self, module, criterion, seed, generator=None, valid=None):
@@ -286,8 +294,8 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
             criterion=criterion,
             optimizer=opt_cls,
             lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
+            max_epochs=self._epochs(),
+            batch_size=self._rows_per_batch(),
             train_split=None if valid is None else predefined_split(valid),
             callbacks=default_callbacks(self.verbose, self.callbacks,
                                         self._own_callbacks(valid, seed)),

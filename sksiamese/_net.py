@@ -128,7 +128,7 @@ class KeepLastFinite(Callback):
     # Training rows embedded at each epoch's end to check that the weights
     # still give finite embeddings (weights of 1e18 are finite, their
     # products in float32 are not).
-    probe_rows = 256
+    probe_rows = 16
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         data = X.X if isinstance(X, TensorData) else X

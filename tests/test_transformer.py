@@ -661,7 +661,7 @@ def test_affine_augmentation_is_seeded_and_only_in_training():
            "n_components": 4, "max_epochs": 2, "batch_size": 16, "random_state": 0}
     a = SiameseTransformer(augment="affine", **cnn).fit(X, y)
     b = SiameseTransformer(augment="affine", **cnn).fit(X, y)
-    plain = SiameseTransformer(**cnn).fit(X, y)
+    plain = SiameseTransformer(augment=None, **cnn).fit(X, y)
     assert _same_weights(_weights(a), _weights(b))
     assert not _same_weights(_weights(a), _weights(plain))
     # transform is deterministic: no augmentation at inference.
@@ -830,3 +830,94 @@ def test_warm_start_with_another_freeze_needs_a_new_network(digits):
                 freeze=("backbone.",), warm_start=True).fit(X[:100], y[:100])
     with pytest.raises(ValueError, match="freeze changed since it was built"):
         est.set_params(freeze=None).fit(X[:100], y[:100])
+
+
+# -- the "auto" settings: budget, batch size and augmentation fit the data -------
+def _tiny_images(n_classes, per_class, side=12, seed=0):
+    X, y = _images(n_classes, per_class, side, seed)
+    return X, y
+
+
+@pytest.mark.parametrize("n_rows, expected", [(48, 12), (200, 52), (600, 128)])
+def test_auto_batch_size_is_128_rows_or_a_quarter_of_the_rows(digits, n_rows,
+                                                              expected):
+    X, y = digits[0][:n_rows], digits[1][:n_rows]
+    est = SiameseTransformer(batch_size="auto", max_epochs=1,
+                             encoder_params={"hidden_layer_sizes": (8,)},
+                             random_state=0).fit(X, y)
+    # Whole groups of samples_per_class=4, at least two of them.
+    assert est.batch_size_ == expected == est.net_.batch_size
+    assert est.batch_size_ % 4 == 0
+    assert est.auto_choices_["batch_size"].startswith(f"{expected}:")
+    assert "max_epochs" not in est.auto_choices_ and est.n_epochs_ == 1
+
+
+def test_auto_max_epochs_trains_at_least_1000_steps_and_20_epochs(digits):
+    X, y = digits[0][:96], digits[1][:96]
+    est = SiameseTransformer(encoder_params={"hidden_layer_sizes": (8,)},
+                             n_components=4, random_state=0).fit(X, y)
+    # 96 rows in batches of 24 (a quarter): 4 steps an epoch, 250 epochs.
+    assert est.batch_size_ == 24 and est.n_epochs_ == 250
+    assert len(est.history_) == 250
+    assert "1000 optimizer steps" in est.auto_choices_["max_epochs"]
+    # On a large set the floor of 20 epochs decides: 128-row batches of
+    # 12,800 rows are 100 steps an epoch.
+    big = clone(est)
+    big.sample_shape_ = (64,)
+    big._plan(12_800, 100)
+    assert (big.batch_size_, big.n_epochs_) == (128, 20)
+    big._plan(3_200, 100)
+    assert big.n_epochs_ == 40
+
+
+def test_auto_augment_is_affine_for_the_cnn_on_small_image_sets():
+    from sksiamese.augment import RandomAffine
+
+    X, y = _tiny_images(4, 6)
+    cnn = SiameseTransformer(encoder="cnn", encoder_params={"channels": (4,)},
+                             n_components=4, max_epochs=1, random_state=0)
+    est = clone(cnn).fit(X, y)
+    assert isinstance(est.augment_, RandomAffine)
+    assert est.auto_choices_["augment"].startswith("RandomAffine(")
+    # Flat rows for the MLP: the choice is not taken, and says why.
+    mlp = SiameseTransformer(max_epochs=1, random_state=0).fit(X.reshape(24, -1), y)
+    assert mlp.augment_ is None
+    assert mlp.auto_choices_["augment"].startswith("not taken: only the built-in")
+    # Set by hand, augment is used as given and not recorded as a choice.
+    off = clone(cnn).set_params(augment=None).fit(X, y)
+    assert off.augment_ is None and "augment" not in off.auto_choices_
+    # From 10,000 training images up the choice is not taken.
+    big = clone(cnn)
+    big.sample_shape_ = (12, 12)
+    big._plan(10_000, 100)
+    assert big.augment_ is None
+    assert big.auto_choices_["augment"] == (
+        "not taken: 10000 training images (at least 10000)")
+
+
+def test_auto_settings_give_the_same_result_for_the_same_seed():
+    X, y = _tiny_images(4, 6)
+    params = {"encoder": "cnn", "encoder_params": {"channels": (4,)},
+              "n_components": 4, "max_epochs": 3, "random_state": 0}
+    a = SiameseTransformer(**params).fit(X, y)
+    b = SiameseTransformer(**params).fit(X, y)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    assert a.auto_choices_ == b.auto_choices_
+
+
+def test_partial_fit_keeps_the_plan_and_fit_makes_a_new_one(digits):
+    X, y = digits[0][:200], digits[1][:200]
+    est = SiameseTransformer(max_epochs=2, encoder_params={"hidden_layer_sizes": (8,)},
+                             random_state=0).fit(X, y)
+    assert est.batch_size_ == 52
+    est.partial_fit(X[:48], y[:48])
+    assert est.batch_size_ == 52 and est.net_.batch_size == 52
+    est.fit(X[:48], y[:48])
+    assert est.batch_size_ == 12
+
+
+@pytest.mark.parametrize("params", [{"max_epochs": 0}, {"batch_size": 0},
+                                    {"max_epochs": "Auto"}, {"augment": "on"}])
+def test_a_budget_of_zero_or_an_unknown_auto_is_refused(digits, params):
+    with pytest.raises(ValueError, match=next(iter(params))):
+        SiameseTransformer(**params).fit(digits[0][:40], digits[1][:40])
