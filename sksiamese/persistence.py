@@ -136,8 +136,9 @@ _CHECKS = {
                                lambda v, fitted, est: _is_real(v) and v > 0),
     "y_min_": _Attribute("a finite float", lambda v, fitted, est: _is_real(v)),
     "y_max_": _Attribute(
-        "a finite float above y_min_",
-        lambda v, fitted, est: _is_real(v) and v > fitted["y_min_"]),
+        "a finite float above y_min_, less than the largest float away from it",
+        lambda v, fitted, est: (_is_real(v) and v > fitted["y_min_"]
+                                and math.isfinite(v - fitted["y_min_"]))),
     "pos_label_": _Attribute(
         "one of classes_",
         lambda v, fitted, est: (isinstance(v, (bool, int, float, str))
