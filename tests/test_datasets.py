@@ -892,3 +892,31 @@ def test_generator_classes_bad_parameters(params, message):
 
     with pytest.raises(ValueError, match=re.escape(message)):
         make_generator_classes(**params)
+
+
+def _toy_runs(**changes):
+    rng = np.random.default_rng(0)
+    support = rng.random((2, 3, 4, 4), dtype=np.float32)
+    runs = Bunch(support_images=support, query_images=support + 0.01,
+                 query_target=np.tile(np.arange(3), (2, 1)))
+    runs.update(changes)
+    return runs
+
+
+@pytest.mark.parametrize("target", [[[0, 1, 99], [0, 1, 2]], [[0, 1, -1], [0, 1, 2]]])
+def test_evaluate_one_shot_runs_refuses_out_of_range_targets(target):
+    with pytest.raises(ValueError, match=r"integers from 0 to 2; got values from"):
+        evaluate_one_shot_runs(None, _toy_runs(query_target=np.array(target)))
+
+
+def test_evaluate_one_shot_runs_refuses_malformed_runs():
+    runs = _toy_runs()
+    del runs["query_target"]
+    with pytest.raises(ValueError, match=r"runs has no query_target"):
+        evaluate_one_shot_runs(None, runs)
+    with pytest.raises(ValueError, match=r"should hold queries for each of the 2 runs"):
+        evaluate_one_shot_runs(None, _toy_runs(query_images=np.zeros((2, 0, 4, 4)),
+                                               query_target=np.zeros((2, 0), int)))
+    with pytest.raises(ValueError, match=r"Support images are \(4, 4\) but query "
+                                         r"images are \(5, 5\)"):
+        evaluate_one_shot_runs(None, _toy_runs(query_images=np.zeros((2, 3, 5, 5))))

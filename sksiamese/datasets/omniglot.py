@@ -659,15 +659,55 @@ def evaluate_one_shot_runs(transformer, runs, *, distance=None, flatten="auto"):
     >>> evaluate_one_shot_runs(None, runs).mean_error
     0.0
     """
-    support = np.asarray(runs.support_images)
-    queries = np.asarray(runs.query_images)
+    needed = ("support_images", "query_images", "query_target")
+    missing = [key for key in needed if key not in runs]
+    if missing:
+        raise ValueError(
+            f"runs has no {', '.join(missing)}; it should hold {', '.join(needed)}, "
+            "as fetch_omniglot_one_shot returns them."
+        )
+    try:
+        support = np.asarray(runs.support_images)
+        queries = np.asarray(runs.query_images)
+        if support.dtype.kind not in "biuf" or queries.dtype.kind not in "biuf":
+            raise ValueError("they hold something other than numbers")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            "runs.support_images and runs.query_images should be arrays of "
+            f"images of one size, (n_runs, n, height, width); they are not ({exc})."
+        ) from None
     target = np.asarray(runs.query_target)
+    if support.ndim < 3 or queries.ndim < 3 or 0 in support.shape[:2]:
+        raise ValueError(
+            "runs.support_images and runs.query_images should have shape (n_runs, "
+            "n, height, width), with at least one run and one support image; got "
+            f"shapes {support.shape} and {queries.shape}."
+        )
     n_runs, n_way = support.shape[:2]
     n_query = queries.shape[1]
+    if n_query == 0 or queries.shape[0] != n_runs:
+        raise ValueError(
+            f"runs.query_images should hold queries for each of the {n_runs} runs; "
+            f"got shape {queries.shape}."
+        )
+    if support.shape[2:] != queries.shape[2:]:
+        raise ValueError(
+            f"Support images are {support.shape[2:]} but query images are "
+            f"{queries.shape[2:]}; the runs need images of one size."
+        )
     if target.shape != (n_runs, n_query):
         raise ValueError(
             f"runs.query_target should have shape {(n_runs, n_query)}, one entry "
             f"per query image; got shape {target.shape}."
+        )
+    if (target.dtype.kind not in "iu"
+            or not ((target >= 0) & (target < n_way)).all()):
+        # An out-of-range target is no answer the runs can give: it would
+        # count as an error instead of being refused.
+        raise ValueError(
+            f"runs.query_target should hold support indices, integers from 0 to "
+            f"{n_way - 1}; got values from {target.min()!r} to {target.max()!r} "
+            f"(dtype {target.dtype})."
         )
     if transformer is not None and not hasattr(transformer, "transform"):
         raise TypeError(
