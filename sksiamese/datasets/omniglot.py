@@ -201,7 +201,21 @@ def _read_omniglot(source, size, Image):
                     "(<set>/<Alphabet>/characterNN/<id>_<drawer>.png): found "
                     f"{name}. Use load_image_folder for other image folders."
                 )
+            drawer = int(_OMNIGLOT_FILE.match(parts[-1]).group(2))
+            if not 1 <= drawer <= 20:
+                raise ValueError(
+                    f"{source} holds {name}, whose drawer number {drawer} is not "
+                    "one of the release's 20 drawers (01 to 20). Replace it with "
+                    "the official release."
+                )
             names.append(name)
+        if len(set(names)) != len(names):
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(
+                f"{source} holds {len(repeated)} file name(s) more than once "
+                f"({repeated[:3]}); an image would be counted twice. Replace it "
+                "with the official release."
+            )
         if not names:
             raise ValueError(f"{source} holds no PNG images.")
         keys = sorted((*n.split("/")[-3:], n) for n in names)
@@ -469,7 +483,14 @@ def _read_answers(src, label_file, run, support, images):
                 f"Line {line_no} of {where} names the test image {fields[0]}, "
                 "which the archive does not hold."
             )
-        answers[fields[0]] = support.index(fields[1])
+        answer = support.index(fields[1])
+        if answers.get(fields[0], answer) != answer:
+            raise ValueError(
+                f"Line {line_no} of {where} answers the test image {fields[0]} "
+                "again, with another training image; each test image has one "
+                "answer. Replace the file with the release's."
+            )
+        answers[fields[0]] = answer
     if not answers:
         raise ValueError(
             f"{where} names no test images: each line should name a test image "
