@@ -1,8 +1,10 @@
 """Fine-tuning and schedules that must not silently change what the user froze."""
 
 import numpy as np
+import pytest
 import torch
 from sklearn.datasets import load_digits
+from skorch.callbacks import Callback
 
 from sksiamese import SiameseTransformer
 
@@ -83,3 +85,25 @@ def test_frozen_batchnorm_keeps_its_running_statistics():
     # The head still trained.
     assert not torch.equal(_encoder(est).head.weight.detach(),
                            given.head.weight.detach())
+
+
+class _InterruptInFirstEpoch(Callback):
+    """Press Ctrl-C in the middle of the first epoch of a fit."""
+
+    def on_batch_end(self, net, **kwargs):
+        if len(net.history) == 1 and len(net.history[-1]["batches"]) == 2:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_refit_keeps_the_previous_model():
+    X, y = _digits()
+    est = SiameseTransformer(max_epochs=2, random_state=0).fit(X, y)
+    before = est.transform(X)
+    history = len(est.history_)
+    est.set_params(callbacks=[_InterruptInFirstEpoch()], random_state=1)
+    with pytest.raises(KeyboardInterrupt, match=r"the previously fitted model was "
+                                                r"kept"):
+        est.fit(X[:150], y[:150])
+    est.set_params(callbacks=None, random_state=0)
+    np.testing.assert_array_equal(est.transform(X), before)
+    assert len(est.history_) == history
