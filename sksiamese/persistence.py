@@ -344,7 +344,14 @@ def save_model(estimator, path):
         # needed to embed, but to continue training where it stopped. Files
         # without it (older ones, losses without parameters) load as before.
         payload["criterion_state_dict"] = criterion
-    torch.save(payload, path)
+    try:
+        torch.save(payload, path)
+    except (OSError, RuntimeError) as exc:
+        # torch reports an unwritable path from inside its C++ writer.
+        raise OSError(
+            f"save_model could not write {path!r}: {exc}. Check that its "
+            "folder exists and is writable."
+        ) from exc
     return not_saved
 
 

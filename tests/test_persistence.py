@@ -573,3 +573,10 @@ def test_regressor_file_with_an_overflowing_target_range_is_refused():
 
     with pytest.raises(ValueError, match=_kind("y_max_", "1e+308")):
         load_model(tampered(reg, overflowing))
+
+
+def test_save_model_to_an_unwritable_path_says_which(fitted, tmp_path):
+    path = tmp_path / "no-such-folder" / "model.pt"
+    with pytest.raises(OSError, match=r"save_model could not write .*model\.pt.*"
+                                      r"Check that its folder exists"):
+        save_model(fitted, path)

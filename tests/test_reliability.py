@@ -107,3 +107,16 @@ def test_interrupted_refit_keeps_the_previous_model():
     est.set_params(callbacks=None, random_state=0)
     np.testing.assert_array_equal(est.transform(X), before)
     assert len(est.history_) == history
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"scale": 1.0}, r"scale must be a pair \(low, high\) of zoom factors"),
+    ({"scale": (1.2, 0.8)}, r"scale must be a pair"),
+    ({"degrees": -5}, r"degrees must be a finite number >= 0"),
+    ({"shear": float("nan")}, r"shear must be a finite number >= 0"),
+])
+def test_random_affine_parameters_are_validated(params, match):
+    from sksiamese.augment import RandomAffine
+
+    with pytest.raises(ValueError, match=match):
+        RandomAffine(**params)
