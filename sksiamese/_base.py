@@ -381,7 +381,17 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
                     module = self._build_module()
             net = self._new_net(module, self._build_criterion(), seed, valid=valid)
         check_trainable(net.module, net.criterion)
+        start = len(net.history) if net.history is not None else 0
         finished = self._train(net, inputs, targets, seed, epochs)
+        if (finished is None and len(net.history) == start
+                and "net_" in vars(self)):
+            # Interrupted before this fit finished an epoch: its weights are
+            # untrained ones, the fitted model is worth more. The Ctrl-C goes
+            # on, and _unchanged_on_error puts the whole estimator back.
+            raise KeyboardInterrupt(
+                f"{type(self).__name__}: the fit was interrupted before it "
+                "finished an epoch; the previously fitted model was kept."
+            )
         # The fitted net keeps no reference to the validation rows.
         net.train_split = None
         self.net_ = net
@@ -397,7 +407,8 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         interrupted (Ctrl-C, which skorch catches) in the middle of an epoch,
         the weights of the last finished, finite epoch are restored, the
         unfinished epoch is dropped from the history, and a warning says so.
-        Returns ``True`` if every epoch finished.
+        Returns ``True`` if every epoch finished, ``False`` if training
+        diverged, ``None`` if it was interrupted.
         """
         name = type(self).__name__
         with seeded(seed, net_device(net)):
@@ -422,9 +433,11 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
             # Interrupted inside an epoch: its weights are half-updated.
             unfinished = len(net.history)
             _restore_last_epoch(net)
-            warn(f"{name}: training was interrupted in epoch {unfinished}; "
-                 f"{_kept(net)}.", UserWarning)
-            return False
+            if len(net.history) or "net_" not in vars(self):
+                warn(f"{name}: training was interrupted in epoch {unfinished}; "
+                     f"{_kept(net)}.", UserWarning)
+            # None: interrupted (False: diverged), for _fit_net.
+            return None
         return True
 
     @contextlib.contextmanager

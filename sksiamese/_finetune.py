@@ -41,7 +41,11 @@ def freeze(towers, prefixes):
 
     ``towers`` are the encoders built (one, or a pair network's two); each
     prefix must name a parameter of at least one, so that a misspelt one is
-    not a silently unfrozen network.
+    not a silently unfrozen network. Normalisation layers (BatchNorm,
+    InstanceNorm with running statistics) under a prefix, or whose
+    parameters are all frozen, are marked to stay in eval mode while
+    training (see ``frozen_norms_to_eval``): frozen means the function of
+    that part does not change.
     """
     if not prefixes:
         return
@@ -58,6 +62,30 @@ def freeze(towers, prefixes):
         for name, param in tower.named_parameters():
             if any(name.startswith(p) for p in prefixes):
                 param.requires_grad_(False)
+        for name, module in tower.named_modules():
+            if isinstance(module, torch.nn.modules.batchnorm._NormBase) and (
+                    any(f"{name}.".startswith(p) for p in prefixes)
+                    or _all_frozen(module)):
+                # Its running statistics would still move in training mode,
+                # changing the frozen part's function.
+                module.sksiamese_frozen = True
+                module.train(False)
+
+
+def _all_frozen(module):
+    params = list(module.parameters())
+    return bool(params) and not any(p.requires_grad for p in params)
+
+
+def frozen_norms_to_eval(module):
+    """Put the normalisation layers that ``freeze`` froze back in eval mode.
+
+    Called after every switch to training mode, so that a frozen
+    BatchNorm's running mean and variance stay those it was given.
+    """
+    for sub in module.modules():
+        if getattr(sub, "sksiamese_frozen", False):
+            sub.train(False)
 
 
 def check_freeze(value):

@@ -12,6 +12,7 @@ from skorch.dataset import get_len
 from skorch.hf import AccelerateMixin
 
 from . import metrics
+from ._finetune import frozen_norms_to_eval
 from ._sampling import balanced_batches, sequential_batches
 
 OPTIMIZERS = {
@@ -115,6 +116,8 @@ def evaluating(module):
             yield
     finally:
         module.train(was_training)
+        if was_training:
+            frozen_norms_to_eval(module)
 
 
 class KeepLastFinite(Callback):
@@ -221,6 +224,10 @@ class SiameseNet(NeuralNet):
         if all(getattr(m, "training", training) == training for m in modules):
             return
         super()._set_training(training)
+        if training:
+            for module in modules:
+                if isinstance(module, torch.nn.Module):
+                    frozen_norms_to_eval(module)
 
     def _augmented(self, x):
         out = self.augment(x)
@@ -256,13 +263,17 @@ class SiameseNet(NeuralNet):
 
 
 class CosineSchedule(Callback):
-    """Anneal the learning rate from ``lr`` to 0 over ``epochs``, as a cosine.
+    """Anneal each learning rate from its own value to 0 over ``epochs``, as a cosine.
 
     The schedule of ``torch.optim.lr_scheduler.CosineAnnealingLR`` stepped
     once per epoch, written as a callback that sets the optimizer's learning
-    rate: torch's schedulers patch the optimizer's ``step``, which makes an
+    rates: torch's schedulers patch the optimizer's ``step``, which makes an
     optimizer wrapped by accelerate unpicklable, and a fitted estimator must
-    pickle.
+    pickle. Each parameter group is scaled from its own rate (``lr_groups``:
+    a group at 0 stays at 0). The position in the schedule is the number of
+    epochs in the net's history, so a continued fit (``warm_start``,
+    ``partial_fit``) goes on annealing instead of restarting; past
+    ``epochs`` the rates stay at 0.
     """
 
     def __init__(self, lr, epochs):
@@ -270,17 +281,22 @@ class CosineSchedule(Callback):
         self.epochs = epochs
 
     def on_train_begin(self, net, **kwargs):
-        self.start_ = len(net.history)
-        self._set(net, self.lr)
+        # The estimator's current rates (lr, lr_groups), set by the net's
+        # builder, are the peaks.
+        self.base_ = [group["lr"] for group in net.optimizer_.param_groups]
+        self._set(net, self._factor(len(net.history)))
 
     def on_epoch_end(self, net, **kwargs):
-        done = len(net.history) - self.start_
-        self._set(net, self.lr * (1 + math.cos(math.pi * done / self.epochs)) / 2)
+        self._set(net, self._factor(len(net.history)))
 
-    @staticmethod
-    def _set(net, lr):
-        for group in net.optimizer_.param_groups:
-            group["lr"] = lr
+    def _factor(self, done):
+        done = min(done, self.epochs)
+        return (1 + math.cos(math.pi * done / self.epochs)) / 2
+
+    def _set(self, net, factor):
+        groups = net.optimizer_.param_groups
+        for group, base in zip(groups, self.base_, strict=True):
+            group["lr"] = base * factor
 
 
 class TransferScoring(Callback):

@@ -1,6 +1,7 @@
 """Random image transformations applied to each training batch, one per sample."""
 
 import math
+from numbers import Real
 
 import torch
 from torch.nn import functional as F
@@ -61,6 +62,28 @@ class RandomAffine:
         self.shear = shear
         self.hflip = hflip
         self.padding_mode = padding_mode
+        self._check_params()
+
+    def _check_params(self):
+        def number(value):
+            return isinstance(value, Real) and not isinstance(value, bool) and (
+                math.isfinite(value))
+
+        scale = self.scale
+        if (not isinstance(scale, (tuple, list)) or len(scale) != 2
+                or not all(map(number, scale)) or not 0 < scale[0] <= scale[1]):
+            raise ValueError(
+                f"RandomAffine: scale must be a pair (low, high) of zoom factors "
+                f"with 0 < low <= high, for example (0.9, 1.1); got {scale!r}. "
+                "For no zoom, pass (1.0, 1.0)."
+            )
+        for name in ("degrees", "translate", "shear"):
+            value = getattr(self, name)
+            if not number(value) or value < 0:
+                raise ValueError(
+                    f"RandomAffine: {name} must be a finite number >= 0; got "
+                    f"{value!r}."
+                )
 
     def __repr__(self):
         return (f"RandomAffine(degrees={self.degrees}, translate={self.translate}, "

@@ -1,5 +1,6 @@
 """OneShotClassifier: recognise new classes from a few examples in an embedding."""
 
+import functools
 import warnings
 from numbers import Integral, Real
 
@@ -43,6 +44,28 @@ __all__ = ["OneShotClassifier"]
 
 def _label_kind(labels):
     return "strings" if np.asarray(labels).dtype.kind in "USO" else "numbers"
+
+
+def _unchanged_on_error(method):
+    """Make ``method`` leave the classifier exactly as it was if it raises.
+
+    ``fit`` sets the embedding, the distance and ``n_features_in_`` before
+    the steps that can still fail (a missing faiss, an overflowing support
+    set); a half-updated classifier would answer with a new embedding over
+    an old gallery, or refuse its own data.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        before = dict(vars(self))
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(before)
+            raise
+
+    return wrapper
 
 
 def _is_fitted(estimator):
@@ -331,6 +354,7 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
             )
 
     # -- fit ---------------------------------------------------------------
+    @_unchanged_on_error
     def fit(self, X, y):
         """Embed the support set ``X`` with labels ``y``.
 
@@ -368,16 +392,20 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         self.transformer_ = self._fitted_transformer(X, y)
         self.distance_ = resolve_distance(self.transformer_, self.distance)
         E = self._check_embeddings(embed(self.transformer_, X), "support samples")
-        self._enrol(E, np.asarray(y))
+        self._enrol(E, np.asarray(y), fresh=True)
         return self
 
-    def _enrol(self, E, labels):
+    def _enrol(self, E, labels, fresh=False):
         """Make ``E, labels`` the gallery, and everything derived from it.
 
         ``fit``, ``partial_fit`` and ``remove_classes`` all end here, so that a
-        gallery that grew or shrank is the one a fresh ``fit`` would make.
+        gallery that grew or shrank is the one a fresh ``fit`` would make,
+        except that a threshold from :meth:`calibrate_threshold` is kept by a
+        gallery change (``fresh=False``): dropping it would silently turn
+        rejection off.
         """
         before = dict(self.__dict__)
+        calibrated = not fresh and "threshold_criterion_" in self.__dict__
         try:
             self.support_embeddings_ = E
             self.support_labels_ = labels
@@ -385,11 +413,15 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
                                                            return_inverse=True)
             self.prototypes_ = prototypes(E, self._support_codes,
                                           len(self.classes_), self.distance_)
-            for name in ("threshold_criterion_", "threshold_rates_", "_index"):
+            stale = ("_index",) if calibrated else (
+                "threshold_criterion_", "threshold_rates_", "_index")
+            for name in stale:
                 self.__dict__.pop(name, None)
             if self.algorithm == "faiss":
                 self._gallery_index()
-            if self.threshold == "auto":
+            if calibrated:
+                pass  # threshold_ is the calibrated operating point.
+            elif self.threshold == "auto":
                 self.threshold_ = self._calibrate_threshold()
             elif self.threshold is None:
                 self.threshold_ = None
@@ -437,6 +469,7 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         return equal_error_rate(labels, np.r_[known, other])[1]
 
     # -- a gallery that grows ----------------------------------------------
+    @_unchanged_on_error
     def partial_fit(self, X, y, classes=None):
         """Enrol more support samples: new classes, or more of known ones.
 
@@ -444,9 +477,12 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         it): the samples are embedded and added to the support set, and the
         classifier is then what ``fit`` on the union of the support sets
         would make with the same embedding (``threshold="auto"`` is
-        calibrated again; a threshold from :meth:`calibrate_threshold` is
-        replaced by the ``threshold`` parameter). Before the first ``fit``,
-        this is ``fit``.
+        calibrated again), except that a threshold chosen by
+        :meth:`calibrate_threshold` is kept, with ``threshold_criterion_``
+        and ``threshold_rates_`` (the rates measured at calibration, on the
+        gallery of then): the operating point stays, and rejection is never
+        turned off. Call :meth:`calibrate_threshold` again to recalibrate on
+        the new gallery. Before the first ``fit``, this is ``fit``.
 
         Parameters
         ----------
@@ -502,11 +538,13 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         self._enrol(np.concatenate([self.support_embeddings_, E]), labels)
         return self
 
+    @_unchanged_on_error
     def remove_classes(self, classes):
         """Remove every support sample of the given classes.
 
         The classifier is then what ``fit`` on the remaining support set would
-        make with the same embedding (see :meth:`partial_fit`).
+        make with the same embedding, keeping a threshold chosen by
+        :meth:`calibrate_threshold` (see :meth:`partial_fit`).
 
         Parameters
         ----------
@@ -618,6 +656,7 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         codes, assigned = self._assign(self._embed_queries(X))
         return self.classes_[codes], assigned
 
+    @_unchanged_on_error
     def calibrate_threshold(self, X, y, *, criterion="accuracy"):
         """Choose ``threshold_`` on held-out queries, known and unknown.
 
@@ -675,7 +714,33 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         if not len(y):
             raise ValueError("calibrate_threshold needs queries; X holds none.")
         self._check_unknown_label(self.classes_)
+        if _label_kind(y) != _label_kind(self.classes_):
+            # Every label would count as unknown: a threshold that rejects
+            # every query, chosen without a word.
+            raise ValueError(
+                f"y holds {_label_kind(y)} but the enrolled classes are "
+                f"{_label_kind(self.classes_)} ({self.classes_[:3].tolist()}, "
+                "...); pass labels of the same kind as classes_."
+            )
+        if y.dtype.kind == "f" and np.isnan(y).any():
+            raise ValueError(
+                f"y holds {int(np.isnan(y).sum())} NaN labels; give each query "
+                "its true label (for unknown queries, unknown_label or their "
+                "own class)."
+            )
         known = np.isin(y, self.classes_)
+        if known.all() or not known.any():
+            missing = "unknown" if known.all() else "known (enrolled)"
+            warnings.warn(
+                f"calibrate_threshold: the calibration queries hold no {missing} "
+                f"queries, so the threshold ({criterion!r}) is chosen from one "
+                f"side only and tells nothing about the other. Add queries of "
+                + ("classes that are not enrolled" if known.all()
+                   else f"the enrolled classes {self.classes_[:3].tolist()}, ...")
+                + ".",
+                UserWarning,
+                stacklevel=3,
+            )
         right = known & (np.asarray(classes, dtype=object)
                          == np.asarray(y, dtype=object))
         threshold, rates = _threshold_sweep(distances, right, ~known, criterion)

@@ -5,6 +5,7 @@ from numbers import Integral
 import numpy as np
 import torch
 from sklearn.base import RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -20,9 +21,13 @@ from ._finetune import (
     check_lr_prefixes,
     warn_width,
 )
+from ._warnings import warn
 from .pairs import SiamesePairClassifier, _PairNetwork
 
 __all__ = ["SiamesePairRegressor"]
+
+# Training pairs whose predictions are compared by the collapse check.
+_COLLAPSE_PAIRS = 1000
 
 SIMILARITIES = ("exp-l1", "cosine")
 
@@ -297,7 +302,22 @@ class SiamesePairRegressor(RegressorMixin, SiameseBase):
         scaled = (y - self.y_min_) / (self.y_max_ - self.y_min_)
         self._fit_net((left, right), torch.from_numpy(scaled.astype(np.float32)),
                       module=module, seed=seed)
+        self._warn_if_constant(left, right)
         return self
+
+    def _warn_if_constant(self, left, right):
+        """Warn when every training pair gets (nearly) the same prediction."""
+        n = _COLLAPSE_PAIRS
+        s = self._similarity(left[:n], right[:n])
+        if len(s) > 1 and float(np.ptp(s)) < 1e-6:
+            warn(
+                f"SiamesePairRegressor: the network collapsed: its similarity is "
+                f"{float(s[0]):.3g} for each of {len(s)} training pairs, so every "
+                f"pair gets the same prediction. Likely causes: too high a "
+                f"learning rate (lr={self.lr}); unscaled inputs (try "
+                "StandardScaler).",
+                ConvergenceWarning,
+            )
 
     # -- predictions ---------------------------------------------------------
     def _similarity(self, left, right):
@@ -346,6 +366,13 @@ def _check_targets(y):
         raise ValueError(
             f"SiamesePairRegressor needs at least 2 pairs with different targets "
             f"to learn from; got {len(values)} sample(s)."
+        )
+    if not np.isfinite(float(values.max()) - float(values.min())):
+        # The targets are scaled by their range; predictions would be inf.
+        raise ValueError(
+            f"y spans {values.min():.3g} to {values.max():.3g}, a range that "
+            "overflows float64. Rescale the targets (for example divide them "
+            "by their largest magnitude)."
         )
     if values.min() == values.max():
         raise ValueError(

@@ -214,6 +214,9 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         ``named_parameters()`` name them) whose parameters are not trained,
         in every tower; parameters given with ``requires_grad=False`` stay
         frozen too. Each prefix must start a name in at least one tower.
+        Normalisation layers (BatchNorm) under a prefix, or whose parameters
+        are all frozen, stay in eval mode while training: their running
+        statistics do not move, so the frozen part's function is unchanged.
     lr_groups : dict of str to float, default=None
         Learning rates by parameter-name prefix of the encoders, in every
         tower (skorch's ``optimizer__param_groups``); the other parameters,

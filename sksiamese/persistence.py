@@ -136,8 +136,9 @@ _CHECKS = {
                                lambda v, fitted, est: _is_real(v) and v > 0),
     "y_min_": _Attribute("a finite float", lambda v, fitted, est: _is_real(v)),
     "y_max_": _Attribute(
-        "a finite float above y_min_",
-        lambda v, fitted, est: _is_real(v) and v > fitted["y_min_"]),
+        "a finite float above y_min_, less than the largest float away from it",
+        lambda v, fitted, est: (_is_real(v) and v > fitted["y_min_"]
+                                and math.isfinite(v - fitted["y_min_"]))),
     "pos_label_": _Attribute(
         "one of classes_",
         lambda v, fitted, est: (isinstance(v, (bool, int, float, str))
@@ -343,7 +344,14 @@ def save_model(estimator, path):
         # needed to embed, but to continue training where it stopped. Files
         # without it (older ones, losses without parameters) load as before.
         payload["criterion_state_dict"] = criterion
-    torch.save(payload, path)
+    try:
+        torch.save(payload, path)
+    except (OSError, RuntimeError) as exc:
+        # torch reports an unwritable path from inside its C++ writer.
+        raise OSError(
+            f"save_model could not write {path!r}: {exc}. Check that its "
+            "folder exists and is writable."
+        ) from exc
     return not_saved
 
 

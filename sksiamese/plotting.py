@@ -52,6 +52,14 @@ def _project(embedding, projection, random_state):
             "The embedding should be a non-empty 2-D array of shape (n_samples, "
             f"n_components); got shape {embedding.shape}."
         )
+    bad = np.flatnonzero(~np.isfinite(embedding).all(axis=1))
+    if len(bad):
+        # matplotlib would drop or clip them without a word.
+        raise ValueError(
+            f"The embedding holds NaN or infinite values in {len(bad)} rows "
+            f"({bad[:5].tolist()}); a diverged model or overflowing input gives "
+            "such embeddings. Drop those rows, or fix the model."
+        )
     n, d = embedding.shape
     if d == 1:
         return np.column_stack([embedding, np.zeros(n)]), ("Component 1", "")
@@ -540,6 +548,13 @@ class PairDistanceDisplay:
             The display, drawn.
         """
         distances = np.asarray(distances, dtype=np.float64).ravel()
+        bad = np.flatnonzero(~np.isfinite(distances))
+        if len(bad):
+            raise ValueError(
+                f"distances holds {len(bad)} NaN or infinite values (at "
+                f"{bad[:5].tolist()}); a histogram cannot place them. Drop "
+                "those pairs, or fix what computed them."
+            )
         same = _same_mask(y, len(distances))
         if isinstance(threshold, str):
             if threshold != "best":

@@ -1,6 +1,7 @@
 """TokenSequencer: texts to padded arrays of token ids, for ``encoder="rnn"``."""
 
 from collections import Counter
+from collections.abc import Iterable
 from numbers import Integral
 
 import numpy as np
@@ -192,6 +193,15 @@ class TokenSequencer(TransformerMixin, BaseEstimator):
                 f"{ngrams}; a sequence is of single words, so its vocabulary "
                 "must be too: use analyzer='word', ngram_range=(1, 1)."
             )
+        if getattr(vectorizer, "preprocessor", None) is not None:
+            # Dropping it would look the vectorizer's tokens up in texts it
+            # never saw that way: silently unknown ids.
+            raise ValueError(
+                f"The vectorizer has preprocessor={vectorizer.preprocessor!r}, "
+                "which a TokenSequencer does not apply. Apply it to the texts "
+                "before both (for example with a FunctionTransformer), and fit "
+                "the vectorizer with preprocessor=None."
+            )
         tokenizer = getattr(vectorizer, "tokenizer", None)
         return cls(**{
             "lowercase": getattr(vectorizer, "lowercase", True),
@@ -220,7 +230,24 @@ class TokenSequencer(TransformerMixin, BaseEstimator):
     def _tokenize(self, X):
         texts, shape = _as_texts(X)
         analyzer = self._analyzer()
-        return [analyzer(text) for text in texts], shape
+        tokenized = []
+        for text in texts:
+            try:
+                tokens = analyzer(text)
+            except TypeError as exc:
+                raise ValueError(
+                    f"tokenizer={self.tokenizer!r} must return a list of tokens "
+                    f"(str) for each text; on {text[:40]!r} it failed: {exc}"
+                ) from exc
+            if (isinstance(tokens, str) or not isinstance(tokens, Iterable)
+                    or not all(isinstance(t, str) for t in tokens)):
+                raise ValueError(
+                    f"tokenizer={self.tokenizer!r} must return a list of tokens "
+                    f"(str) for each text; on {text[:40]!r} it returned "
+                    f"{tokens!r}."
+                )
+            tokenized.append(list(tokens))
+        return tokenized, shape
 
     def fit(self, X, y=None):
         """Learn the vocabulary and, unless ``max_length`` is set, the length.
@@ -257,6 +284,29 @@ class TokenSequencer(TransformerMixin, BaseEstimator):
                 + (f"{type(bad[0]).__name__} {bad[0]!r}" if bad else
                    "no token" if not tokens else "repeated tokens") + "."
             )
+        if isinstance(vocabulary, dict):
+            ids = list(vocabulary.values())
+            if (not all(isinstance(i, Integral) and not isinstance(i, bool)
+                        for i in ids)
+                    or sorted(ids) != list(range(len(ids)))):
+                # As CountVectorizer: ids that repeat, skip or go negative
+                # are a vocabulary of some other numbering, not renumbered.
+                raise ValueError(
+                    "vocabulary given as a dict must map its tokens to the ids "
+                    f"0 to {len(ids) - 1}, each once (as a CountVectorizer's "
+                    f"vocabulary_); got ids {sorted(ids, key=repr)[:8]}"
+                    + (" ..." if len(ids) > 8 else "") + ". Pass a list of "
+                    "tokens in the order wanted instead."
+                )
+        if self.lowercase:
+            upper = [t for t in tokens if t != t.lower()]
+            if upper:
+                raise ValueError(
+                    f"vocabulary holds tokens with upper-case letters "
+                    f"({upper[:3]}) while lowercase=True lowers every token "
+                    "of the texts, so they would never match. Lower them, or "
+                    "pass lowercase=False."
+                )
         if self.vocab_size is not None and len(tokens) + 2 > self.vocab_size:
             raise ValueError(
                 f"vocabulary holds {len(tokens)} tokens, which with the padding "

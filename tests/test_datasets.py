@@ -6,6 +6,7 @@ import re
 import shutil
 import sys
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -892,3 +893,68 @@ def test_generator_classes_bad_parameters(params, message):
 
     with pytest.raises(ValueError, match=re.escape(message)):
         make_generator_classes(**params)
+
+
+def _toy_runs(**changes):
+    rng = np.random.default_rng(0)
+    support = rng.random((2, 3, 4, 4), dtype=np.float32)
+    runs = Bunch(support_images=support, query_images=support + 0.01,
+                 query_target=np.tile(np.arange(3), (2, 1)))
+    runs.update(changes)
+    return runs
+
+
+@pytest.mark.parametrize("target", [[[0, 1, 99], [0, 1, 2]], [[0, 1, -1], [0, 1, 2]]])
+def test_evaluate_one_shot_runs_refuses_out_of_range_targets(target):
+    with pytest.raises(ValueError, match=r"integers from 0 to 2; got values from"):
+        evaluate_one_shot_runs(None, _toy_runs(query_target=np.array(target)))
+
+
+def test_evaluate_one_shot_runs_refuses_malformed_runs():
+    runs = _toy_runs()
+    del runs["query_target"]
+    with pytest.raises(ValueError, match=r"runs has no query_target"):
+        evaluate_one_shot_runs(None, runs)
+    with pytest.raises(ValueError, match=r"should hold queries for each of the 2 runs"):
+        evaluate_one_shot_runs(None, _toy_runs(query_images=np.zeros((2, 0, 4, 4)),
+                                               query_target=np.zeros((2, 0), int)))
+    with pytest.raises(ValueError, match=r"Support images are \(4, 4\) but query "
+                                         r"images are \(5, 5\)"):
+        evaluate_one_shot_runs(None, _toy_runs(query_images=np.zeros((2, 3, 5, 5))))
+
+
+def test_one_shot_runs_refuse_a_test_image_answered_twice_differently(tmp_path):
+    with zipfile.ZipFile(tmp_path / "all_runs.zip", "w") as z:
+        z.writestr("run01/training/class01.png", png_bytes(box(1, 1, 9, 9)))
+        z.writestr("run01/training/class02.png", png_bytes(box(1, 1, 19, 19)))
+        z.writestr("run01/test/item01.png", png_bytes(box(1, 1, 9, 9)))
+        z.writestr("run01/class_labels.txt",
+                   "run01/test/item01.png run01/training/class01.png\n"
+                   "run01/test/item01.png run01/training/class02.png\n")
+    with pytest.raises(ValueError, match=r"Line 2 of run01/class_labels.txt in "
+                                         r".*all_runs.zip answers the test image "
+                                         r"run01/test/item01.png again"):
+        fetch_omniglot_one_shot(data_home=tmp_path)
+
+
+def test_omniglot_zip_with_a_repeated_member_is_refused(tmp_path):
+    path = make_omniglot_zip(tmp_path / "images_evaluation.zip", "images_evaluation",
+                             {"Alpha": 2})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name
+        with zipfile.ZipFile(path, "a") as z:
+            z.writestr("images_evaluation/Alpha/character01/0001_01.png",
+                       png_bytes(box(1, 1, 9, 9)))
+    with pytest.raises(ValueError, match=r"holds 1 file name\(s\) more than once"):
+        fetch_omniglot("evaluation", data_home=tmp_path)
+
+
+def test_omniglot_drawer_outside_the_releases_twenty_is_refused(tmp_path):
+    path = make_omniglot_zip(tmp_path / "images_evaluation.zip", "images_evaluation",
+                             {"Alpha": 2})
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr("images_evaluation/Alpha/character01/0001_99.png",
+                   png_bytes(box(1, 1, 9, 9)))
+    with pytest.raises(ValueError, match=r"whose drawer number 99 is not one of the "
+                                         r"release's 20 drawers"):
+        fetch_omniglot("evaluation", data_home=tmp_path)

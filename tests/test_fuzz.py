@@ -17,6 +17,7 @@ with fresh random examples instead of the fixed, derandomised ones.
 """
 
 import os
+import pickle
 import re
 import traceback
 import warnings
@@ -32,6 +33,7 @@ from sklearn.frozen import FrozenEstimator
 from sksiamese import (
     OneShotClassifier,
     SiamesePairClassifier,
+    SiamesePairRegressor,
     SiameseTransformer,
     TokenSequencer,
 )
@@ -837,3 +839,121 @@ def test_bad_loss_outputs_always_get_a_value_error(loss_output):
     with pytest.raises(ValueError, match="The loss returned"):
         SiameseTransformer(loss=loss, max_epochs=1, random_state=0).fit(
             X, np.arange(24) % 3)
+
+
+# -- a method that raises leaves the estimator bit-for-bit as it was -----------------
+def _fitted_estimators():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 3)).astype(np.float32)
+    y = np.repeat([0, 1, 2], 4)
+    pairs = rng.normal(size=(12, 2, 3)).astype(np.float32)
+    same = np.tile([0, 1], 6)
+    return {
+        "transformer": (tiny_transformer().fit(X, y), X, y,
+                        ["fit", "partial_fit", "transform", "score"]),
+        "one_shot": (OneShotClassifier(None, threshold=1.0).fit(X, y), X, y,
+                     ["fit", "partial_fit", "predict", "predict_proba", "score",
+                      "match", "kneighbors", "nearest_classes", "remove_classes",
+                      "calibrate_threshold"]),
+        "pair_classifier": (tiny_pairs().fit(pairs, same), pairs, same,
+                            ["fit", "partial_fit", "predict", "predict_proba",
+                             "decision_function", "score"]),
+        "pair_regressor": (SiamesePairRegressor(
+            n_components=2, max_epochs=1, batch_size=4, random_state=0,
+            encoder_params={"hidden_layer_sizes": (4,)}).fit(
+                pairs, np.linspace(0, 1, 12)), pairs, np.linspace(0, 1, 12),
+            ["fit", "predict", "score"]),
+        "token_sequencer": (TokenSequencer().fit(["a cat", "a dog sat"]),
+                            ["a cat"], None, ["fit", "transform", "fit_transform"]),
+    }
+
+
+@pytest.fixture(scope="module")
+def fitted_estimators():
+    return _fitted_estimators()
+
+
+def _plain(value):
+    """``value`` as comparable plain data: tensors by their bytes, nets by state.
+
+    Pickling a net directly is not enough: its generator's state is pickled
+    as a fresh storage, named by a memory address, at every call.
+    """
+    if isinstance(value, torch.Tensor):
+        return ("tensor", str(value.dtype), tuple(value.shape),
+                value.detach().cpu().contiguous().view(-1).numpy().tobytes()
+                if value.dtype != torch.bfloat16 else value.float().numpy().tobytes())
+    if isinstance(value, np.ndarray):
+        return ("array", str(value.dtype), value.shape,
+                pickle.dumps(value) if value.dtype == object else value.tobytes())
+    if isinstance(value, dict):
+        return ("dict", [(repr(k), _plain(v)) for k, v in value.items()])
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [_plain(v) for v in value])
+    if isinstance(value, torch.Generator):
+        return _plain(value.get_state())
+    if isinstance(value, torch.nn.Module):
+        return ("module", type(value).__name__, value.training,
+                _plain(dict(value.state_dict())))
+    if hasattr(value, "module_") and hasattr(value, "history"):  # a skorch net
+        return ("net", _plain(value.module_), _plain(value.criterion_),
+                _plain(value.optimizer_.state_dict()),
+                _plain(value.history.to_list()), _plain(value.generator))
+    return pickle.dumps(value)
+
+
+def _state(estimator):
+    """Plain data that changes when anything the estimator holds changes."""
+    return {key: _plain(value) for key, value in vars(estimator).items()}
+
+
+hostile_args = st.sampled_from([
+    lambda X, y: (np.full((3, 3), np.nan),),
+    lambda X, y: (np.zeros((2, 7)), [0, 1]),
+    lambda X, y: (X, None if y is None else np.asarray(y)[:-1]),
+    lambda X, y: (X, ["a"] * len(X)),
+    lambda X, y: (np.zeros((0, 3)),),
+    lambda X, y: ("not an array",),
+    lambda X, y: (X, None if y is None else np.full(len(y), np.nan)),
+    lambda X, y: ([[1e39] * 3] * 4, [0, 1, 0, 1]),
+    lambda X, y: ([3],),
+    # Valid in form, overflowing late (in distances or the loss).
+    lambda X, y: (np.full((4, 5), 1e200), [0, 1, 0, 1]),
+    lambda X, y: (np.full((4, 2, 3), 1e200), [0, 1, 0, 1]),
+])
+
+
+_METHODS = [(name, method) for name, (_, _, _, methods) in {
+    "transformer": (0, 0, 0, ["fit", "partial_fit", "transform", "score"]),
+    "one_shot": (0, 0, 0, ["fit", "partial_fit", "predict", "predict_proba", "score",
+                           "match", "kneighbors", "nearest_classes",
+                           "remove_classes", "calibrate_threshold"]),
+    "pair_classifier": (0, 0, 0, ["fit", "partial_fit", "predict", "predict_proba",
+                                  "decision_function", "score"]),
+    "pair_regressor": (0, 0, 0, ["fit", "predict", "score"]),
+    "token_sequencer": (0, 0, 0, ["fit", "transform", "fit_transform"]),
+}.items() for method in methods]
+
+
+@pytest.mark.parametrize("name, method", _METHODS)
+@settings(fuzz, max_examples=int(_EXPLORE or 16))
+@given(make_args=hostile_args)
+def test_a_method_that_raises_leaves_the_estimator_unchanged(
+        fitted_estimators, name, method, make_args):
+    estimator, X, y, methods = fitted_estimators[name]
+    assert method in methods
+    args = make_args(X, y)
+    if method in ("transform", "predict", "predict_proba", "decision_function",
+                  "match", "kneighbors", "nearest_classes", "remove_classes"):
+        args = args[:1]
+    before = _state(estimator)
+    result, exc = attempt(lambda: getattr(estimator, method)(*args))
+    if exc is None:
+        if method in ("fit", "partial_fit", "fit_transform", "remove_classes",
+                      "calibrate_threshold"):
+            # A call that succeeded may change it: start the next example afresh.
+            fitted_estimators.update({name: _fitted_estimators()[name]})
+        return
+    assert _state(estimator) == before, (
+        f"{name}.{method}{args!r} raised {type(exc).__name__} and changed the "
+        f"estimator:\n{describe(exc)}")

@@ -753,3 +753,103 @@ def test_kneighbors_over_a_gallery_of_several_tiles(distance):
     d_self[np.arange(50), rows] = np.inf
     if distance == "euclidean":
         np.testing.assert_array_equal(ind[rows], np.argsort(d_self, axis=1)[:, :2])
+
+
+# -- no call leaves the classifier half-changed, no silent rejection change ----------
+def _state(clf):
+    return {k: (v.copy() if isinstance(v, np.ndarray) else v)
+            for k, v in vars(clf).items()}
+
+
+def _assert_same_state(clf, before):
+    now = vars(clf)
+    assert now.keys() == before.keys()
+    for key, value in before.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(now[key], value)
+        else:
+            assert now[key] is value or now[key] == value, key
+
+
+def test_oneshot_failed_refit_leaves_state_unchanged(open_set):
+    X_s, y_s, X_q, _ = open_set
+    clf = OneShotClassifier(None).fit(X_s, y_s)
+    before, predicted = _state(clf), clf.predict(X_q)
+    # One class with threshold='auto' fails after the distance and the
+    # number of features were resolved.
+    clf.set_params(distance="cosine", threshold="auto")
+    with pytest.raises(ValueError, match=r"threshold='auto' compares distances"):
+        clf.fit(np.ones((2, 10)), [0, 0])
+    clf.set_params(distance=None, threshold=None)
+    _assert_same_state(clf, before)
+    assert clf.n_features_in_ == 64
+    np.testing.assert_array_equal(clf.predict(X_q), predicted)
+
+
+def test_oneshot_failed_first_fit_leaves_it_unfitted():
+    clf = OneShotClassifier(None, threshold="auto")
+    with pytest.raises(ValueError, match=r"threshold='auto' compares distances"):
+        clf.fit(np.ones((2, 10)), [0, 0])
+    assert not any(k.endswith("_") for k in vars(clf) if not k.startswith("__"))
+    with pytest.raises(NotFittedError):
+        clf.predict(np.ones((1, 10)))
+
+
+@pytest.mark.parametrize("change", ["partial_fit", "remove_classes"])
+def test_oneshot_gallery_change_keeps_the_calibrated_threshold(open_set, change):
+    X_s, y_s, X_q, y_q = open_set
+    clf = OneShotClassifier(None).fit(X_s, y_s).calibrate_threshold(X_q, y_q)
+    threshold = clf.threshold_
+    assert threshold is not None
+    if change == "partial_fit":
+        clf.partial_fit(X_q[:2], [8, 8])
+    else:
+        clf.remove_classes([4])
+    assert clf.threshold_ == threshold
+    assert clf.threshold_criterion_ == "accuracy"
+    labels, distances = clf.match(X_q)
+    np.testing.assert_array_equal(clf.predict(X_q),
+                                  np.where(distances > threshold, -1, labels))
+    assert (clf.predict(X_q) == -1).any()
+    # A new fit starts from the threshold parameter again.
+    clf.fit(X_s, y_s)
+    assert clf.threshold_ is None and not hasattr(clf, "threshold_criterion_")
+
+
+def test_oneshot_calibration_refuses_labels_of_another_kind(open_set):
+    X_s, y_s, X_q, y_q = open_set
+    clf = OneShotClassifier(None).fit(X_s, y_s)
+    with pytest.raises(ValueError, match=r"y holds strings but the enrolled classes "
+                                         r"are numbers"):
+        clf.calibrate_threshold(X_q, y_q.astype(str))
+    with pytest.raises(ValueError, match=r"y holds 1 NaN labels"):
+        clf.calibrate_threshold(X_q[:3], np.array([0.0, np.nan, 9.0]))
+    assert clf.threshold_ is None and not hasattr(clf, "threshold_criterion_")
+
+
+def test_oneshot_calibration_on_one_side_only_warns(open_set):
+    X_s, y_s, X_q, y_q = open_set
+    clf = OneShotClassifier(None).fit(X_s, y_s)
+    known = np.isin(y_q, y_s)
+    with pytest.warns(UserWarning, match=r"hold no unknown queries"):
+        clf.calibrate_threshold(X_q[known], y_q[known])
+    with pytest.warns(UserWarning, match=r"hold no known \(enrolled\) queries"):
+        clf.calibrate_threshold(X_q[~known], y_q[~known])
+
+
+def test_oneshot_failed_faiss_refit_keeps_the_old_embedding(open_set, emb):
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("faiss is installed: the refit does not fail")
+    X_s, y_s, X_q, _ = open_set
+    clf = OneShotClassifier(None).fit(X_s, y_s)
+    before, predicted = _state(clf), clf.predict(X_q)
+    clf.set_params(transformer=emb, algorithm="faiss")
+    with pytest.raises(ImportError, match=r"faiss"):
+        clf.fit(X_s, y_s)
+    clf.set_params(transformer=None, algorithm="brute")
+    _assert_same_state(clf, before)
+    np.testing.assert_array_equal(clf.predict(X_q), predicted)

@@ -3,6 +3,7 @@ import pytest
 import torch
 from scipy.stats import pearsonr
 from sklearn.base import clone, is_regressor
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import cross_val_score
 
 from sksiamese import SiamesePairClassifier, SiamesePairRegressor
@@ -114,3 +115,21 @@ def test_save_and_load_round_trip():
     assert isinstance(loaded, SiamesePairRegressor)
     assert (loaded.y_min_, loaded.y_max_) == (reg.y_min_, reg.y_max_)
     np.testing.assert_array_equal(loaded.predict(pairs), reg.predict(pairs))
+
+
+def test_pair_regressor_refuses_targets_whose_range_overflows():
+    pairs = np.random.default_rng(0).normal(size=(20, 2, 3))
+    reg = SiamesePairRegressor(n_components=2, max_epochs=1, random_state=0)
+    with pytest.raises(ValueError, match=r"a range that overflows float64"):
+        reg.fit(pairs, np.r_[-1e308, 1e308, np.zeros(18)])
+    assert not hasattr(reg, "y_min_")
+
+
+def test_pair_regressor_warns_when_every_pair_gets_one_prediction():
+    pairs = np.random.default_rng(0).normal(size=(64, 2, 4))
+    y = np.linspace(0, 1, 64)
+    with pytest.warns(ConvergenceWarning, match=r"every pair gets the same "
+                                                r"prediction"):
+        reg = SiamesePairRegressor(optimizer="sgd", lr=1e6, max_epochs=3,
+                                   random_state=0).fit(pairs, y)
+    assert np.ptp(reg.predict(pairs)) < 1e-6 * np.ptp(y)

@@ -10,7 +10,12 @@ import pytest
 import torch
 from sklearn.exceptions import NotFittedError
 
-from sksiamese import OneShotClassifier, SiamesePairClassifier, SiameseTransformer
+from sksiamese import (
+    OneShotClassifier,
+    SiamesePairClassifier,
+    SiamesePairRegressor,
+    SiameseTransformer,
+)
 from sksiamese.persistence import FORMAT_VERSION, load_model, save_model
 
 
@@ -554,3 +559,24 @@ def test_compressed_records_are_refused_before_they_are_unpacked(fitted, tmp_pat
     with pytest.raises(ValueError, match=r"is not a model file that save_model "
                                          r"wrote: it holds compressed records"):
         load_model(path)
+
+
+def test_regressor_file_with_an_overflowing_target_range_is_refused():
+    pairs = RNG.normal(size=(24, 2, 3))
+    reg = SiamesePairRegressor(n_components=2, max_epochs=1, random_state=0).fit(
+        pairs, np.linspace(0, 1, 24))
+    change = _set("attributes", "y_max_", value=1e308)
+
+    def overflowing(payload):
+        change(payload)
+        payload["attributes"]["y_min_"] = -1e308
+
+    with pytest.raises(ValueError, match=_kind("y_max_", "1e+308")):
+        load_model(tampered(reg, overflowing))
+
+
+def test_save_model_to_an_unwritable_path_says_which(fitted, tmp_path):
+    path = tmp_path / "no-such-folder" / "model.pt"
+    with pytest.raises(OSError, match=r"save_model could not write .*model\.pt.*"
+                                      r"Check that its folder exists"):
+        save_model(fitted, path)

@@ -528,3 +528,18 @@ def test_pair_distances_show_auc_and_eer():
     assert scores.roc_auc_ == disp.roc_auc_ and scores.eer_ == disp.eer_
     one_kind = PairDistanceDisplay.from_distances([0.1, 0.2], [1, 1])
     assert one_kind.roc_auc_ is None and one_kind.eer_ is None
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+def test_embedding_display_refuses_non_finite_embeddings(value):
+    Z = np.zeros((4, 3))
+    Z[2, 1] = value
+    with pytest.raises(ValueError, match=r"NaN or infinite values in 1 rows \(\[2\]\)"):
+        EmbeddingDisplay.from_embedding(Z, [0, 0, 1, 1])
+
+
+@pytest.mark.parametrize("value", [np.inf, np.nan])
+def test_pair_distance_display_refuses_non_finite_distances(value):
+    with pytest.raises(ValueError, match=r"distances holds 1 NaN or infinite values "
+                                         r"\(at \[1\]\)"):
+        PairDistanceDisplay.from_distances([0.1, value, 0.3], [1, 0, 1])

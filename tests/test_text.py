@@ -272,3 +272,33 @@ def test_from_vectorizer_refuses_what_is_not_a_word_vocabulary(vectorizer, match
 def test_bad_vocabularies_are_refused(vocabulary, params, match):
     with pytest.raises(ValueError, match=match):
         TokenSequencer(vocabulary=vocabulary, **params).fit(["a cat"])
+
+
+# -- vocabularies and tokenizers that would give silently wrong ids ------------------
+@pytest.mark.parametrize("vocabulary", [
+    {"cat": 0, "dog": 0, "mat": 1},
+    {"cat": 0, "dog": 2},
+    {"cat": -1, "dog": 0},
+])
+def test_token_sequencer_refuses_renumbered_vocabulary_ids(vocabulary):
+    with pytest.raises(ValueError, match=r"must map its tokens to the ids 0 to"):
+        TokenSequencer(vocabulary=vocabulary).fit(["a cat"])
+
+
+def test_token_sequencer_refuses_upper_case_vocabulary_when_lowercasing():
+    with pytest.raises(ValueError, match=r"upper-case letters \(\['Cat'\]\) while "
+                                         r"lowercase=True"):
+        TokenSequencer(vocabulary=["Cat", "dog"]).fit(["Cat dog"])
+    seq = TokenSequencer(vocabulary=["Cat", "dog"], lowercase=False).fit(["Cat dog"])
+    np.testing.assert_array_equal(seq.transform(["Cat dog"]), [[2, 3]])
+
+
+def test_token_sequencer_from_vectorizer_refuses_a_preprocessor():
+    bag = CountVectorizer(preprocessor=str.upper, lowercase=False).fit(["a cat sat"])
+    with pytest.raises(ValueError, match=r"which a TokenSequencer does not apply"):
+        TokenSequencer.from_vectorizer(bag)
+
+
+def test_token_sequencer_tokenizer_returning_an_int_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"must return a list of tokens \(str\)"):
+        TokenSequencer(tokenizer=lambda text: 3).fit(["a cat"])

@@ -201,7 +201,21 @@ def _read_omniglot(source, size, Image):
                     "(<set>/<Alphabet>/characterNN/<id>_<drawer>.png): found "
                     f"{name}. Use load_image_folder for other image folders."
                 )
+            drawer = int(_OMNIGLOT_FILE.match(parts[-1]).group(2))
+            if not 1 <= drawer <= 20:
+                raise ValueError(
+                    f"{source} holds {name}, whose drawer number {drawer} is not "
+                    "one of the release's 20 drawers (01 to 20). Replace it with "
+                    "the official release."
+                )
             names.append(name)
+        if len(set(names)) != len(names):
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(
+                f"{source} holds {len(repeated)} file name(s) more than once "
+                f"({repeated[:3]}); an image would be counted twice. Replace it "
+                "with the official release."
+            )
         if not names:
             raise ValueError(f"{source} holds no PNG images.")
         keys = sorted((*n.split("/")[-3:], n) for n in names)
@@ -469,7 +483,14 @@ def _read_answers(src, label_file, run, support, images):
                 f"Line {line_no} of {where} names the test image {fields[0]}, "
                 "which the archive does not hold."
             )
-        answers[fields[0]] = support.index(fields[1])
+        answer = support.index(fields[1])
+        if answers.get(fields[0], answer) != answer:
+            raise ValueError(
+                f"Line {line_no} of {where} answers the test image {fields[0]} "
+                "again, with another training image; each test image has one "
+                "answer. Replace the file with the release's."
+            )
+        answers[fields[0]] = answer
     if not answers:
         raise ValueError(
             f"{where} names no test images: each line should name a test image "
@@ -659,15 +680,55 @@ def evaluate_one_shot_runs(transformer, runs, *, distance=None, flatten="auto"):
     >>> evaluate_one_shot_runs(None, runs).mean_error
     0.0
     """
-    support = np.asarray(runs.support_images)
-    queries = np.asarray(runs.query_images)
+    needed = ("support_images", "query_images", "query_target")
+    missing = [key for key in needed if key not in runs]
+    if missing:
+        raise ValueError(
+            f"runs has no {', '.join(missing)}; it should hold {', '.join(needed)}, "
+            "as fetch_omniglot_one_shot returns them."
+        )
+    try:
+        support = np.asarray(runs.support_images)
+        queries = np.asarray(runs.query_images)
+        if support.dtype.kind not in "biuf" or queries.dtype.kind not in "biuf":
+            raise ValueError("they hold something other than numbers")
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            "runs.support_images and runs.query_images should be arrays of "
+            f"images of one size, (n_runs, n, height, width); they are not ({exc})."
+        ) from None
     target = np.asarray(runs.query_target)
+    if support.ndim < 3 or queries.ndim < 3 or 0 in support.shape[:2]:
+        raise ValueError(
+            "runs.support_images and runs.query_images should have shape (n_runs, "
+            "n, height, width), with at least one run and one support image; got "
+            f"shapes {support.shape} and {queries.shape}."
+        )
     n_runs, n_way = support.shape[:2]
     n_query = queries.shape[1]
+    if n_query == 0 or queries.shape[0] != n_runs:
+        raise ValueError(
+            f"runs.query_images should hold queries for each of the {n_runs} runs; "
+            f"got shape {queries.shape}."
+        )
+    if support.shape[2:] != queries.shape[2:]:
+        raise ValueError(
+            f"Support images are {support.shape[2:]} but query images are "
+            f"{queries.shape[2:]}; the runs need images of one size."
+        )
     if target.shape != (n_runs, n_query):
         raise ValueError(
             f"runs.query_target should have shape {(n_runs, n_query)}, one entry "
             f"per query image; got shape {target.shape}."
+        )
+    if (target.dtype.kind not in "iu"
+            or not ((target >= 0) & (target < n_way)).all()):
+        # An out-of-range target is no answer the runs can give: it would
+        # count as an error instead of being refused.
+        raise ValueError(
+            f"runs.query_target should hold support indices, integers from 0 to "
+            f"{n_way - 1}; got values from {target.min()!r} to {target.max()!r} "
+            f"(dtype {target.dtype})."
         )
     if transformer is not None and not hasattr(transformer, "transform"):
         raise TypeError(
