@@ -233,7 +233,10 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         ``("backbone.",)``; ``("",)`` freezes them all (then a loss with
         parameters of its own must be left to train). Parameters of the
         instance given with ``requires_grad=False`` stay frozen too. Each
-        prefix must start at least one name.
+        prefix must start at least one name. Normalisation layers (BatchNorm)
+        under a prefix, or whose parameters are all frozen, stay in eval mode
+        while training: their running statistics do not move, so the frozen
+        part's function is unchanged.
     lr_groups : dict of str to float, default=None
         Learning rates by parameter-name prefix of the encoder, for example
         ``{"backbone.": 1e-5}`` to fine-tune a pretrained backbone slowly
