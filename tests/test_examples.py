@@ -125,3 +125,9 @@ def test_demo_prints_its_table_and_writes_the_figure(tmp_path):
     assert "5-way 1-shot accuracy, digits 5-9 unseen" in out
     assert "train_loss" in out  # per-epoch progress
     assert (tmp_path / "digits_embedding_2d.png").stat().st_size > 10_000
+    # The small-data row, where the Omniglot files are beside the checkout.
+    if (SHARED_DATA / "omniglot" / "images_background_small1.zip").is_file():
+        assert "20-way 1-shot, Omniglot, 20 chars x 10" in out
+        assert "augment: RandomAffine(" in out
+    else:
+        assert "The Omniglot row needs" in out

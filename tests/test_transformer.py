@@ -852,22 +852,29 @@ def test_auto_batch_size_is_128_rows_or_a_quarter_of_the_rows(digits, n_rows,
     assert "max_epochs" not in est.auto_choices_ and est.n_epochs_ == 1
 
 
-def test_auto_max_epochs_trains_at_least_1000_steps_and_20_epochs(digits):
-    X, y = digits[0][:96], digits[1][:96]
-    est = SiameseTransformer(encoder_params={"hidden_layer_sizes": (8,)},
-                             n_components=4, random_state=0).fit(X, y)
-    # 96 rows in batches of 24 (a quarter): 4 steps an epoch, 250 epochs.
-    assert est.batch_size_ == 24 and est.n_epochs_ == 250
-    assert len(est.history_) == 250
-    assert "1000 optimizer steps" in est.auto_choices_["max_epochs"]
+def test_auto_max_epochs_trains_1000_steps_with_augmentation_else_20_epochs():
+    X, y = _tiny_images(4, 6, side=8)
+    cnn = SiameseTransformer(encoder="cnn", encoder_params={"channels": (2,)},
+                             n_components=2, random_state=0).fit(X, y)
+    # 24 images in batches of 8 (a quarter, rounded to whole groups of 4):
+    # 3 steps an epoch, 334 epochs for 1,000 steps.
+    assert cnn.batch_size_ == 8 and cnn.n_epochs_ == 334
+    assert len(cnn.history_) == 334
+    assert "1000 optimizer steps" in cnn.auto_choices_["max_epochs"]
     # On a large set the floor of 20 epochs decides: 128-row batches of
-    # 12,800 rows are 100 steps an epoch.
-    big = clone(est)
-    big.sample_shape_ = (64,)
-    big._plan(12_800, 100)
+    # 9,600 images are 75 steps an epoch.
+    big = clone(cnn)
+    big.sample_shape_ = (8, 8)
+    big._plan(9_600, 100)
     assert (big.batch_size_, big.n_epochs_) == (128, 20)
     big._plan(3_200, 100)
     assert big.n_epochs_ == 40
+    # Without augmentation (flat rows), 20 epochs.
+    mlp = SiameseTransformer(encoder_params={"hidden_layer_sizes": (8,)},
+                             n_components=4, random_state=0).fit(X.reshape(24, -1), y)
+    assert mlp.n_epochs_ == 20 and len(mlp.history_) == 20
+    assert mlp.auto_choices_["max_epochs"].startswith("20: 20 epochs, as training "
+                                                      "without augmentation")
 
 
 def test_auto_augment_is_affine_for_the_cnn_on_small_image_sets():
