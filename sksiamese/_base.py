@@ -38,7 +38,10 @@ from ._net import (
     bare_module,
     check_embedding_output,
     default_callbacks,
+    encoder_failure,
+    own_parameters,
     resolve_device,
+    try_training_batch,
 )
 from ._warnings import warn
 from .encoders import ENCODERS
@@ -122,6 +125,25 @@ def optimizer_spec(optimizer):
     )
 
 
+# The optimizers compute in the weights' dtype, float32: a learning rate
+# beyond its range is infinite there (torch refuses it only at the first
+# step, "value cannot be converted to type float without overflow").
+_MAX_RATE = float(np.finfo(np.float32).max)
+
+
+def check_rates(lr, lr_groups=None):
+    """Raise where a learning rate is not a finite number of float32's range."""
+    rates = {"lr": lr, **{f"lr_groups[{k!r}]": v for k, v in (lr_groups or {}).items()}}
+    for name, rate in rates.items():
+        if isinstance(rate, Real) and not isinstance(rate, bool) and not (
+                -_MAX_RATE <= rate <= _MAX_RATE):
+            raise ValueError(
+                f"{name}={rate!r} is not a finite learning rate in float32, in "
+                f"which the optimizer computes (up to about 3.4e38); learning "
+                f"rates of these networks lie around 1e-5 to 1e-1."
+            )
+
+
 def net_device(net):
     """Where ``net``'s module lives: its ``device``, or its accelerator's."""
     if net.device is None and hasattr(net, "accelerator"):
@@ -158,7 +180,14 @@ def embed(module, X, device):
                 # Rows are independent in inference mode (batch norm uses its
                 # running statistics), so zero rows change no other row.
                 batch = torch.cat([batch, batch.new_zeros((padding, *batch.shape[1:]))])
-            out = check_embedding_output(module(batch.to(device, non_blocking=True)))
+            try:
+                out = module(batch.to(device, non_blocking=True))
+            except Exception as exc:
+                if isinstance(exc, (ValueError, MemoryError,
+                                    torch.cuda.OutOfMemoryError)):
+                    raise
+                raise encoder_failure(exc, batch.shape) from exc
+            out = check_embedding_output(out)
             outputs.append(out[:n].float().cpu())
     out = torch.cat(outputs).numpy()
     if not np.isfinite(out).all():
@@ -210,6 +239,10 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
     _ARCHITECTURE = ()
     _FITTED_ATTRIBUTES = ()
 
+    def _validate_params(self):
+        super()._validate_params()
+        check_rates(self.lr, getattr(self, "lr_groups", None))
+
     # -- what subclasses provide -------------------------------------------
     @abstractmethod
     def _build_module(self):
@@ -246,6 +279,34 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         """``(name, callback)`` that scores the held-out data after each epoch."""
         return "transfer_scoring", TransferScoring(valid, distance=self.distance,
                                                    seed=seed)
+
+    def _scores_valid_loss(self, criterion):
+        """Whether the held-out data's loss means something for ``criterion``.
+
+        Not for a loss with parameters of its own, learned for the training
+        classes (ArcFace's class centres, ProxyAnchor's proxies): held-out
+        classes have none, and scored against the training classes' their
+        loss measures nothing. The transfer scores, computed from the
+        embedding alone, are still recorded; a warning says so.
+        """
+        params = own_parameters(criterion)
+        if not params:
+            return True
+        held = ", ".join(f"{name} {shape}" for name, shape in params.items())
+        # A loss given with a miner object is wrapped (MinedLoss.loss).
+        loss = getattr(criterion, "loss", criterion)
+        warn(
+            f"{type(self).__name__}: valid_loss is not recorded: the loss "
+            f"{type(loss).__name__} has parameters learned for the training "
+            f"classes ({held}), which the classes held out by "
+            "validation_fraction do not have, so a loss on them would mean "
+            "nothing. valid_precision_at_1 and valid_one_shot_accuracy are "
+            "recorded: monitor one of them (early_stopping=True does; or "
+            "skorch's EarlyStopping(monitor='valid_precision_at_1', "
+            "lower_is_better=False)).",
+            UserWarning,
+        )
+        return False
 
     def _own_callbacks(self, valid, seed):
         """Validation scoring, early stopping and the learning-rate schedule."""
@@ -289,6 +350,9 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         groups = self._param_groups()
         if groups:
             opt_kwargs = {**opt_kwargs, "param_groups": groups}
+        split = None
+        if valid is not None and self._scores_valid_loss(criterion):
+            split = predefined_split(valid)
         return net_class(
             module=module,
             criterion=criterion,
@@ -296,7 +360,7 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
             lr=self.lr,
             max_epochs=self._epochs(),
             batch_size=self._rows_per_batch(),
-            train_split=None if valid is None else predefined_split(valid),
+            train_split=split,
             callbacks=default_callbacks(self.verbose, self.callbacks,
                                         self._own_callbacks(valid, seed)),
             augment=self._augmentation(seed),
@@ -414,6 +478,10 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         with seeded(seed, net_device(net)):
             if not net.initialized_:
                 net.initialize()
+            # Its own fork of the seeded generator: a module that draws in
+            # eval mode does not shift the training's draws.
+            with seeded(seed, net_device(net)):
+                try_training_batch(net, X, y)
             try:
                 net.partial_fit(X, y, epochs=epochs)
             except Diverged as exc:
