@@ -186,7 +186,7 @@ def embed(module, X, device):
                 if isinstance(exc, (ValueError, MemoryError,
                                     torch.cuda.OutOfMemoryError)):
                     raise
-                raise encoder_failure(exc, batch.shape) from exc
+                raise encoder_failure(exc, batch.shape[1:]) from exc
             out = check_embedding_output(out)
             outputs.append(out[:n].float().cpu())
     out = torch.cat(outputs).numpy()

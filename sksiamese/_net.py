@@ -259,8 +259,8 @@ class SiameseNet(NeuralNet):
 
     def _augmented(self, x):
         out = self.augment(x)
-        wanted = (f"augment must return a tensor like the batch it is given "
-                  f"(shape {tuple(x.shape)}, dtype {x.dtype}, on {x.device})")
+        wanted = (f"augment must return a tensor of the batch's shape "
+                  f"{tuple(x.shape)}, dtype {x.dtype} and device {x.device}")
         if not isinstance(out, torch.Tensor):
             raise ValueError(f"{wanted}; it returned a {type(out).__name__}.")
         if out.shape != x.shape:
@@ -489,14 +489,15 @@ def _passes_through(exc):
 
 
 def encoder_failure(exc, shape):
-    """The ``ValueError`` for an encoder that raised on a batch of ``shape``."""
+    """The ``ValueError`` for an encoder that raised on samples of ``shape``."""
+    shape = tuple(shape)
     hint = ""
-    if len(shape) == 2:
-        hint = (f" (for flat rows of {shape[1]} features, a torch.nn.Linear "
-                f"first layer is torch.nn.Linear({shape[1]}, ...))")
+    if len(shape) == 1:
+        hint = (f" (for flat rows of {shape[0]} features, a torch.nn.Linear "
+                f"first layer is torch.nn.Linear({shape[0]}, ...))")
     return ValueError(
-        f"The encoder cannot embed these samples: on a batch of shape "
-        f"{tuple(shape)} it raised {_first_line(exc)}. An encoder must take a "
+        f"The encoder cannot embed these samples: on samples of shape {shape} "
+        f"it raised {_first_line(exc)}. An encoder must take a "
         "batch of samples shaped like the training samples and return a float "
         "tensor of shape (batch, n_components); a module instance given as "
         f"encoder must be built for these samples{hint}."
@@ -591,8 +592,8 @@ def try_training_batch(net, X, y):
         except Exception as exc:
             if _passes_through(exc):
                 raise
-            shape = batch[0].shape if isinstance(batch, (tuple, list)) else batch.shape
-            raise encoder_failure(exc, shape) from exc
+            first = batch[0] if isinstance(batch, (tuple, list)) else batch
+            raise encoder_failure(exc, first.shape[1:]) from exc
         if isinstance(criterion, torch.nn.Module):
             _check_not_target_loss(criterion)
             _check_class_count(criterion, top + 1)
