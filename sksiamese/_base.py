@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping
 from skorch.helper import predefined_split
 from skorch.utils import noop
 
@@ -144,6 +144,28 @@ def check_rates(lr, lr_groups=None):
             )
 
 
+def check_callbacks(callbacks):
+    """Raise unless ``callbacks`` holds skorch callbacks, named or not.
+
+    skorch takes a ``Callback`` instance or class, or a ``(name, callback)``
+    pair; anything else fails deep inside skorch at the first fit.
+    """
+    def is_callback(cb):
+        return isinstance(cb, Callback) or (isinstance(cb, type)
+                                            and issubclass(cb, Callback))
+
+    for index, item in enumerate(callbacks or []):
+        named = (isinstance(item, (tuple, list)) and len(item) == 2
+                 and isinstance(item[0], str))
+        if not is_callback(item[1] if named else item):
+            raise ValueError(
+                f"callbacks[{index}] is {item!r:.80}, which is not a skorch "
+                "callback: give instances (or classes) of "
+                "skorch.callbacks.Callback, or (name, callback) pairs, for "
+                "example [skorch.callbacks.ProgressBar()]."
+            )
+
+
 def net_device(net):
     """Where ``net``'s module lives: its ``device``, or its accelerator's."""
     if net.device is None and hasattr(net, "accelerator"):
@@ -186,7 +208,8 @@ def embed(module, X, device):
                 if isinstance(exc, (ValueError, MemoryError,
                                     torch.cuda.OutOfMemoryError)):
                     raise
-                raise encoder_failure(exc, batch.shape[1:]) from exc
+                raise encoder_failure(exc, batch.shape[1:], module,
+                                      batch.dtype) from exc
             out = check_embedding_output(out)
             outputs.append(out[:n].float().cpu())
     out = torch.cat(outputs).numpy()
@@ -242,6 +265,7 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
     def _validate_params(self):
         super()._validate_params()
         check_rates(self.lr, getattr(self, "lr_groups", None))
+        check_callbacks(self.callbacks)
 
     # -- what subclasses provide -------------------------------------------
     @abstractmethod

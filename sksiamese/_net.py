@@ -488,13 +488,22 @@ def _passes_through(exc):
     return isinstance(exc, (ValueError, MemoryError, torch.cuda.OutOfMemoryError))
 
 
-def encoder_failure(exc, shape):
-    """The ``ValueError`` for an encoder that raised on samples of ``shape``."""
+def encoder_failure(exc, shape, module=None, dtype=None):
+    """The ``ValueError`` for an encoder that raised on samples of ``shape``.
+
+    ``module`` and ``dtype`` (the samples' tensor dtype), where given, let
+    the message name weights of another dtype than the samples'.
+    """
     shape = tuple(shape)
     hint = ""
     if len(shape) == 1:
         hint = (f" (for flat rows of {shape[0]} features, a torch.nn.Linear "
                 f"first layer is torch.nn.Linear({shape[0]}, ...))")
+    kinds = {p.dtype for p in module.parameters()} if module is not None else set()
+    other = sorted(str(k) for k in kinds if k.is_floating_point and k != dtype)
+    if dtype is not None and dtype.is_floating_point and other:
+        hint += (f"; its weights are {', '.join(other)} but the samples are "
+                 f"{dtype}: convert the module with .float()")
     return ValueError(
         f"The encoder cannot embed these samples: on samples of shape {shape} "
         f"it raised {_first_line(exc)}. An encoder must take a "
@@ -593,7 +602,8 @@ def try_training_batch(net, X, y):
             if _passes_through(exc):
                 raise
             first = batch[0] if isinstance(batch, (tuple, list)) else batch
-            raise encoder_failure(exc, first.shape[1:]) from exc
+            raise encoder_failure(exc, first.shape[1:], bare_module(net),
+                                  first.dtype) from exc
         if isinstance(criterion, torch.nn.Module):
             _check_not_target_loss(criterion)
             _check_class_count(criterion, top + 1)

@@ -190,6 +190,19 @@ def test_an_encoder_built_for_other_features_is_a_clear_error():
                   r"torch.nn.Linear\(64, ...\)")
 
 
+def test_an_encoder_of_another_dtype_is_a_clear_error():
+    _refit_raises({"encoder": torch.nn.Linear(64, 4).double()},
+                  r"its weights are torch.float64 but the samples are "
+                  r"torch.float32: convert the module with .float\(\)")
+
+
+def test_callbacks_that_are_not_skorch_callbacks_are_refused():
+    _refit_raises({"callbacks": [1]},
+                  r"callbacks\[0\] is 1, which is not a skorch callback")
+    _refit_raises({"callbacks": [("name", print)]},
+                  r"callbacks\[0\] is \('name', <built-in function print>\)")
+
+
 def test_a_pair_encoder_built_for_other_features_is_a_clear_error():
     X, y = _digits(80)
     pairs = np.stack([X[:40], X[40:]], axis=1)
@@ -206,7 +219,7 @@ def test_a_pair_encoder_built_for_other_features_is_a_clear_error():
     ({"lr": 1e39}, re.escape("lr=1e+39")),
     ({"lr_groups": {"": 1e39}}, re.escape("lr_groups['']=1e+39")),
     ({"lr_groups": {"": float("inf")}}, re.escape("lr_groups['']=inf")),
-])
+], ids=["lr", "lr_groups", "lr_groups-inf"])
 def test_a_learning_rate_beyond_float32_is_refused(params, name):
     _refit_raises(params, rf"{name} is not a finite learning rate in float32")
 
