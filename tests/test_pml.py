@@ -312,7 +312,8 @@ def test_early_stopping_works_with_class_parameters():
                 n_iter_no_change=1)
     with pytest.warns(UserWarning, match="valid_loss is not recorded"):
         est.fit(X, y)
-    assert est.best_epoch_ == int(np.argmax(est.history_[:, "valid_precision_at_1"])) + 1
+    scores = est.history_[:, "valid_precision_at_1"]
+    assert est.best_epoch_ == int(np.argmax(scores)) + 1
 
 
 def test_losses_without_class_parameters_still_record_valid_loss():

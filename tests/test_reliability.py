@@ -279,5 +279,5 @@ def test_a_long_fit_at_a_high_rate_is_no_blow_up():
     X, y = _digits()
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        est = SiameseTransformer(lr=1e-2, random_state=0).fit(X, y)
-    assert len(est.history_) == est.n_epochs_ == 250
+        est = SiameseTransformer(lr=1e-2, max_epochs=250, random_state=0).fit(X, y)
+    assert len(est.history_) == 250
