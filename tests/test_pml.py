@@ -338,7 +338,16 @@ def test_losses_without_class_parameters_still_record_valid_loss():
      r"num_classes=4 \(or more\) and embedding_size=3"),
     (lambda: losses.ProxyNCALoss(num_classes=4, embedding_size=5),
      r"The loss \(ProxyNCALoss\) cannot be computed .* embedding_size=3"),
-], ids=["arcface-classes", "proxy-anchor-classes", "arcface-width", "proxy-nca-width"])
+    # These keep no num_classes of their own; ProxyNCALoss used to train
+    # silently without proxies for the classes it lacks.
+    (lambda: losses.ProxyNCALoss(num_classes=3, embedding_size=3),
+     r"The loss ProxyNCALoss was built with num_classes=3, but fit trains it on 4"),
+    (lambda: losses.NormalizedSoftmaxLoss(num_classes=3, embedding_size=3),
+     r"The loss NormalizedSoftmaxLoss was built with num_classes=3"),
+    (lambda: losses.MarginLoss(num_classes=2, learn_beta=True),
+     r"The loss MarginLoss was built with num_classes=2"),
+], ids=["arcface-classes", "proxy-anchor-classes", "arcface-width", "proxy-nca-width",
+        "proxy-nca-classes", "normalized-softmax-classes", "margin-beta-classes"])
 def test_losses_sized_for_other_data_are_clear_errors(make, match):
     X, y = blobs()
     est = small(loss=losses.TripletMarginLoss()).fit(X, y)
@@ -351,3 +360,13 @@ def test_losses_sized_for_other_data_are_clear_errors(make, match):
     assert vars(est).keys() == before.keys()
     assert all(vars(est)[k] is v for k, v in before.items())
     np.testing.assert_array_equal(est.transform(X), embedding)
+
+
+def test_a_margin_loss_with_one_learned_beta_trains_and_records_valid_loss():
+    # One learned value is no per-class parameter.
+    X, y = _pml_digits()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        est = small(loss=losses.MarginLoss(learn_beta=True), max_epochs=2,
+                    validation_fraction=0.3).fit(X, y)
+    assert "valid_loss" in est.history_[-1]
