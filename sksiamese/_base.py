@@ -450,6 +450,9 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
             for group, rate in zip(net.optimizer_.param_groups, rates, strict=True):
                 group["lr"] = rate
         net.history = copy.deepcopy(old.history)
+        # The blow-up check measures growth from before the first training,
+        # not from the start of each continued one.
+        _keeper(net).start_scale_ = getattr(_keeper(old), "start_scale_", None)
         return net, seed
 
     def _fit_net(self, inputs, targets, *, epochs=None, keep=False, module=None,

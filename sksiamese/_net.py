@@ -127,19 +127,21 @@ class KeepLastFinite(Callback):
     weights are finite at its end (a step at a huge learning rate can turn
     the weights infinite while the loss it was computed from was not), and
     the embedding of a few training rows is finite and has not grown more
-    than ``growth_limit`` times since this training began (from at least 1):
-    weights that grow without bound are a failed fit even while their
-    values stay finite (``optimizer="sgd", lr=1e6`` gives embeddings of
-    1e24).
+    than ``growth_limit`` times since the network's first training began
+    (from at least 1): weights that grow without bound are a failed fit
+    even while their values stay finite (``optimizer="sgd", lr=1e6`` gives
+    embeddings of 1e24).
     """
 
     # Training rows embedded at each epoch's end to check that the weights
     # still give finite embeddings (weights of 1e18 are finite, their
     # products in float32 are not), and that they did not blow up.
     probe_rows = 16
-    # How many times the probe rows' RMS embedding norm may grow within one
-    # training (fit, or one partial_fit), from its value before the first
-    # epoch or 1, whichever is larger. Fits that work grow them far less:
+    # How many times the probe rows' RMS embedding norm may grow from its
+    # value before the network's first epoch (kept across continued fits:
+    # partial_fit, warm_start) or 1, whichever is larger, so that a loop of
+    # partial_fit calls cannot grow it without bound a little at a time.
+    # Fits that work grow it far less:
     # 250 epochs of 200 digits grew them about 80 times at lr=1e-2 (Adam),
     # 50 times with SGD at lr=0.1; SGD at lr=1e6 grows them 1e24 times in
     # its first epoch.
@@ -148,7 +150,8 @@ class KeepLastFinite(Callback):
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         data = X.X if isinstance(X, TensorData) else X
         self.probe_ = None if data is None else _take(data, slice(0, self.probe_rows))
-        self.start_scale_ = self._probe_scale(net)
+        if getattr(self, "start_scale_", None) is None:
+            self.start_scale_ = self._probe_scale(net)
         # A continued fit (warm_start, partial_fit) keeps the last snapshot.
         if not hasattr(self, "state_"):
             self._snapshot(net)

@@ -281,3 +281,26 @@ def test_a_long_fit_at_a_high_rate_is_no_blow_up():
         warnings.simplefilter("error", ConvergenceWarning)
         est = SiameseTransformer(lr=1e-2, max_epochs=250, random_state=0).fit(X, y)
     assert len(est.history_) == 250
+
+
+class _Inflate(Callback):
+    """Scale the last linear layer ten thousand times as each epoch begins."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        last = [m for m in net.module_.modules() if isinstance(m, torch.nn.Linear)][-1]
+        with torch.no_grad():
+            last.weight.mul_(1e4)
+            last.bias.mul_(1e4)
+
+
+def test_growth_over_partial_fit_calls_counts_from_the_first():
+    # Each call grows the embedding ten thousand times: no single call blows
+    # up, but two of them grow it a hundred million times.
+    X, y = _digits()
+    est = _small(callbacks=[_Inflate()])
+    est.partial_fit(X, y)
+    once = np.abs(est.transform(X)).max()
+    with pytest.warns(ConvergenceWarning, match=r"embeddings grew without bound"):
+        est.partial_fit(X, y)
+    # The weights of the first call, the last sane ones, were kept.
+    assert np.abs(est.transform(X)).max() == once
