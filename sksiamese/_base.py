@@ -173,13 +173,13 @@ def net_device(net):
     return net.device
 
 
-def continue_seed(net):
-    """A seed for more training of ``net``, drawn from its batch generator.
+def continue_seed(generator):
+    """A seed for more training, drawn from the batch ``generator`` it continues.
 
     Continuing (``warm_start``, ``partial_fit``) is then as reproducible as a
     first ``fit``.
     """
-    return int(torch.randint(2**31 - 1, (1,), generator=net.generator))
+    return int(torch.randint(2**31 - 1, (1,), generator=generator))
 
 
 def embed(module, X, device):
@@ -433,9 +433,12 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         """
         self._check_architecture()
         old = self.net_
-        seed = continue_seed(old)
+        # The new net's generator continues a copy of the fitted one's stream
+        # (the seed is its first draw): a continued fit that fails leaves the
+        # fitted net's generator as it was.
         generator = torch.Generator()
         generator.set_state(old.generator.get_state())
+        seed = continue_seed(generator)
         module = copy.deepcopy(bare_module(old))
         criterion = self._build_criterion()
         _continue_criterion(criterion, old.criterion_)

@@ -304,3 +304,17 @@ def test_growth_over_partial_fit_calls_counts_from_the_first():
         est.partial_fit(X, y)
     # The weights of the first call, the last sane ones, were kept.
     assert np.abs(est.transform(X)).max() == once
+
+
+def test_a_failed_continued_fit_does_not_shift_the_next_ones_batches():
+    # A continued fit draws its seed from the fitted net's batch generator:
+    # one that fails must leave that stream where it was.
+    X, y = _digits()
+    failed, clean = _small().fit(X, y), _small().fit(X, y)
+    failed.set_params(loss=torch.nn.MSELoss())
+    with pytest.raises(ValueError, match="compares a prediction with a target"):
+        failed.partial_fit(X, y)
+    failed.set_params(loss="triplet")
+    failed.partial_fit(X, y)
+    clean.partial_fit(X, y)
+    np.testing.assert_array_equal(failed.transform(X), clean.transform(X))
