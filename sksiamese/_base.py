@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping
 from skorch.helper import predefined_split
 from skorch.utils import noop
 
@@ -38,7 +38,10 @@ from ._net import (
     bare_module,
     check_embedding_output,
     default_callbacks,
+    encoder_failure,
+    own_parameters,
     resolve_device,
+    try_training_batch,
 )
 from ._warnings import warn
 from .encoders import ENCODERS
@@ -122,6 +125,47 @@ def optimizer_spec(optimizer):
     )
 
 
+# The optimizers compute in the weights' dtype, float32: a learning rate
+# beyond its range is infinite there (torch refuses it only at the first
+# step, "value cannot be converted to type float without overflow").
+_MAX_RATE = float(np.finfo(np.float32).max)
+
+
+def check_rates(lr, lr_groups=None):
+    """Raise where a learning rate is not a finite number of float32's range."""
+    rates = {"lr": lr, **{f"lr_groups[{k!r}]": v for k, v in (lr_groups or {}).items()}}
+    for name, rate in rates.items():
+        if isinstance(rate, Real) and not isinstance(rate, bool) and not (
+                -_MAX_RATE <= rate <= _MAX_RATE):
+            raise ValueError(
+                f"{name}={rate!r} is not a finite learning rate in float32, in "
+                f"which the optimizer computes (up to about 3.4e38); learning "
+                f"rates of these networks lie around 1e-5 to 1e-1."
+            )
+
+
+def check_callbacks(callbacks):
+    """Raise unless ``callbacks`` holds skorch callbacks, named or not.
+
+    skorch takes a ``Callback`` instance or class, or a ``(name, callback)``
+    pair; anything else fails deep inside skorch at the first fit.
+    """
+    def is_callback(cb):
+        return isinstance(cb, Callback) or (isinstance(cb, type)
+                                            and issubclass(cb, Callback))
+
+    for index, item in enumerate(callbacks or []):
+        named = (isinstance(item, (tuple, list)) and len(item) == 2
+                 and isinstance(item[0], str))
+        if not is_callback(item[1] if named else item):
+            raise ValueError(
+                f"callbacks[{index}] is {item!r:.80}, which is not a skorch "
+                "callback: give instances (or classes) of "
+                "skorch.callbacks.Callback, or (name, callback) pairs, for "
+                "example [skorch.callbacks.ProgressBar()]."
+            )
+
+
 def net_device(net):
     """Where ``net``'s module lives: its ``device``, or its accelerator's."""
     if net.device is None and hasattr(net, "accelerator"):
@@ -129,13 +173,13 @@ def net_device(net):
     return net.device
 
 
-def continue_seed(net):
-    """A seed for more training of ``net``, drawn from its batch generator.
+def continue_seed(generator):
+    """A seed for more training, drawn from the batch ``generator`` it continues.
 
     Continuing (``warm_start``, ``partial_fit``) is then as reproducible as a
     first ``fit``.
     """
-    return int(torch.randint(2**31 - 1, (1,), generator=net.generator))
+    return int(torch.randint(2**31 - 1, (1,), generator=generator))
 
 
 def embed(module, X, device):
@@ -158,7 +202,15 @@ def embed(module, X, device):
                 # Rows are independent in inference mode (batch norm uses its
                 # running statistics), so zero rows change no other row.
                 batch = torch.cat([batch, batch.new_zeros((padding, *batch.shape[1:]))])
-            out = check_embedding_output(module(batch.to(device, non_blocking=True)))
+            try:
+                out = module(batch.to(device, non_blocking=True))
+            except Exception as exc:
+                if isinstance(exc, (ValueError, MemoryError,
+                                    torch.cuda.OutOfMemoryError)):
+                    raise
+                raise encoder_failure(exc, batch.shape[1:], module,
+                                      batch.dtype) from exc
+            out = check_embedding_output(out)
             outputs.append(out[:n].float().cpu())
     out = torch.cat(outputs).numpy()
     if not np.isfinite(out).all():
@@ -210,6 +262,11 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
     _ARCHITECTURE = ()
     _FITTED_ATTRIBUTES = ()
 
+    def _validate_params(self):
+        super()._validate_params()
+        check_rates(self.lr, getattr(self, "lr_groups", None))
+        check_callbacks(self.callbacks)
+
     # -- what subclasses provide -------------------------------------------
     @abstractmethod
     def _build_module(self):
@@ -246,6 +303,34 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         """``(name, callback)`` that scores the held-out data after each epoch."""
         return "transfer_scoring", TransferScoring(valid, distance=self.distance,
                                                    seed=seed)
+
+    def _scores_valid_loss(self, criterion):
+        """Whether the held-out data's loss means something for ``criterion``.
+
+        Not for a loss with parameters of its own, learned for the training
+        classes (ArcFace's class centres, ProxyAnchor's proxies): held-out
+        classes have none, and scored against the training classes' their
+        loss measures nothing. The transfer scores, computed from the
+        embedding alone, are still recorded; a warning says so.
+        """
+        params = own_parameters(criterion)
+        if not params:
+            return True
+        held = ", ".join(f"{name} {shape}" for name, shape in params.items())
+        # A loss given with a miner object is wrapped (MinedLoss.loss).
+        loss = getattr(criterion, "loss", criterion)
+        warn(
+            f"{type(self).__name__}: valid_loss is not recorded: the loss "
+            f"{type(loss).__name__} has parameters learned for the training "
+            f"classes ({held}), which the classes held out by "
+            "validation_fraction do not have, so a loss on them would mean "
+            "nothing. valid_precision_at_1 and valid_one_shot_accuracy are "
+            "recorded: monitor one of them (early_stopping=True does; or "
+            "skorch's EarlyStopping(monitor='valid_precision_at_1', "
+            "lower_is_better=False)).",
+            UserWarning,
+        )
+        return False
 
     def _own_callbacks(self, valid, seed):
         """Validation scoring, early stopping and the learning-rate schedule."""
@@ -289,6 +374,9 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         groups = self._param_groups()
         if groups:
             opt_kwargs = {**opt_kwargs, "param_groups": groups}
+        split = None
+        if valid is not None and self._scores_valid_loss(criterion):
+            split = predefined_split(valid)
         return net_class(
             module=module,
             criterion=criterion,
@@ -296,7 +384,7 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
             lr=self.lr,
             max_epochs=self._epochs(),
             batch_size=self._rows_per_batch(),
-            train_split=None if valid is None else predefined_split(valid),
+            train_split=split,
             callbacks=default_callbacks(self.verbose, self.callbacks,
                                         self._own_callbacks(valid, seed)),
             augment=self._augmentation(seed),
@@ -345,9 +433,12 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         """
         self._check_architecture()
         old = self.net_
-        seed = continue_seed(old)
+        # The new net's generator continues a copy of the fitted one's stream
+        # (the seed is its first draw): a continued fit that fails leaves the
+        # fitted net's generator as it was.
         generator = torch.Generator()
         generator.set_state(old.generator.get_state())
+        seed = continue_seed(generator)
         module = copy.deepcopy(bare_module(old))
         criterion = self._build_criterion()
         _continue_criterion(criterion, old.criterion_)
@@ -362,6 +453,9 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
             for group, rate in zip(net.optimizer_.param_groups, rates, strict=True):
                 group["lr"] = rate
         net.history = copy.deepcopy(old.history)
+        # The blow-up check measures growth from before the first training,
+        # not from the start of each continued one.
+        _keeper(net).start_scale_ = getattr(_keeper(old), "start_scale_", None)
         return net, seed
 
     def _fit_net(self, inputs, targets, *, epochs=None, keep=False, module=None,
@@ -414,6 +508,10 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         with seeded(seed, net_device(net)):
             if not net.initialized_:
                 net.initialize()
+            # Its own fork of the seeded generator: a module that draws in
+            # eval mode does not shift the training's draws.
+            with seeded(seed, net_device(net)):
+                try_training_batch(net, X, y)
             try:
                 net.partial_fit(X, y, epochs=epochs)
             except Diverged as exc:

@@ -121,21 +121,37 @@ def evaluating(module):
 
 
 class KeepLastFinite(Callback):
-    """Snapshot the module after each finite epoch; stop where it stops being finite.
+    """Snapshot the module after each sane epoch; stop where training blows up.
 
-    An epoch counts as finite when every loss of its batches was finite and
-    its weights are finite at its end: a step at a huge learning rate can
-    turn the weights infinite while the loss it was computed from was not.
+    An epoch counts as sane when every loss of its batches was finite, its
+    weights are finite at its end (a step at a huge learning rate can turn
+    the weights infinite while the loss it was computed from was not), and
+    the embedding of a few training rows is finite and has not grown more
+    than ``growth_limit`` times since the network's first training began
+    (from at least 1): weights that grow without bound are a failed fit
+    even while their values stay finite (``optimizer="sgd", lr=1e6`` gives
+    embeddings of 1e24).
     """
 
     # Training rows embedded at each epoch's end to check that the weights
     # still give finite embeddings (weights of 1e18 are finite, their
-    # products in float32 are not).
+    # products in float32 are not), and that they did not blow up.
     probe_rows = 16
+    # How many times the probe rows' RMS embedding norm may grow from its
+    # value before the network's first epoch (kept across continued fits:
+    # partial_fit, warm_start) or 1, whichever is larger, so that a loop of
+    # partial_fit calls cannot grow it without bound a little at a time.
+    # Fits that work grow it far less:
+    # 250 epochs of 200 digits grew them about 80 times at lr=1e-2 (Adam),
+    # 50 times with SGD at lr=0.1; SGD at lr=1e6 grows them 1e24 times in
+    # its first epoch.
+    growth_limit = 1e6
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         data = X.X if isinstance(X, TensorData) else X
         self.probe_ = None if data is None else _take(data, slice(0, self.probe_rows))
+        if getattr(self, "start_scale_", None) is None:
+            self.start_scale_ = self._probe_scale(net)
         # A continued fit (warm_start, partial_fit) keeps the last snapshot.
         if not hasattr(self, "state_"):
             self._snapshot(net)
@@ -157,18 +173,34 @@ class KeepLastFinite(Callback):
         if not all(torch.isfinite(v).all() for v in state.values()
                    if v.is_floating_point()):
             raise Diverged(len(net.history), "the weights became NaN or infinite")
-        if not self._finite_embeddings(net):
+        scale = self._probe_scale(net)
+        if not math.isfinite(scale):
             raise Diverged(len(net.history), "the weights grew so large that the "
                                              "embeddings became NaN or infinite")
+        limit = self.growth_limit * max(self.start_scale_, 1.0)
+        if scale > limit:
+            raise Diverged(
+                len(net.history),
+                f"the embeddings grew without bound: their RMS norm on "
+                f"{self.probe_rows} training rows went from "
+                f"{self.start_scale_:.3g} to {scale:.3g}, more than "
+                f"{self.growth_limit:g} times")
         self._snapshot(net)
 
-    def _finite_embeddings(self, net):
+    def _probe_scale(self, net):
+        """RMS norm of the probe rows' embedding (NaN or inf if not finite)."""
         if self.probe_ is None:
-            return True
+            return 0.0
         with evaluating(net.module_):
             out = net.infer(self.probe_)
         outs = out if isinstance(out, (tuple, list)) else (out,)
-        return all(bool(torch.isfinite(o).all()) for o in outs)
+        # In float64: the squares of float32 values of 1e24 overflow float32.
+        squares = [o.detach().double().reshape(len(o), -1).pow(2).sum(1).mean()
+                   for o in outs if o.is_floating_point() and o.numel()]
+        if not squares:
+            return 0.0
+        # torch's max, unlike Python's, keeps a NaN.
+        return float(torch.stack(squares).max().sqrt())
 
     def restore(self, net):
         bare_module(net).load_state_dict(self.state_)
@@ -231,13 +263,20 @@ class SiameseNet(NeuralNet):
 
     def _augmented(self, x):
         out = self.augment(x)
-        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
-            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else None
-            raise ValueError(
-                "augment must return a tensor of the batch's shape "
-                f"{tuple(x.shape)}; it returned "
-                f"{type(out).__name__ if shape is None else f'shape {shape}'}."
-            )
+        wanted = (f"augment must return a tensor of the batch's shape "
+                  f"{tuple(x.shape)}, dtype {x.dtype} and device {x.device}")
+        if not isinstance(out, torch.Tensor):
+            raise ValueError(f"{wanted}; it returned a {type(out).__name__}.")
+        if out.shape != x.shape:
+            raise ValueError(f"{wanted}; it returned shape {tuple(out.shape)}.")
+        if out.dtype != x.dtype:
+            # The encoder's weights are of the batch's dtype: another one
+            # fails deep inside it ("expected scalar type ...").
+            raise ValueError(f"{wanted}; it returned dtype {out.dtype}. Convert "
+                             "its result back, for example with .to(x.dtype).")
+        if out.device != x.device:
+            raise ValueError(f"{wanted}; it returned a tensor on {out.device}. "
+                             "Create its tensors on x.device.")
         return out
 
     @property
@@ -440,6 +479,182 @@ class AcceleratedSiameseNet(AccelerateMixin, SiameseNet):
         if training and self.accelerator.num_processes > 1:
             self.history.record_batch("train_batch_size", self._rows_in_step)
         return super().on_batch_end(net, batch=batch, training=training, **kwargs)
+
+
+def _first_line(exc):
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def _passes_through(exc):
+    # Our own ValueErrors already say what is wrong; running out of memory
+    # is not a mismatch of the data.
+    return isinstance(exc, (ValueError, MemoryError, torch.cuda.OutOfMemoryError))
+
+
+def encoder_failure(exc, shape, module=None, dtype=None):
+    """The ``ValueError`` for an encoder that raised on samples of ``shape``.
+
+    ``module`` and ``dtype`` (the samples' tensor dtype), where given, let
+    the message name weights of another dtype than the samples'.
+    """
+    shape = tuple(shape)
+    hint = ""
+    if len(shape) == 1:
+        hint = (f" (for flat rows of {shape[0]} features, a torch.nn.Linear "
+                f"first layer is torch.nn.Linear({shape[0]}, ...))")
+    kinds = {p.dtype for p in module.parameters()} if module is not None else set()
+    other = sorted(str(k) for k in kinds if k.is_floating_point and k != dtype)
+    if dtype is not None and dtype.is_floating_point and other:
+        hint += (f"; its weights are {', '.join(other)} but the samples are "
+                 f"{dtype}: convert the module with .float()")
+    return ValueError(
+        f"The encoder cannot embed these samples: on samples of shape {shape} "
+        f"it raised {_first_line(exc)}. An encoder must take a "
+        "batch of samples shaped like the training samples and return a float "
+        "tensor of shape (batch, n_components); a module instance given as "
+        f"encoder must be built for these samples{hint}."
+    )
+
+
+def own_parameters(criterion):
+    """``name: shape`` of a loss's parameters that hold more than one value.
+
+    Such parameters are learned for the training data: pytorch-metric-learning's
+    ArcFaceLoss holds a centre per training class, ProxyAnchorLoss a proxy.
+    A single learned value (a margin, a temperature) is not counted.
+    """
+    if isinstance(criterion, torch.nn.parallel.DistributedDataParallel):
+        criterion = criterion.module
+    if not isinstance(criterion, torch.nn.Module):
+        return {}
+    return {name: tuple(p.shape) for name, p in criterion.named_parameters()
+            if p.numel() > 1}
+
+
+# pytorch-metric-learning's losses with one parameter row per class that do
+# not keep their num_classes (it reads 0): the parameter, and its class axis.
+_CLASS_AXES = {"NormalizedSoftmaxLoss": ("W", 1), "ProxyNCALoss": ("proxies", 0),
+               "MarginLoss": ("beta", 0)}
+
+
+def _class_count(module):
+    """The classes ``module`` (a loss) holds parameters for, or None if unknown."""
+    count = getattr(module, "num_classes", None)
+    if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+        return count
+    name, axis = _CLASS_AXES.get(type(module).__name__, (None, 0))
+    param = getattr(module, name, None) if name else None
+    # MarginLoss's beta is one value unless built with num_classes.
+    if isinstance(param, torch.Tensor) and param.numel() > 1:
+        return int(param.shape[axis])
+    return None
+
+
+def _check_class_count(criterion, n_classes):
+    """Refuse a loss built (``num_classes=``) for fewer classes than it trains on.
+
+    Before the loss runs: on a GPU, its index out of range would be a
+    device-side assert, which ends the process's use of the GPU; and some
+    (ProxyNCALoss) train silently without the classes they lack.
+    """
+    for module in criterion.modules():
+        count = _class_count(module)
+        if count is not None and count < n_classes:
+            raise ValueError(
+                f"The loss {type(module).__name__} was built with "
+                f"num_classes={count}, but fit trains it on {n_classes} classes "
+                f"(coded 0 to {n_classes - 1}: the classes of y, less those "
+                "that validation_fraction holds out): it has no parameters for "
+                f"the others. Build it with num_classes={n_classes}."
+            )
+
+
+# torch's losses of a prediction against a target of the same shape: called
+# as loss(embeddings, labels) they broadcast the labels against the
+# embeddings, which fails at some batch sizes and means nothing at others.
+_TARGET_LOSSES = (
+    torch.nn.MSELoss, torch.nn.L1Loss, torch.nn.SmoothL1Loss, torch.nn.HuberLoss,
+    torch.nn.BCELoss, torch.nn.BCEWithLogitsLoss, torch.nn.KLDivLoss,
+    torch.nn.PoissonNLLLoss, torch.nn.GaussianNLLLoss, torch.nn.SoftMarginLoss,
+    torch.nn.HingeEmbeddingLoss, torch.nn.MultiLabelSoftMarginLoss,
+    torch.nn.MultiLabelMarginLoss,
+)
+
+
+def _check_not_target_loss(criterion):
+    for module in criterion.modules():
+        if isinstance(module, _TARGET_LOSSES):
+            raise ValueError(
+                f"loss={type(module).__name__}() compares a prediction with a "
+                "target of the same shape; a Siamese loss is called as "
+                "loss(embeddings, labels), with one class label per embedding, "
+                "and pulls same-class embeddings together. Use loss='triplet' or "
+                "'contrastive', or a metric-learning loss such as "
+                "pytorch-metric-learning's. (SiamesePairRegressor fits pairs to "
+                "similarity targets with a squared error.)"
+            )
+
+
+def try_training_batch(net, X, y):
+    """Run the module and the loss once on a few training rows, before training.
+
+    A module or a loss that does not fit the data (an encoder instance built
+    for other features, a loss sized for other classes or widths, a loss that
+    does not take ``(embeddings, labels)``) would fail deep inside torch at
+    the first batch; here it fails with a ``ValueError`` that says which
+    part failed, on what, and what it must be. The rows are two of the
+    highest class code, which a loss sized for fewer classes fails on, and
+    two of another class. Nothing changes: the module runs in eval mode
+    without gradients, and the loss is a copy. Only for class-labelled
+    training (``net.balanced``); the pair networks' losses are the package's.
+    """
+    if not net.balanced or y is None or not len(y):
+        return
+    y = torch.as_tensor(y)
+    top = int(y.max())
+    rows = torch.cat([torch.nonzero(y != top)[:2, 0], torch.nonzero(y == top)[:2, 0]])
+    batch, labels = _take(X, rows), y[rows]
+    criterion = net.criterion_
+    if isinstance(criterion, torch.nn.parallel.DistributedDataParallel):
+        criterion = criterion.module
+    with evaluating(net.module_):
+        try:
+            out = net.infer(batch)
+        except Exception as exc:
+            if _passes_through(exc):
+                raise
+            first = batch[0] if isinstance(batch, (tuple, list)) else batch
+            raise encoder_failure(exc, first.shape[1:], bare_module(net),
+                                  first.dtype) from exc
+        if isinstance(criterion, torch.nn.Module):
+            _check_not_target_loss(criterion)
+            _check_class_count(criterion, top + 1)
+        loss = copy.deepcopy(criterion)
+        # What the user gave: the function a CallableCriterion wraps, the
+        # loss a MinedLoss gives its miner's indices to.
+        given = getattr(criterion, "function", None) or getattr(
+            criterion, "loss", None) or criterion
+        name = getattr(given, "__name__", None) or type(given).__name__
+        try:
+            value = loss(out, _to_device(labels, net.batch_device))
+        except Exception as exc:
+            if _passes_through(exc):
+                raise
+            raise ValueError(
+                f"The loss ({name}) cannot be computed on the "
+                f"training embeddings: called as loss(embeddings, labels) on "
+                f"{len(out)} embeddings of width {out.shape[1]} with the class "
+                f"codes {labels.tolist()} (fit codes its {top + 1} training "
+                f"classes 0 to {top}), it raised {_first_line(exc)}. A loss must "
+                "take (embeddings, labels) and return a scalar tensor, as the "
+                "built-in losses and pytorch-metric-learning's do; torch.nn.MSELoss "
+                "and other losses of a prediction against a target do not. A loss "
+                "with parameters for each class (ArcFaceLoss, ProxyAnchorLoss, ...) "
+                f"must be built for these data: num_classes={top + 1} (or more) "
+                f"and embedding_size={out.shape[1]}."
+            ) from exc
+    check_loss_output(value, needs_grad=False)
 
 
 def check_embedding_output(out):

@@ -156,6 +156,10 @@ _OPTIONAL_CHECKS = {
         "a 1-D array of n_features_in_ strings",
         lambda v, fitted, est: _is_names(v, fitted["n_features_in_"]),
         optional=True),
+    # The epoch whose held-out score was best (None: no validation).
+    "best_epoch_": _Attribute("None or a positive int",
+                              lambda v, fitted, est: v is None or _is_count(v),
+                              optional=True),
 }
 _MAY_BE_MISSING = ("pos_label_",)
 
@@ -270,8 +274,9 @@ def save_model(estimator, path):
     tuples, lists and dicts of those), the names of the others, and the
     fitted attributes needed for ``transform`` and ``predict``
     (``classes_``, ``n_features_in_``, ``sample_shape_``, ``n_components_``
-    and, for ``SiamesePairClassifier``, its threshold and shapes). The
-    training history and the optimizer's state are not saved.
+    and, for ``SiamesePairClassifier``, its threshold and shapes;
+    ``best_epoch_`` where the estimator has it). The training history and
+    the optimizer's state are not saved.
 
     Parameters
     ----------

@@ -222,7 +222,15 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         1-shot accuracy on 200 fixed episodes, N the smaller of 5 and the
         number of held-out classes). skorch callbacks that need a
         ``valid_loss`` (``EarlyStopping``, ``Checkpoint``,
-        ``LRScheduler("ReduceLROnPlateau")``) then work.
+        ``LRScheduler("ReduceLROnPlateau")``) then work, except with a loss
+        that has parameters of its own learned for the training classes
+        (pytorch-metric-learning's ``ArcFaceLoss``, ``ProxyAnchorLoss``: any
+        loss parameter of more than one value): the held-out classes have no
+        such parameters, so their loss would mean nothing, and ``valid_loss``
+        is not recorded (a warning says so); monitor
+        ``valid_precision_at_1`` instead, as ``early_stopping`` does. Needs
+        at least 4 classes, 3 of them with two or more samples: 2 or more
+        are held out, and 2 or more left to train on.
     early_stopping : bool, default=False
         Stop when ``valid_precision_at_1`` has not improved for
         ``n_iter_no_change`` epochs, and keep the weights of its best epoch
@@ -558,21 +566,34 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                     "validation_fraction, for example validation_fraction=0.2."
                 )
             return None
-        n_valid = max(1, round(self.validation_fraction * n_classes))
-        eligible = np.flatnonzero(np.bincount(codes, minlength=n_classes) >= 2)
-        if n_valid < 2 or n_classes - n_valid < 2 or len(eligible) < 2:
+        fraction = self.validation_fraction
+        n_valid = max(1, round(fraction * n_classes))
+        counts = np.bincount(codes, minlength=n_classes)
+        eligible = np.flatnonzero(counts >= 2)
+        needs = (f"validation_fraction={fraction} holds out classes of y to "
+                 "score after each epoch, which needs at least 2 held-out classes "
+                 "with 2 or more samples each and 2 classes left to train on")
+        if n_classes < 4 or len(eligible) < 3:
             raise ValueError(
-                f"validation_fraction={self.validation_fraction} holds out "
-                f"{n_valid} of the {n_classes} classes in y, but validation needs "
-                "at least 2 held-out classes (with 2 or more samples each) and 2 "
-                "classes left to train on: with "
-                f"{n_classes} classes, use a validation_fraction between "
-                f"{2 / n_classes:.2g} and {1 - 2 / n_classes:.2g}."
+                f"{needs}, so at least 4 classes, 3 of them with 2 or more "
+                f"samples; y has {n_classes} classes, {len(eligible)} of them "
+                "with 2 or more samples. Set validation_fraction=None, or score "
+                "held-out classes yourself after fit."
+            )
+        if n_valid < 2 or n_classes - n_valid < 2:
+            low, high = 2 / n_classes, 1 - 2 / n_classes
+            use = (f"validation_fraction={low:.2g}" if low >= high else
+                   f"a validation_fraction between {low:.2g} and {high:.2g}")
+            raise ValueError(
+                f"{needs}; it holds out {n_valid} of the {n_classes} classes in "
+                f"y. With {n_classes} classes, use {use}."
             )
         rng = check_random_state(self.random_state)
         # Held-out classes need a pair to score: drawn among those with two
-        # or more samples.
-        return rng.choice(eligible, min(n_valid, len(eligible)), replace=False)
+        # or more samples, leaving one of those to train on (pairs of one
+        # class are what training learns from).
+        n_held = min(n_valid, len(eligible) - 1)
+        return rng.choice(eligible, n_held, replace=False)
 
     def _build_criterion(self):
         return build_criterion(self.loss, self.miner, builtins=LOSSES,

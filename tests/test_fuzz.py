@@ -957,3 +957,71 @@ def test_a_method_that_raises_leaves_the_estimator_unchanged(
     assert _state(estimator) == before, (
         f"{name}.{method}{args!r} raised {type(exc).__name__} and changed the "
         f"estimator:\n{describe(exc)}")
+
+
+# -- parameters that cannot train leave a fitted estimator as it was ------------
+# Each is refused with a clear error (a ValueError raised by sksiamese, not a
+# torch traceback), by every trained estimator that has the parameter, from
+# fit and partial_fit alike.
+def _to_float64(x):
+    return x.double()
+
+
+def _to_int64(x):
+    return x.long()
+
+
+def _first_column(x):
+    return x[:, :1]
+
+
+def _loss_of_one_argument(embeddings):
+    return embeddings.sum()
+
+
+HOSTILE_PARAMS = {
+    "lr-beyond-float32": {"lr": 1e39},
+    "lr-1e300": {"lr": 1e300},
+    "lr_groups-beyond-float32": {"lr_groups": {"": 1e39}},
+    "callback-not-a-callback": {"callbacks": [1]},
+    "named-callback-not-a-callback": {"callbacks": [("name", 3)]},
+    "encoder-for-other-features": {"encoder": torch.nn.Linear(10, 2),
+                                   "encoder_params": None},
+    "encoder-of-float64": {"encoder": torch.nn.Linear(3, 2).double(),
+                           "encoder_params": None},
+    "augment-to-float64": {"augment": _to_float64},
+    "augment-to-int64": {"augment": _to_int64},
+    "augment-to-another-shape": {"augment": _first_column},
+    "mse-loss": {"loss": torch.nn.MSELoss()},
+    "loss-of-three-tensors": {"loss": torch.nn.TripletMarginLoss()},
+    "loss-of-one-argument": {"loss": _loss_of_one_argument},
+    "validation-of-three-classes": {"validation_fraction": 0.5},
+}
+_TRAINED = {"transformer": ("fit", "partial_fit"), "pair_classifier": ("fit",),
+            "pair_regressor": ("fit",)}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_PARAMS))
+@pytest.mark.parametrize("name, method", [(n, m) for n, ms in _TRAINED.items()
+                                          for m in ms])
+def test_parameters_that_cannot_train_are_clean_errors_that_change_nothing(
+        fitted_estimators, name, method, case):
+    estimator, X, y, _ = fitted_estimators[name]
+    params = HOSTILE_PARAMS[case]
+    if not set(params) <= set(estimator.get_params(deep=False)):
+        pytest.skip(f"{name} has no {', '.join(params)}")
+    if name != "transformer" and ("loss" in params
+                                  or "validation_fraction" in params):
+        pytest.skip("the pair estimators take only their own losses, and hold "
+                    "out pairs, not classes")
+    if method == "partial_fit" and "augment" in params:
+        pytest.skip("partial_fit continues the fitted training's augmentation")
+    original = {key: estimator.get_params(deep=False)[key] for key in params}
+    estimator.set_params(**params)
+    try:
+        before = _state(estimator)
+        _, exc = attempt(lambda: getattr(estimator, method)(X, y))
+        assert_clean_error(exc, f"{name}.{method} with {case}")
+        assert _state(estimator) == before, f"{name}.{method} with {case} changed it"
+    finally:
+        estimator.set_params(**original)

@@ -14,6 +14,7 @@ import torch
 from sksiamese._net import (
     Batches,
     CallableCriterion,
+    Diverged,
     KeepLastFinite,
     ShardedBatches,
     SiameseNet,
@@ -129,7 +130,22 @@ def test_huge_but_finite_weights_count_as_divergence():
     keeper.on_train_begin(net, X=data)
     with torch.no_grad():
         net.module_.weight.fill_(1e38)
-    assert not keeper._finite_embeddings(net)
+    with pytest.raises(Diverged, match="embeddings became NaN or infinite"):
+        keeper.on_epoch_end(net)
+
+
+def test_embeddings_that_grow_a_million_fold_count_as_divergence():
+    data = _data()
+    net = _net(max_epochs=1).initialize()
+    keeper = dict(net.callbacks_)["keep_last_finite"]
+    keeper.on_train_begin(net, X=data)
+    with torch.no_grad():
+        net.module_.weight.mul_(1e3)
+    keeper.on_epoch_end(net)  # a thousand-fold growth is a fit, not a blow-up
+    with torch.no_grad():
+        net.module_.weight.mul_(1e4)
+    with pytest.raises(Diverged, match="grew without bound"):
+        keeper.on_epoch_end(net)
 
 
 def test_transfer_scoring_records_scores_and_drops_its_data():

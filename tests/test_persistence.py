@@ -580,3 +580,22 @@ def test_save_model_to_an_unwritable_path_says_which(fitted, tmp_path):
     with pytest.raises(OSError, match=r"save_model could not write .*model\.pt.*"
                                       r"Check that its folder exists"):
         save_model(fitted, path)
+
+
+@pytest.mark.parametrize("params", [{"validation_fraction": 0.5}, {}],
+                         ids=["validated", "not-validated"])
+def test_best_epoch_survives_save_and_load(params):
+    X8 = RNG.normal(size=(64, 6))
+    y8 = np.arange(64) % 8
+    est = small(max_epochs=3, **params).fit(X8, y8)
+    loaded = load_model(saved(est))
+    assert loaded.best_epoch_ == est.best_epoch_
+    assert (est.best_epoch_ is None) == (not params)
+
+
+@pytest.mark.parametrize("value, shown", [(0, "0"), (2.0, "2.0"), ("3", "'3'")])
+def test_tampered_best_epoch_is_named(fitted, value, shown):
+    change = _set("attributes", "best_epoch_", value=value)
+    with pytest.raises(ValueError, match=_kind("best_epoch_", shown)
+                       + ": it should be None or a positive int"):
+        load_model(tampered(fitted, change))

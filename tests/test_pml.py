@@ -276,3 +276,97 @@ def test_pair_classifier_refuses_a_class_label_loss():
     with pytest.raises(ValueError, match="explicit pairs carry only 'same' or"):
         SiamesePairClassifier(loss=losses.TripletMarginLoss()).fit(
             pairs, np.tile([0, 1], 10))
+
+
+def _pml_digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return X[:300].astype(np.float32) / 16, y[:300]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: losses.ArcFaceLoss(num_classes=10, embedding_size=3),
+    lambda: losses.ProxyAnchorLoss(num_classes=10, embedding_size=3),
+], ids=["arcface", "proxy-anchor"])
+def test_losses_with_class_parameters_record_no_valid_loss(make):
+    # The held-out classes have no centres: a loss on them would mean nothing.
+    X, y = _pml_digits()
+    torch.manual_seed(0)
+    est = small(loss=make(), max_epochs=3, validation_fraction=0.3)
+    with pytest.warns(UserWarning, match=r"valid_loss is not recorded: the loss "
+                                         r"\w+ has parameters learned for the "
+                                         r"training classes"):
+        est.fit(X, y)
+    keys = set(est.history_[-1].keys())
+    assert "valid_loss" not in keys
+    assert {"valid_precision_at_1", "valid_one_shot_accuracy"} <= keys
+    assert est.best_epoch_ in (1, 2, 3)
+
+
+def test_early_stopping_works_with_class_parameters():
+    X, y = _pml_digits()
+    torch.manual_seed(0)
+    est = small(loss=losses.ArcFaceLoss(num_classes=10, embedding_size=3),
+                max_epochs=3, validation_fraction=0.3, early_stopping=True,
+                n_iter_no_change=1)
+    with pytest.warns(UserWarning, match="valid_loss is not recorded"):
+        est.fit(X, y)
+    scores = est.history_[:, "valid_precision_at_1"]
+    assert est.best_epoch_ == int(np.argmax(scores)) + 1
+
+
+def test_losses_without_class_parameters_still_record_valid_loss():
+    X, y = _pml_digits()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        est = small(loss=losses.TripletMarginLoss(), max_epochs=2,
+                    validation_fraction=0.3).fit(X, y)
+    assert "valid_loss" in est.history_[-1]
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: losses.ArcFaceLoss(num_classes=3, embedding_size=3),
+     r"The loss ArcFaceLoss was built with num_classes=3, but fit trains it on 4 "
+     r"classes .* Build it with num_classes=4"),
+    (lambda: losses.ProxyAnchorLoss(num_classes=2, embedding_size=3),
+     r"The loss ProxyAnchorLoss was built with num_classes=2, but fit trains it on "
+     r"4 classes"),
+    (lambda: losses.ArcFaceLoss(num_classes=4, embedding_size=8),
+     r"The loss \(ArcFaceLoss\) cannot be computed on the training embeddings: "
+     r".* embeddings of width 3 .* RuntimeError: mat1 and mat2 .* "
+     r"num_classes=4 \(or more\) and embedding_size=3"),
+    (lambda: losses.ProxyNCALoss(num_classes=4, embedding_size=5),
+     r"The loss \(ProxyNCALoss\) cannot be computed .* embedding_size=3"),
+    # These keep no num_classes of their own; ProxyNCALoss used to train
+    # silently without proxies for the classes it lacks.
+    (lambda: losses.ProxyNCALoss(num_classes=3, embedding_size=3),
+     r"The loss ProxyNCALoss was built with num_classes=3, but fit trains it on 4"),
+    (lambda: losses.NormalizedSoftmaxLoss(num_classes=3, embedding_size=3),
+     r"The loss NormalizedSoftmaxLoss was built with num_classes=3"),
+    (lambda: losses.MarginLoss(num_classes=2, learn_beta=True),
+     r"The loss MarginLoss was built with num_classes=2"),
+], ids=["arcface-classes", "proxy-anchor-classes", "arcface-width", "proxy-nca-width",
+        "proxy-nca-classes", "normalized-softmax-classes", "margin-beta-classes"])
+def test_losses_sized_for_other_data_are_clear_errors(make, match):
+    X, y = blobs()
+    est = small(loss=losses.TripletMarginLoss()).fit(X, y)
+    embedding = est.transform(X)
+    torch.manual_seed(0)
+    est.set_params(loss=make())
+    before = dict(vars(est))
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, y)
+    assert vars(est).keys() == before.keys()
+    assert all(vars(est)[k] is v for k, v in before.items())
+    np.testing.assert_array_equal(est.transform(X), embedding)
+
+
+def test_a_margin_loss_with_one_learned_beta_trains_and_records_valid_loss():
+    # One learned value is no per-class parameter.
+    X, y = _pml_digits()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        est = small(loss=losses.MarginLoss(learn_beta=True), max_epochs=2,
+                    validation_fraction=0.3).fit(X, y)
+    assert "valid_loss" in est.history_[-1]
