@@ -556,6 +556,16 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.augment_ = augment
         self.auto_choices_ = choices
 
+    def _auto_plan(self):
+        """``{param: (attribute, value, why)}`` of the "auto" settings planned."""
+        plan = {}
+        for name, attribute in (("batch_size", "batch_size_"),
+                                ("max_epochs", "n_epochs_"), ("augment", "augment_")):
+            if getattr(self, name) == "auto" and name in self.auto_choices_:
+                plan[name] = (attribute, getattr(self, attribute),
+                              self.auto_choices_[name])
+        return plan
+
     def _holdout_classes(self, codes, n_classes):
         """Class codes held out for validation (None: no validation)."""
         if self.validation_fraction is None:
@@ -684,11 +694,15 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             X_t = X_t[torch.from_numpy(~in_valid)]
             _, codes = np.unique(codes[~in_valid], return_inverse=True)
         y_t = torch.from_numpy(codes.astype(np.int64))
-        if epochs is None or not (keep and "n_epochs_" in vars(self)):
-            # fit plans for its data (a warm start with the current
-            # parameters); partial_fit keeps the plan of the training it
-            # continues (batch size, schedule).
-            self._plan(len(X_t), int(codes.max()) + 1)
+        # fit plans for its data (a warm start with the current parameters);
+        # partial_fit keeps what "auto" chose for the training it continues
+        # (batch size, schedule), and takes values set by hand as they are.
+        kept = (self._auto_plan() if epochs is not None and keep
+                and "n_epochs_" in vars(self) else {})
+        self._plan(len(X_t), int(codes.max()) + 1)
+        for name, (attribute, value, why) in kept.items():
+            setattr(self, attribute, value)
+            self.auto_choices_[name] = why
         self._fit_net(X_t, y_t, epochs=epochs, keep=keep, valid=valid)
         self.classes_ = classes
         self.best_epoch_ = None

@@ -919,7 +919,10 @@ def test_partial_fit_keeps_the_plan_and_fit_makes_a_new_one(digits):
     assert est.batch_size_ == 52
     est.partial_fit(X[:48], y[:48])
     assert est.batch_size_ == 52 and est.net_.batch_size == 52
-    est.fit(X[:48], y[:48])
+    # A value set by hand takes effect in the next partial_fit.
+    est.set_params(batch_size=16).partial_fit(X[:48], y[:48])
+    assert est.batch_size_ == 16 and est.net_.batch_size == 16
+    est.set_params(batch_size="auto").fit(X[:48], y[:48])
     assert est.batch_size_ == 12
 
 
