@@ -226,6 +226,9 @@ def write_figure(X_train, y_train, X_test, y_test, params, output):
     emb_2d = SiameseTransformer(n_components=2, **params).fit(X_train, y_train)
     display = EmbeddingDisplay.from_estimator(emb_2d, X_test, y_test)
     display.ax_.set_title("Siamese embedding of held-out digits (triplet loss)")
+    # Beside the axes, where the legend hides no point.
+    display.ax_.legend(title="class", fontsize="small", markerscale=1.5,
+                       loc="upper left", bbox_to_anchor=(1.01, 1))
     path = Path(output) / "digits_embedding_2d.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     display.figure_.savefig(path, dpi=120, bbox_inches="tight")
