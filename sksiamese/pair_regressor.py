@@ -105,7 +105,9 @@ class SiamesePairRegressor(RegressorMixin, SiameseBase):
     batch_size : int, default=128
         Pairs per training batch, drawn in a shuffled order.
     max_epochs : int, default=20
-        Passes over the training pairs.
+        Passes over the training pairs. 0 trains nothing and uses the
+        encoder as given: a pretrained one (such as
+        :class:`~sksiamese.encoders.PretrainedTextEncoder`) zero-shot.
     device : str or torch.device, default="cpu"
         ``"cpu"``, ``"cuda"``, ... or ``"auto"``.
     callbacks : list of skorch callbacks, default=None
