@@ -130,7 +130,8 @@ def _check_texts(X, encoder, spec, side):
             "which holds the tokenizer: pass the encoder as an instance, for "
             "example PretrainedTextEncoder('path/to/model'), not as a class."
         )
-    return X, spec.encode(X)
+    # One feature per sample, as scikit-learn counts a column of texts.
+    return X.reshape(-1, 1), spec.encode(X)
 
 
 def to_tensor(X, dtype=torch.float32):
