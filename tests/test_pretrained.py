@@ -314,3 +314,28 @@ def test_without_the_extra_the_error_names_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "transformers", None)
     with pytest.raises(ImportError, match=r"sksiamese\[text\]"):
         PretrainedTextEncoder("any-model")
+
+
+class WarmUp:
+    """Linear warm-up of the learning rate over ``steps`` batches (picklable)."""
+
+    def __init__(self, steps):
+        self.steps = steps
+
+    def __call__(self, step):
+        return min(1.0, (step + 1) / self.steps)
+
+
+def test_a_warm_up_schedule_works_through_skorch_callbacks(encoder):
+    from skorch.callbacks import LRScheduler
+
+    warm_up = LRScheduler(policy="LambdaLR", lr_lambda=WarmUp(3), step_every="batch")
+    reg = SiamesePairRegressor(
+        encoder,
+        n_components=384,
+        similarity="cosine",
+        callbacks=[warm_up],
+        **{**FAST, "batch_size": 2},
+    ).fit(PAIRS, SCORES)
+    rates = reg.history_[-1, "batches", :, "event_lr"]
+    np.testing.assert_allclose(rates, [2e-5 / 3, 4e-5 / 3, 2e-5])
