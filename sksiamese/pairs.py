@@ -24,6 +24,7 @@ from ._finetune import (
     check_freeze,
     check_lr_groups,
     check_lr_prefixes,
+    check_zero_epochs,
     freeze,
     param_groups,
     warn_width,
@@ -182,8 +183,9 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         Pairs per training batch, drawn in a shuffled order.
     max_epochs : int, default=20
         Passes over the training pairs. 0 trains nothing and uses the
-        encoder as given: a pretrained one (such as
-        :class:`~sksiamese.encoders.PretrainedTextEncoder`) zero-shot.
+        encoder as given, zero-shot: only for a pretrained encoder (such as
+        :class:`~sksiamese.encoders.PretrainedTextEncoder`) or a module
+        instance with ``encoder_init="keep"``.
     validation_fraction : float, default=0.1
         Fraction of the pairs held out from training (stratified by label) to
         calibrate ``threshold_`` on. With 0, or where a label has fewer than
@@ -691,6 +693,7 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         self._check_loss()
         self._check_structure()
         check_encoder_init(self)
+        check_zero_epochs(self)
         check_freeze(self.freeze)
         check_lr_groups(self.lr_groups)
         with self._unchanged_on_error():

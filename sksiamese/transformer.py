@@ -20,6 +20,7 @@ from ._finetune import (
     check_freeze,
     check_lr_groups,
     check_lr_prefixes,
+    check_zero_epochs,
     freeze,
     param_groups,
     warn_width,
@@ -614,6 +615,8 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def _fit(self, X, y, epochs, keep):
         self._validate_params()
         check_encoder_init(self)
+        if epochs is None:  # partial_fit trains one epoch whatever max_epochs
+            check_zero_epochs(self)
         check_freeze(self.freeze)
         check_lr_groups(self.lr_groups)
         unused = unused_loss_params(self)

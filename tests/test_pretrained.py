@@ -339,3 +339,20 @@ def test_a_warm_up_schedule_works_through_skorch_callbacks(encoder):
     ).fit(PAIRS, SCORES)
     rates = reg.history_[-1, "batches", :, "event_lr"]
     np.testing.assert_allclose(rates, [2e-5 / 3, 4e-5 / 3, 2e-5])
+
+
+def test_zero_epochs_need_weights_worth_keeping():
+    X = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+    y = np.arange(20) % 2
+    with pytest.raises(ValueError, match="max_epochs=0 trains nothing, so encoder="):
+        SiameseTransformer("mlp", max_epochs=0).fit(X, y)
+    with pytest.raises(ValueError, match="max_epochs=0 trains nothing"):
+        SiamesePairRegressor(max_epochs=0).fit(np.stack([X, X], 1), np.arange(20.0))
+    # A module instance whose weights are kept embeds as it is.
+    linear = torch.nn.Linear(3, 2)
+    emb = SiameseTransformer(
+        linear, n_components=2, encoder_init="keep", max_epochs=0
+    ).fit(X, y)
+    with torch.no_grad():
+        expected = linear(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(emb.transform(X), expected, rtol=1e-6)
