@@ -7,6 +7,7 @@ once to pytest's cache folder. Without them these tests skip and say why.
 
 import importlib.util
 import io
+import pickle
 import sys
 import zipfile
 from pathlib import Path
@@ -356,3 +357,28 @@ def test_zero_epochs_need_weights_worth_keeping():
     with torch.no_grad():
         expected = linear(torch.from_numpy(X)).numpy()
     np.testing.assert_allclose(emb.transform(X), expected, rtol=1e-6)
+
+
+def test_sentence_transformers_folder_and_pickling(model_dir, tmp_path):
+    # Older sentence-transformers folders keep the transformer in a subfolder
+    # named by modules.json.
+    inner = tmp_path / "0_Transformer"
+    inner.mkdir()
+    for name in (
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "model.safetensors",
+    ):
+        (inner / name).symlink_to(model_dir / name)
+    (tmp_path / "modules.json").write_text(
+        '[{"idx": 0, "name": "0", "path": "0_Transformer", '
+        '"type": "sentence_transformers.models.Transformer"}]'
+    )
+    encoder = PretrainedTextEncoder(str(tmp_path))
+    assert encoder.hidden_size == 384
+    emb = SiameseTransformer(encoder, n_components=384, max_epochs=0).fit(TEXTS, TOPICS)
+    # A fitted estimator pickles (tokenizer and weights with it), as any does.
+    again = pickle.loads(pickle.dumps(emb))
+    np.testing.assert_array_equal(again.transform(TEXTS), emb.transform(TEXTS))
