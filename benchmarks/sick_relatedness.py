@@ -43,6 +43,12 @@ shared folder) or downloaded by ``load_sick``.
 Measured on CPU (1 torch thread), seeds 0, 1, 2, Pearson (Spearman) on trial:
 TF-IDF cosine 0.628 (0.609); binary recipe 0.687, 0.679, 0.656 (0.663, 0.655,
 0.653); graded recipe 0.772, 0.771, 0.753 (0.758, 0.751, 0.733).
+
+Pretrained encoder (all-MiniLM-L6-v2, 2 torch threads on a shared 2-core
+machine, ``--models zero-shot,pretrained,baseline --seeds 1``): zero-shot
+0.8451 (0.7980); fine-tuned on all 4500 SICK_train pairs, seed 0, 0.8887
+(0.8429), MSE 0.224, in 1386 s of training (with other jobs on the cores);
+both gates pass.
 """
 
 import argparse
