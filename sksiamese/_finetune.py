@@ -39,10 +39,11 @@ def check_zero_epochs(est):
     """
     if est.max_epochs != 0:
         return
+    # A pretrained encoder (instance or class) loads its weights itself.
     untrained = [name for name, value in _encoders(est)
-                 if not (isinstance(value, torch.nn.Module) and (
-                     est.encoder_init == "keep"
-                     or hasattr(value, "reset_new_parameters")))]
+                 if not hasattr(value, "reset_new_parameters")
+                 and not (isinstance(value, torch.nn.Module)
+                          and est.encoder_init == "keep")]
     if untrained:
         raise ValueError(
             f"max_epochs=0 trains nothing, so {untrained[0]}="
