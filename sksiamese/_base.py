@@ -251,7 +251,8 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         "optimizer": [StrOptions(set(OPTIMIZERS)), type],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        # 0: no training, the encoder as given (a pretrained one, zero-shot).
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
         "device": [str, torch.device],
         "callbacks": [list, None],
         "random_state": ["random_state"],

@@ -29,6 +29,31 @@ def check_encoder_init(est):
         )
 
 
+def check_zero_epochs(est):
+    """Raise where ``max_epochs=0`` would leave an untrained network.
+
+    Zero epochs use the encoder as given (zero-shot), which makes sense only
+    for weights that mean something: a pretrained encoder (one that keeps its
+    pretrained weights, such as ``PretrainedTextEncoder``) or an instance
+    whose weights ``encoder_init="keep"`` keeps.
+    """
+    if est.max_epochs != 0:
+        return
+    # A pretrained encoder (instance or class) loads its weights itself.
+    untrained = [name for name, value in _encoders(est)
+                 if not hasattr(value, "reset_new_parameters")
+                 and not (isinstance(value, torch.nn.Module)
+                          and est.encoder_init == "keep")]
+    if untrained:
+        raise ValueError(
+            f"max_epochs=0 trains nothing, so {untrained[0]}="
+            f"{getattr(est, untrained[0])!r} would embed with the random weights "
+            "it starts from. Train at least one epoch, or use max_epochs=0 with "
+            "a pretrained encoder (PretrainedTextEncoder, or a module instance "
+            "with encoder_init='keep') to embed with it as it is."
+        )
+
+
 def _encoders(est):
     yield "encoder", est.encoder
     right = getattr(est, "right_encoder", None)

@@ -329,6 +329,8 @@ class CosineSchedule(Callback):
         self._set(net, self._factor(len(net.history)))
 
     def _factor(self, done):
+        if not self.epochs:
+            return 1.0  # max_epochs=0: nothing to anneal
         done = min(done, self.epochs)
         return (1 + math.cos(math.pi * done / self.epochs)) / 2
 

@@ -12,7 +12,36 @@ from .encoders import input_spec
 
 def numpy_dtypes(spec):
     """What ``validate_data`` may convert samples to, for an encoder's contract."""
+    if spec.dtype == "text":
+        return None
     return [np.float32, np.float64] if spec.dtype == "float32" else "numeric"
+
+
+def validate_kwargs(spec):
+    """``validate_data``'s arguments for samples of an encoder's contract."""
+    kwargs = {"dtype": numpy_dtypes(spec), "allow_nd": True}
+    if spec.dtype == "text":
+        # Texts are checked by the encoder (None, NaN, numbers, empty ones).
+        kwargs["ensure_all_finite"] = False
+    return kwargs
+
+
+def text_columns(X):
+    """Raw texts as a 2-D object array: a column of texts, or pairs of them.
+
+    A list (or a 1-D array, a pandas Series) of texts becomes one column of
+    shape ``(n_samples, 1)``, so that scikit-learn counts one feature; numbers
+    among strings stay numbers (numpy would make strings of them), for the
+    encoder's check to refuse. DataFrames are left to ``validate_data``,
+    which keeps their column names.
+    """
+    if hasattr(X, "columns") or isinstance(X, str):
+        return X
+    try:
+        X = np.asarray(X, dtype=object)
+    except ValueError:
+        return X
+    return X.reshape(-1, 1) if X.ndim == 1 else X
 
 
 def tensor_dtype(spec):
@@ -49,6 +78,8 @@ def check_samples(X, encoder, *, input_shape=None, shape_name="input_shape",
     pair in messages. Returns ``(X, tensor)``, ``X`` as reshaped.
     """
     spec = input_spec(encoder) if spec is None else spec
+    if spec.dtype == "text":
+        return _check_texts(X, encoder, spec, side)
     X = reshape_samples(X, input_shape, shape_name)
     samples = "X" if side is None else f"the {side} samples"
     if spec.flat_input and X.ndim != 2:
@@ -78,6 +109,29 @@ def check_samples(X, encoder, *, input_shape=None, shape_name="input_shape",
             "features."
         )
     return X, to_tensor(X, dtype)
+
+
+def _check_texts(X, encoder, spec, side):
+    """One column of texts, checked by the encoder and tokenised by it."""
+    samples = "X" if side is None else f"the {side} samples"
+    if X.ndim == 2 and X.shape[1] == 1:
+        X = X[:, 0]
+    if X.ndim != 1:
+        raise ValueError(
+            f"{type(encoder).__name__} takes one text per sample: {samples} "
+            f"must have shape (n_samples,) or (n_samples, 1) (pairs: (n_pairs, 2));"
+            f" got shape {X.shape}."
+        )
+    if spec.check_input is not None:
+        spec.check_input(X)
+    if spec.encode is None:
+        raise ValueError(
+            f"encoder={encoder_label(encoder)} takes raw text through an instance, "
+            "which holds the tokenizer: pass the encoder as an instance, for "
+            "example PretrainedTextEncoder('path/to/model'), not as a class."
+        )
+    # One feature per sample, as scikit-learn counts a column of texts.
+    return X.reshape(-1, 1), spec.encode(X)
 
 
 def to_tensor(X, dtype=torch.float32):

@@ -10,8 +10,10 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["CNNEncoder", "MLPEncoder", "NormalizedEncoder", "RNNEncoder",
-           "build_encoder", "input_spec"]
+from ._pretrained import PretrainedTextEncoder
+
+__all__ = ["CNNEncoder", "MLPEncoder", "NormalizedEncoder", "PretrainedTextEncoder",
+           "RNNEncoder", "build_encoder", "input_spec"]
 
 
 class MLPEncoder(nn.Module):
@@ -452,29 +454,36 @@ def _encoder_class(encoder):
     return encoder
 
 
-InputSpec = namedtuple("InputSpec", "dtype flat_input check_input")
+# encode: for encoders of raw text ("text"), the instance's method that
+# turns the checked texts into the tensor its forward takes.
+InputSpec = namedtuple("InputSpec", "dtype flat_input check_input encode",
+                       defaults=(None,))
 
 
 def input_spec(encoder):
     """How ``X`` must look for ``encoder``.
 
     An encoder class may declare, as class attributes: ``input_dtype``
-    (``"float32"``, the default, or ``"int64"`` for token ids), ``flat_input``
+    (``"float32"``, the default, ``"int64"`` for token ids, or ``"text"`` for
+    raw strings, which the instance's ``encode_texts`` tokenises), ``flat_input``
     (``True`` if samples must be flat rows; default ``False``), and a static
     ``check_input(X)`` that raises ``ValueError`` for samples it cannot take.
 
     Returns
     -------
     spec : InputSpec
-        The named tuple ``(dtype, flat_input, check_input)``: ``dtype`` is
-        ``"float32"`` or ``"int64"``, ``flat_input`` a bool, ``check_input`` a
-        callable or None.
+        The named tuple ``(dtype, flat_input, check_input, encode)``: ``dtype``
+        is ``"float32"``, ``"int64"`` or ``"text"``, ``flat_input`` a bool,
+        ``check_input`` a callable or None, ``encode`` the instance's
+        ``encode_texts`` or None.
     """
     cls = _encoder_class(encoder)
     return InputSpec(
         getattr(cls, "input_dtype", "float32"),
         getattr(cls, "flat_input", False),
         getattr(cls, "check_input", None),
+        getattr(encoder, "encode_texts", None)
+        if isinstance(encoder, nn.Module) else None,
     )
 
 
@@ -485,10 +494,20 @@ def _accepted(cls, kwargs):
     return {k: v for k, v in kwargs.items() if k in params}
 
 
-def _reset_parameters(module):
-    for sub in module.modules():
-        if hasattr(sub, "reset_parameters"):
-            sub.reset_parameters()
+def _reset_parameters(module, seen=None):
+    # In modules() order (pre-order, each module once), except that a
+    # pretrained encoder re-draws only what it adds to its pretrained weights.
+    seen = set() if seen is None else seen
+    if id(module) in seen:
+        return
+    seen.add(id(module))
+    if hasattr(module, "reset_new_parameters"):
+        module.reset_new_parameters()
+        return
+    if hasattr(module, "reset_parameters"):
+        module.reset_parameters()
+    for child in module.children():
+        _reset_parameters(child, seen)
 
 
 def build_encoder(encoder, *, n_features, n_components, input_shape=None,

@@ -19,6 +19,7 @@ from ._finetune import (
     check_freeze,
     check_lr_groups,
     check_lr_prefixes,
+    check_zero_epochs,
     warn_width,
 )
 from ._warnings import warn
@@ -105,7 +106,10 @@ class SiamesePairRegressor(RegressorMixin, SiameseBase):
     batch_size : int, default=128
         Pairs per training batch, drawn in a shuffled order.
     max_epochs : int, default=20
-        Passes over the training pairs.
+        Passes over the training pairs. 0 trains nothing and uses the
+        encoder as given, zero-shot: only for a pretrained encoder (such as
+        :class:`~sksiamese.encoders.PretrainedTextEncoder`) or a module
+        instance with ``encoder_init="keep"``.
     device : str or torch.device, default="cpu"
         ``"cpu"``, ``"cuda"``, ... or ``"auto"``.
     callbacks : list of skorch callbacks, default=None
@@ -284,6 +288,7 @@ class SiamesePairRegressor(RegressorMixin, SiameseBase):
         self._validate_params()
         self._check_structure()
         check_encoder_init(self)
+        check_zero_epochs(self)
         check_freeze(self.freeze)
         check_lr_groups(self.lr_groups)
         with self._unchanged_on_error():

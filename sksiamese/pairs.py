@@ -24,6 +24,7 @@ from ._finetune import (
     check_freeze,
     check_lr_groups,
     check_lr_prefixes,
+    check_zero_epochs,
     freeze,
     param_groups,
     warn_width,
@@ -34,6 +35,8 @@ from ._validation import (
     check_samples,
     explained_input_errors,
     numpy_dtypes,
+    text_columns,
+    validate_kwargs,
 )
 from .encoders import build_encoder, input_spec
 from .losses import PairContrastiveLoss
@@ -179,7 +182,10 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
     batch_size : int, default=128
         Pairs per training batch, drawn in a shuffled order.
     max_epochs : int, default=20
-        Passes over the training pairs.
+        Passes over the training pairs. 0 trains nothing and uses the
+        encoder as given, zero-shot: only for a pretrained encoder (such as
+        :class:`~sksiamese.encoders.PretrainedTextEncoder`) or a module
+        instance with ``encoder_init="keep"``.
     validation_fraction : float, default=0.1
         Fraction of the pairs held out from training (stratified by label) to
         calibrate ``threshold_`` on. With 0, or where a label has fewer than
@@ -430,12 +436,15 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
 
     def _validate_pairs(self, pairs, y="no_validation", reset=True):
         """Validate ``pairs`` (and ``y``); return the two sides' tensors."""
-        float_only = all(input_spec(self._side_spec(side)[0]).dtype == "float32"
-                         for side in SIDES)
+        kinds = {input_spec(self._side_spec(side)[0]).dtype for side in SIDES}
         kwargs = {
-            "dtype": numpy_dtypes(input_spec("mlp" if float_only else "rnn")),
+            "dtype": numpy_dtypes(input_spec("mlp" if kinds == {"float32"} else "rnn")),
             "allow_nd": True,
         }
+        if "text" in kinds:
+            # Pairs of texts: the encoders check their entries.
+            kwargs = validate_kwargs(input_spec(self.encoder))
+            pairs = text_columns(pairs)
         if not reset:
             self._check_pair_rank(pairs)
         # "no_validation" is validate_data's marker for "no y given".
@@ -518,8 +527,10 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         if side not in SIDES:
             raise ValueError(f"side must be 'left' or 'right'; got {side!r}.")
         spec = input_spec(self._side_spec(side)[0])
+        if spec.dtype == "text":
+            X = text_columns(X)
         with explained_input_errors(type(self).__name__):
-            X = check_array(X, dtype=numpy_dtypes(spec), allow_nd=True)
+            X = check_array(X, **validate_kwargs(spec))
         expected = self._raw_side_shape(side)
         if X.shape[1:] != expected:
             raise ValueError(
@@ -682,6 +693,7 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         self._check_loss()
         self._check_structure()
         check_encoder_init(self)
+        check_zero_epochs(self)
         check_freeze(self.freeze)
         check_lr_groups(self.lr_groups)
         with self._unchanged_on_error():

@@ -658,7 +658,13 @@ def _probes(est, name, module):
                   for side, shape in zip(("left", "right"), est.sample_shapes_,
                                          strict=True)]
     for tower, encoder, shape in towers:
-        dtype = torch.int64 if input_spec(encoder)[0] == "int64" else torch.float32
+        kind = input_spec(encoder)[0]
+        if kind == "text":
+            # A text encoder takes the tokens of its texts: ids and attention
+            # mask, here of one (padding) position.
+            yield tower, (2, 1), torch.int64
+            continue
+        dtype = torch.int64 if kind == "int64" else torch.float32
         yield tower, shape, dtype
 
 

@@ -20,6 +20,7 @@ from ._finetune import (
     check_freeze,
     check_lr_groups,
     check_lr_prefixes,
+    check_zero_epochs,
     freeze,
     param_groups,
     warn_width,
@@ -29,7 +30,8 @@ from ._validation import (
     check_label_types,
     check_samples,
     explained_input_errors,
-    numpy_dtypes,
+    text_columns,
+    validate_kwargs,
 )
 from ._warnings import warn
 from .augment import RandomAffine
@@ -335,7 +337,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         "miner": [StrOptions({"all", "hard", "semi-hard"}), callable],
         "batch_size": [Interval(Integral, 2, None, closed="left"),
                        StrOptions({"auto"})],
-        "max_epochs": [Interval(Integral, 1, None, closed="left"),
+        "max_epochs": [Interval(Integral, 0, None, closed="left"),
                        StrOptions({"auto"})],
         "samples_per_class": [Interval(Integral, 2, None, closed="left")],
         "warm_start": ["boolean"],
@@ -428,7 +430,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         """Validated samples (and labels) and the tensor the encoder receives."""
         spec = input_spec(self.encoder)
         no_y = isinstance(y, str) and y == "no_validation"
-        kwargs = {"reset": reset, "dtype": numpy_dtypes(spec), "allow_nd": True}
+        kwargs = {"reset": reset, **validate_kwargs(spec)}
+        if spec.dtype == "text":
+            X = text_columns(X)
         with explained_input_errors(type(self).__name__):
             if no_y:
                 X = validate_data(self, X, **kwargs)
@@ -658,6 +662,8 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def _fit(self, X, y, epochs, keep):
         self._validate_params()
         check_encoder_init(self)
+        if epochs is None:  # partial_fit trains one epoch whatever max_epochs
+            check_zero_epochs(self)
         check_freeze(self.freeze)
         check_lr_groups(self.lr_groups)
         unused = unused_loss_params(self)
@@ -706,7 +712,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self._fit_net(X_t, y_t, epochs=epochs, keep=keep, valid=valid)
         self.classes_ = classes
         self.best_epoch_ = None
-        if valid is not None:
+        if valid is not None and len(self.history_):
             scores = self.history_[:, "valid_precision_at_1"]
             self.best_epoch_ = int(np.argmax(scores)) + 1
         sample = embed(self.net_.module_, X_t[:COLLAPSE_CHECK_ROWS], self.net_.device)

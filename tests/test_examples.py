@@ -31,6 +31,7 @@ EXAMPLE_DATA = {
     "plot_omniglot_open_set.py": [omniglot_small_sets],
     "plot_omniglot_verification.py": [omniglot_small_sets],
     "plot_sick_similarity.py": [sick],
+    "plot_pretrained_sick.py": [sick],
 }
 
 
