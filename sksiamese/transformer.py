@@ -166,7 +166,10 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         augmentation, 20 epochs: every epoch repeats the same rows, and on
         flat data sets of 200 to 2,000 rows, 1,000 steps recognised new
         classes no better, or worse, than 20 epochs. The value used is
-        ``n_epochs_``.
+        ``n_epochs_``. ``0`` trains nothing and embeds with the encoder as
+        given (zero-shot), which only a pretrained encoder allows
+        (:class:`~sksiamese.encoders.PretrainedTextEncoder`, or a module
+        instance with ``encoder_init="keep"``).
     device : str or torch.device, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... or ``"auto"`` (CUDA if
         available). ``transform`` always returns numpy on the host.
