@@ -1,7 +1,7 @@
 """
-===========================================================================
+============================================================================
 Sentence relatedness with a pretrained sentence encoder, zero-shot and tuned
-===========================================================================
+============================================================================
 
 People who compare sentences (duplicate questions, relatedness, matching a
 query to a catalogue) start from a pretrained sentence encoder rather than
