@@ -35,7 +35,13 @@ from ._validation import (
 )
 from ._warnings import warn
 from .augment import RandomAffine
-from .encoders import CNNEncoder, NormalizedEncoder, build_encoder, input_spec
+from .encoders import (
+    CNNEncoder,
+    NormalizedEncoder,
+    _encoder_class,
+    build_encoder,
+    input_spec,
+)
 from .losses import ContrastiveLoss, TripletLoss
 
 __all__ = ["SiameseTransformer"]
@@ -499,7 +505,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             return self.batch_size_
         return AUTO_BATCH_SIZE if self.batch_size == "auto" else self.batch_size
 
-    def _plan(self, n_rows, n_classes):
+    def _plan(self, n_rows):
         """Resolve the ``"auto"`` settings for the training data; record them.
 
         Sets ``batch_size_``, ``n_epochs_``, ``augment_`` and
@@ -708,7 +714,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         # (batch size, schedule), and takes values set by hand as they are.
         kept = (self._auto_plan() if epochs is not None and keep
                 and "n_epochs_" in vars(self) else {})
-        self._plan(len(X_t), int(codes.max()) + 1)
+        self._plan(len(X_t))
         for name, (attribute, value, why) in kept.items():
             setattr(self, attribute, value)
             self.auto_choices_[name] = why
@@ -748,7 +754,5 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
 def _is_cnn(encoder):
     """Whether ``encoder`` is the package's image encoder (name, class or instance)."""
-    if isinstance(encoder, str):
-        return encoder == "cnn"
-    cls = encoder if isinstance(encoder, type) else type(encoder)
-    return issubclass(cls, CNNEncoder)
+    cls = _encoder_class(encoder)
+    return isinstance(cls, type) and issubclass(cls, CNNEncoder)

@@ -865,9 +865,9 @@ def test_auto_max_epochs_trains_1000_steps_with_augmentation_else_20_epochs():
     # 9,600 images are 75 steps an epoch.
     big = clone(cnn)
     big.sample_shape_ = (8, 8)
-    big._plan(9_600, 100)
+    big._plan(9_600)
     assert (big.batch_size_, big.n_epochs_) == (128, 20)
-    big._plan(3_200, 100)
+    big._plan(3_200)
     assert big.n_epochs_ == 40
     # Without augmentation (flat rows), 20 epochs.
     mlp = SiameseTransformer(encoder_params={"hidden_layer_sizes": (8,)},
@@ -896,7 +896,7 @@ def test_auto_augment_is_affine_for_the_cnn_on_small_image_sets():
     # From 10,000 training images up the choice is not taken.
     big = clone(cnn)
     big.sample_shape_ = (12, 12)
-    big._plan(10_000, 100)
+    big._plan(10_000)
     assert big.augment_ is None
     assert big.auto_choices_["augment"] == (
         "not taken: 10000 training images (at least 10000)")
