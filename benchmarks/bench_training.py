@@ -87,12 +87,13 @@ def main():
     print(f"device: {device_note()}; epochs {args.epochs}, batch {args.batch_size}")
 
     rng = np.random.default_rng(0)
-    # The plain loop trains with ContrastiveLoss() over every pair: the library
-    # is given the same loss, whatever its defaults.
+    # The plain loop trains with ContrastiveLoss() over every pair, unnormalised
+    # embeddings at a constant rate: the library is given the same, whatever
+    # its defaults.
     common = {"n_components": 32, "batch_size": args.batch_size,
               "max_epochs": args.epochs, "lr": 1e-3, "device": args.device,
               "random_state": 0, "loss": "contrastive", "miner": "all",
-              "margin": 1.0}
+              "margin": 1.0, "normalize": False, "lr_schedule": None}
 
     X = rng.normal(size=(args.rows, 256)).astype(np.float32)
     y = rng.integers(0, 500, size=args.rows)

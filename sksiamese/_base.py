@@ -31,7 +31,6 @@ from ._finetune import check_trainable
 from ._net import (
     OPTIMIZERS,
     AcceleratedSiameseNet,
-    CosineSchedule,
     Diverged,
     SiameseNet,
     TransferScoring,
@@ -345,9 +344,14 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
                     patience=self.n_iter_no_change, threshold=0.0,
                     threshold_mode="abs", load_best=True,
                     sink=print if verbose else noop)))
-        if getattr(self, "lr_schedule", None) == "cosine":
-            own.append(("lr_schedule", CosineSchedule(self.lr, self._epochs())))
+        schedule = self._lr_schedule()
+        if schedule is not None:
+            own.append(("lr_schedule", schedule))
         return own
+
+    def _lr_schedule(self):
+        """The learning-rate schedule callback of the net (None: constant ``lr``)."""
+        return None
 
     def _new_net(self, module, criterion, seed, generator=None, valid=None):
         """The skorch net for this estimator's current training parameters.

@@ -312,21 +312,24 @@ class CosineSchedule(Callback):
     a group at 0 stays at 0). The position in the schedule is the number of
     epochs in the net's history, so a continued fit (``warm_start``,
     ``partial_fit``) goes on annealing instead of restarting; past
-    ``epochs`` the rates stay at 0.
+    ``epochs`` the rates stay at 0. With ``restart=True`` each training
+    anneals anew over ``epochs``, counted from the epochs it starts with.
     """
 
-    def __init__(self, lr, epochs):
+    def __init__(self, lr, epochs, restart=False):
         self.lr = lr
         self.epochs = epochs
+        self.restart = restart
 
     def on_train_begin(self, net, **kwargs):
         # The estimator's current rates (lr, lr_groups), set by the net's
         # builder, are the peaks.
         self.base_ = [group["lr"] for group in net.optimizer_.param_groups]
-        self._set(net, self._factor(len(net.history)))
+        self.start_ = len(net.history) if self.restart else 0
+        self._set(net, self._factor(len(net.history) - self.start_))
 
     def on_epoch_end(self, net, **kwargs):
-        self._set(net, self._factor(len(net.history)))
+        self._set(net, self._factor(len(net.history) - self.start_))
 
     def _factor(self, done):
         if not self.epochs:

@@ -967,6 +967,9 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
             callbacks=self.callbacks,
             random_state=self.random_state,
             verbose=self.verbose,
+            # The tower as trained: unnormalised, at a constant rate.
+            normalize=False,
+            lr_schedule=None,
         )
         raw = self._raw_side_shape(side)
         transformer.n_features_in_ = raw[0]

@@ -246,7 +246,7 @@ def _first_weight(payload, value):
     (lambda p: p["attributes"].pop("n_features_in_"), ValueError,
      r"the fitted attribute n_features_in_ is missing"),
     (_set("params", "n_components", value=4), ValueError,
-     r"(?s)do not fit the SiameseTransformer.*size mismatch for layers"),
+     r"(?s)do not fit the SiameseTransformer.*size mismatch for encoder.layers"),
     (_set("params", "margin", value=-1.0), ValueError,
      r"'margin' parameter of SiameseTransformer must be"),
     (_set("params", "colour", value="red"), ValueError,
@@ -303,7 +303,8 @@ def test_declared_network_is_checked_before_it_is_built(fitted, linear_devices):
                                          r"SiameseTransformer that its parameters "
                                          r"describe, with the fitted attributes "
                                          r"sample_shape_=\(6,\).*size mismatch for "
-                                         r"layers.0.weight: \(.*\) in the file, "
+                                         r"encoder.layers.0.weight: \(.*\) in the "
+                                         r"file, "
                                          r"\(16000, 6\) in the network"):
         load_model(buffer)
     assert linear_devices and set(linear_devices) == {"meta"}
@@ -443,8 +444,8 @@ def _kind(attribute, value):
      _kind("sample_shape_", "(2, 3)")),
     (lambda p: p["attributes"].update(sample_shape_=(3,), n_features_in_=3),
      r"(?s)that its parameters describe, with the fitted attributes "
-     r"sample_shape_=\(3,\) .*size mismatch for layers.0.weight: \(\d+, 6\) in the "
-     r"file, \(\d+, 3\) in the network"),
+     r"sample_shape_=\(3,\) .*size mismatch for encoder.layers.0.weight: "
+     r"\(\d+, 6\) in the file, \(\d+, 3\) in the network"),
     (_set("params", "encoder_params", value=_encoded([1], "bogus")),
      r"its parameter 'encoder_params' cannot be read: its array has the dtype"),
 ])

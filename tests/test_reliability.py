@@ -264,7 +264,8 @@ def test_a_range_that_fits_no_fraction_is_not_suggested():
 # -- training that blows up ----------------------------------------------------
 def test_embeddings_that_grow_without_bound_warn_and_keep_a_sane_epoch():
     X, y = _digits()
-    est = _small(optimizer="sgd", lr=1e6, max_epochs=3)
+    # Unnormalised embeddings (normalised ones cannot grow).
+    est = _small(optimizer="sgd", lr=1e6, max_epochs=3, normalize=False)
     with pytest.warns(ConvergenceWarning, match=r"training diverged \(the "
                                                 r"embeddings grew without bound"):
         est.fit(X, y)
@@ -297,7 +298,7 @@ def test_growth_over_partial_fit_calls_counts_from_the_first():
     # Each call grows the embedding ten thousand times: no single call blows
     # up, but two of them grow it a hundred million times.
     X, y = _digits()
-    est = _small(callbacks=[_Inflate()])
+    est = _small(callbacks=[_Inflate()], normalize=False)
     est.partial_fit(X, y)
     once = np.abs(est.transform(X)).max()
     with pytest.warns(ConvergenceWarning, match=r"embeddings grew without bound"):

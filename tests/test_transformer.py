@@ -31,7 +31,11 @@ def small(**params):
 # The settings under which training can blow up or collapse (the defaults of
 # earlier versions): unbounded contrastive costs on a narrower network.
 FRAGILE = {"loss": "contrastive", "miner": "all", "margin": 1.0, "n_components": 16,
+           "normalize": False, "lr_schedule": None,
            "encoder_params": {"hidden_layer_sizes": (128, 128)}}
+# A constant learning rate: the first epochs of a longer fit are then those of
+# a shorter one (the "auto" cosine schedule of the MLP spans each fit).
+CONSTANT = {"lr_schedule": None}
 
 
 # scikit-learn's checks, clone, pickle and seeds: tests/test_common.py.
@@ -355,10 +359,13 @@ def test_healthy_fit_gives_no_warning(digits):
 def test_warm_start_and_partial_fit_continue_training(digits):
     X, y = digits
     est = small(max_epochs=2, warm_start=True).fit(X[:300], y[:300])
-    first = est.net_.module_.state_dict()["layers.0.weight"].clone()
+    # The MLP's embeddings are normalised by default: its layers are the
+    # NormalizedEncoder's encoder.
+    first = est.net_.module_.state_dict()["encoder.layers.0.weight"].clone()
     est.fit(X[:300], y[:300])
     assert len(est.history_) == 4
-    assert not torch.equal(first, est.net_.module_.state_dict()["layers.0.weight"])
+    assert not torch.equal(first,
+                           est.net_.module_.state_dict()["encoder.layers.0.weight"])
     est.partial_fit(X[300:600], y[300:600])
     assert len(est.history_) == 5
 
@@ -389,11 +396,11 @@ class InterruptInEpoch(Callback):
 
 def test_interrupted_fit_keeps_last_finished_epoch(digits):
     X, y = digits
-    reference = small(max_epochs=2).fit(X[:400], y[:400])
+    reference = small(max_epochs=2, **CONSTANT).fit(X[:400], y[:400])
     with pytest.warns(UserWarning, match="training was interrupted in epoch 3; "
                       "the weights after epoch 2 were kept"):
-        est = small(max_epochs=5, callbacks=[InterruptInEpoch(3)]).fit(X[:400],
-                                                                       y[:400])
+        est = small(max_epochs=5, callbacks=[InterruptInEpoch(3)],
+                    **CONSTANT).fit(X[:400], y[:400])
     assert len(est.history_) == 2
     np.testing.assert_array_equal(est.transform(X), reference.transform(X))
 
@@ -423,7 +430,7 @@ def _same_weights(a, b):
 
 def test_warm_start_uses_the_current_parameters(digits):
     X, y = digits[0][:300], digits[1][:300]
-    est = small(max_epochs=3).fit(X, y)
+    est = small(max_epochs=3, **CONSTANT).fit(X, y)
     est.set_params(warm_start=True, max_epochs=1, lr=0.5, batch_size=64)
     est.fit(X, y)
     assert len(est.history_) == 4
@@ -838,9 +845,14 @@ def _tiny_images(n_classes, per_class, side=12, seed=0):
     return X, y
 
 
-@pytest.mark.parametrize("n_rows, expected", [(48, 12), (200, 52), (600, 128)])
-def test_auto_batch_size_is_128_rows_or_a_quarter_of_the_rows(digits, n_rows,
-                                                              expected):
+def _blank_images(n, side):
+    """Training tensors of ``n`` blank images in 100 classes, for ``_plan``."""
+    return torch.zeros(n, side, side), torch.arange(n) % 100
+
+
+@pytest.mark.parametrize("n_rows, expected", [(48, 12), (200, 52), (600, 64)])
+def test_auto_batch_size_is_64_rows_for_the_mlp_or_a_quarter_of_the_rows(
+        digits, n_rows, expected):
     X, y = digits[0][:n_rows], digits[1][:n_rows]
     est = SiameseTransformer(batch_size="auto", max_epochs=1,
                              encoder_params={"hidden_layer_sizes": (8,)},
@@ -865,9 +877,9 @@ def test_auto_max_epochs_trains_1000_steps_with_augmentation_else_20_epochs():
     # 9,600 images are 75 steps an epoch.
     big = clone(cnn)
     big.sample_shape_ = (8, 8)
-    big._plan(9_600)
+    big._plan(*_blank_images(9_600, 8))
     assert (big.batch_size_, big.n_epochs_) == (128, 20)
-    big._plan(3_200)
+    big._plan(*_blank_images(3_200, 8))
     assert big.n_epochs_ == 40
     # Without augmentation (flat rows), 20 epochs.
     mlp = SiameseTransformer(encoder_params={"hidden_layer_sizes": (8,)},
@@ -896,10 +908,94 @@ def test_auto_augment_is_affine_for_the_cnn_on_small_image_sets():
     # From 10,000 training images up the choice is not taken.
     big = clone(cnn)
     big.sample_shape_ = (12, 12)
-    big._plan(10_000)
+    big._plan(*_blank_images(10_000, 12))
     assert big.augment_ is None
     assert big.auto_choices_["augment"] == (
         "not taken: 10000 training images (at least 10000)")
+
+
+def _mirror_images(symmetric, n_classes=6, per_class=6, side=12, seed=0):
+    """Classes of noisy prototypes, left-right symmetric or not."""
+    rng = np.random.default_rng(seed)
+    protos = (rng.random((n_classes, side, side)) > 0.7).astype(np.float32)
+    if symmetric:
+        protos[..., side // 2:] = protos[..., : side // 2][..., ::-1]
+    X = np.repeat(protos, per_class, axis=0)
+    X += 0.1 * rng.normal(size=X.shape).astype(np.float32)
+    return X, np.repeat(np.arange(n_classes), per_class)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_auto_augment_mirrors_images_only_where_mirrors_keep_their_class(symmetric):
+    X, y = _mirror_images(symmetric)
+    est = SiameseTransformer(encoder="cnn", encoder_params={"channels": (4,)},
+                             n_components=4, max_epochs=1, random_state=0).fit(X, y)
+    assert est.augment_.hflip is symmetric
+    assert est.augment_.padding_mode == "border"
+    why = est.auto_choices_["augment"]
+    assert ("mirror images kept their class" in why) is symmetric
+    assert why.endswith(f"flips {'from' if symmetric else 'below'} 0.8)")
+
+
+def test_mirror_agreement_measures_how_mirrors_keep_their_class():
+    from sksiamese.augment import mirror_agreement
+
+    X, y = _mirror_images(True)
+    assert mirror_agreement(X, y) == (1.0, 1.0, 1.0)
+    X, y = _mirror_images(False)
+    agreement, plain, mirrored = mirror_agreement(X, y)
+    assert plain == 1.0 and mirrored < 0.5 and agreement < 0.5
+    # Classes of one image cannot be recognised, and are left out; images at
+    # chance level tell nothing.
+    assert mirror_agreement(X[::6], y[::6])[1] == 0.0
+    assert np.isnan(mirror_agreement(np.zeros((8, 4, 4)), np.arange(8) % 4)[0])
+    # At most max_images, drawn with random_state.
+    a = mirror_agreement(X, y, max_images=10, random_state=0)
+    assert a == mirror_agreement(X, y, max_images=10, random_state=0)
+
+
+def test_auto_normalize_and_schedule_are_the_mlps(digits):
+    from sksiamese.encoders import NormalizedEncoder
+
+    X, y = digits[0][:200], digits[1][:200]
+    mlp = SiameseTransformer(max_epochs=3, encoder_params={"hidden_layer_sizes": (8,)},
+                             random_state=0).fit(X, y)
+    assert isinstance(mlp.net_.module_, NormalizedEncoder)
+    np.testing.assert_allclose(np.linalg.norm(mlp.transform(X[:5]), axis=1), 1,
+                               rtol=1e-5)
+    assert mlp.lr_schedule_ == "cosine"
+    assert mlp.auto_choices_["lr_schedule"].startswith("cosine: lr annealed to 0 "
+                                                       "over the 3 epochs")
+    assert mlp.auto_choices_["normalize"].startswith("True: the built-in MLP")
+    assert mlp.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0)
+    # A warm start anneals anew over its own epochs, from lr.
+    mlp.set_params(warm_start=True, max_epochs=2, callbacks=[LRRecorder()]).fit(X, y)
+    assert mlp.history_[3:, "lr0"] == pytest.approx([1e-3, 5e-4])
+    # partial_fit has no budget to anneal over: lr throughout.
+    mlp.partial_fit(X, y)
+    assert mlp.lr_schedule_ is None and mlp.history_[-1, "lr0"] == 1e-3
+    assert mlp.auto_choices_["lr_schedule"].startswith("None: partial_fit")
+    # Set by hand, the values are used and not recorded as choices.
+    plain = SiameseTransformer(max_epochs=1, normalize=False, lr_schedule=None,
+                               encoder_params={"hidden_layer_sizes": (8,)},
+                               random_state=0).fit(X, y)
+    assert not isinstance(plain.net_.module_, NormalizedEncoder)
+    assert {"normalize", "lr_schedule"}.isdisjoint(plain.auto_choices_)
+    # The CNN keeps unnormalised embeddings at a constant rate.
+    images, labels = _tiny_images(4, 6)
+    cnn = SiameseTransformer(encoder="cnn", encoder_params={"channels": (4,)},
+                             n_components=4, max_epochs=1, random_state=0)
+    cnn.fit(images, labels)
+    assert not isinstance(cnn.net_.module_, NormalizedEncoder)
+    assert cnn.lr_schedule_ is None
+    assert cnn.auto_choices_["normalize"].startswith("False")
+
+
+class LRRecorder(Callback):
+    """Record the first parameter group's learning rate as each epoch starts."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        net.history.record("lr0", net.optimizer_.param_groups[0]["lr"])
 
 
 def test_auto_settings_give_the_same_result_for_the_same_seed():
