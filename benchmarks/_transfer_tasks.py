@@ -140,6 +140,7 @@ def generated_task(
     nuisance_scale=2.0,
     jitter=0.5,
     seed=0,
+    name="generated",
 ):
     """Many classes from one shared generator; train on half, test on the rest.
 
@@ -160,7 +161,7 @@ def generated_task(
     )
     train = y < n_classes // 2
     return Task(
-        "generated",
+        name,
         X[train],
         y[train],
         X[~train],

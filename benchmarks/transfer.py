@@ -15,7 +15,9 @@ disjoint classes, with the same seeded episodes for every method:
 - ``digits``: scikit-learn's digits / 16, train on 0-4, 5-way on 5-9
   (``digits-img``: the same as 8x8 images, for the ConvNets and augmentation).
 - ``generated``: 200 classes from one random nonlinear generator with style
-  latents and noise columns; train on 100 classes, test on the other 100.
+  latents and noise columns; train on 100 classes, test on the other 100
+  (``generated-few``: 40 classes of 10 rows, train on 20; ``generated-large``:
+  1,000 classes of 20 rows, train on 500, 10,000 rows).
 
 Methods, run alternately (library, plain, library, ...): raw features;
 scikit-learn's NCA (64 components on images); ``SiameseTransformer``
@@ -230,6 +232,14 @@ PLAIN = {
 }
 
 
+# Sizes of the generated tasks (half the classes train, half test).
+GENERATED_SIZES = {
+    "generated-few": {"n_classes": 40, "per_class": 10},
+    "generated": {},
+    "generated-large": {"n_classes": 1000, "per_class": 20},
+}
+
+
 def score(transformer, task, episodes, seed):
     """Accuracy and 95% half-interval per N of the task, on seeded episodes."""
     out = []
@@ -416,8 +426,10 @@ def main():
     parser.add_argument(
         "--tasks",
         nargs="+",
-        default=["few-class", "omniglot", "digits", "generated"],
-        choices=["few-class", "omniglot", "digits", "digits-img", "generated"],
+        default=["few-class", "omniglot", "digits", "generated-few", "generated",
+                 "generated-large"],
+        choices=["few-class", "omniglot", "digits", "digits-img", "generated-few",
+                 "generated", "generated-large"],
     )
     parser.add_argument(
         "--library",
@@ -496,12 +508,12 @@ def main():
                 max_classes=30 if args.quick else None,
             )
             run_task(task, args, args.omniglot_epochs)
+        elif name.startswith("generated"):
+            size = GENERATED_SIZES[name]
+            task = generated_task(seed=args.seed, name=name, **size)
+            run_task(task, args, args.flat_epochs)
         else:
-            task = (
-                generated_task(seed=args.seed)
-                if name == "generated"
-                else digits_task(images=name == "digits-img")
-            )
+            task = digits_task(images=name == "digits-img")
             run_task(task, args, args.flat_epochs)
 
 

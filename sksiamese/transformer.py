@@ -75,6 +75,9 @@ AUTO_BATCH_SIZE_MLP = 64
 # identity in a mirror, characters (about 0.3 on Omniglot) and digits (about
 # 0.5) do not.
 AUTO_MIRROR_AGREEMENT = 0.8
+# margin="auto": on the unit sphere (distances in [0, 2]) and otherwise.
+AUTO_MARGIN_NORMALIZED = 0.2
+AUTO_MARGIN = 0.5
 # augment="auto": random affine distortions of the built-in CNN's images
 # below this many training images, where memorising the few images is the
 # risk; larger sets bring their own variety.
@@ -140,9 +143,14 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         changed. Such a loss brings its own margin and distance: a
         ``margin``, ``distance`` or miner name other than the default then
         warns that the loss does not use it.
-    margin : float, default=0.5
+    margin : float or "auto", default="auto"
         Margin of the built-in losses, on the scale of the distances: with
-        ``normalize=True`` euclidean distances lie in [0, 2].
+        ``normalize=True`` euclidean distances lie in [0, 2]. ``"auto"`` is
+        0.2 for normalised embeddings (the usual margin on the unit sphere;
+        on flat rows it recognised held-out classes as well as 0.3 and 0.5
+        with many training classes and better with few: scikit-learn's
+        digits trained on five, 54% against 49% 5-way, mean of three seeds)
+        and 0.5 otherwise, where the distances have no fixed scale.
     miner : {"all", "hard", "semi-hard"} or callable, default="hard"
         Which in-batch pairs or triplets the built-in losses use. A miner
         object, such as pytorch-metric-learning's ``BatchHardMiner()``, is
@@ -386,6 +394,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         **SiameseBase._parameter_constraints,
         "input_shape": [tuple, None],
         "loss": [StrOptions(set(LOSSES)), callable],
+        "margin": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "miner": [StrOptions({"all", "hard", "semi-hard"}), callable],
         "batch_size": [Interval(Integral, 2, None, closed="left"),
                        StrOptions({"auto"})],
@@ -413,7 +422,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         input_shape=None,
         n_components=64,
         loss="triplet",
-        margin=0.5,
+        margin="auto",
         miner="hard",
         distance="euclidean",
         optimizer="adam",
@@ -651,6 +660,11 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 why = (f"cosine: lr annealed to 0 over the {int(epochs)} epochs "
                        "of this fit (the built-in MLP)")
             choices["lr_schedule"] = why
+        if self.margin == "auto":
+            choices["margin"] = (
+                f"{self._margin()}: " + ("the embeddings are normalised "
+                "(distances in [0, 2])" if self._normalizes() else
+                "the embeddings are not normalised"))
         if self.normalize == "auto":
             choices["normalize"] = (
                 "True: the built-in MLP's embeddings lie on the unit sphere"
@@ -713,10 +727,16 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     def _build_criterion(self):
         return build_criterion(self.loss, self.miner, builtins=LOSSES,
-                               margin=self.margin, distance=self.distance)
+                               margin=self._margin(), distance=self.distance)
 
     def _collapse_scale(self):
-        return self.margin if isinstance(self.loss, str) else 1.0
+        return self._margin() if isinstance(self.loss, str) else 1.0
+
+    def _margin(self):
+        """The built-in losses' margin: ``margin``, or what "auto" means."""
+        if self.margin == "auto":
+            return AUTO_MARGIN_NORMALIZED if self._normalizes() else AUTO_MARGIN
+        return self.margin
 
     # -- fit / transform ---------------------------------------------------
     def fit(self, X, y):

@@ -183,7 +183,8 @@ def test_bad_input_raises_clear_value_error(digits, name, corrupt, message):
 
 BAD_PARAMS = [
     ({"margin": -1.0}, "The 'margin' parameter of SiameseTransformer must be a "
-     "float in the range \\(0.0, inf\\). Got -1.0 instead."),
+     "float in the range \\(0.0, inf\\) or a str among {'auto'}. Got -1.0 "
+     "instead."),
     ({"n_components": 0}, "The 'n_components' parameter of SiameseTransformer "
      "must be an int in the range \\[1, inf\\). Got 0 instead."),
     ({"loss": "hinge"}, "The 'loss' parameter of SiameseTransformer must be a "
@@ -967,6 +968,9 @@ def test_auto_normalize_and_schedule_are_the_mlps(digits):
     assert mlp.auto_choices_["lr_schedule"].startswith("cosine: lr annealed to 0 "
                                                        "over the 3 epochs")
     assert mlp.auto_choices_["normalize"].startswith("True: the built-in MLP")
+    # On the unit sphere the margin is 0.2.
+    assert mlp.net_.criterion_.margin == 0.2
+    assert mlp.auto_choices_["margin"].startswith("0.2: the embeddings are normalised")
     assert mlp.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.0)
     # A warm start anneals anew over its own epochs, from lr.
     mlp.set_params(warm_start=True, max_epochs=2, callbacks=[LRRecorder()]).fit(X, y)
@@ -981,13 +985,14 @@ def test_auto_normalize_and_schedule_are_the_mlps(digits):
                                random_state=0).fit(X, y)
     assert not isinstance(plain.net_.module_, NormalizedEncoder)
     assert {"normalize", "lr_schedule"}.isdisjoint(plain.auto_choices_)
+    assert plain.net_.criterion_.margin == 0.5
     # The CNN keeps unnormalised embeddings at a constant rate.
     images, labels = _tiny_images(4, 6)
     cnn = SiameseTransformer(encoder="cnn", encoder_params={"channels": (4,)},
                              n_components=4, max_epochs=1, random_state=0)
     cnn.fit(images, labels)
     assert not isinstance(cnn.net_.module_, NormalizedEncoder)
-    assert cnn.lr_schedule_ is None
+    assert cnn.lr_schedule_ is None and cnn.net_.criterion_.margin == 0.5
     assert cnn.auto_choices_["normalize"].startswith("False")
 
 
