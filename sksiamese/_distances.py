@@ -250,3 +250,15 @@ def kneighbors(Q, R, k, distance="euclidean", *, exclude_self=False,
             best_d = np.sqrt(best_d) * scale
         dist[rows], ind[rows] = best_d, best_i
     return dist, ind
+
+
+SIMILARITIES = ("exp-l1", "cosine")
+
+
+def similarity(za, zb, kind):
+    """Similarity in [0, 1] of the rows of two batches of embeddings (torch)."""
+    if kind == "exp-l1":
+        # MaLSTM (Mueller and Thyagarajan 2016): exp(-|a - b|_1), 1 for equal
+        # embeddings, towards 0 as they part.
+        return torch.exp(-(za - zb).abs().sum(dim=1))
+    return F.cosine_similarity(za, zb, dim=1, eps=1e-8)

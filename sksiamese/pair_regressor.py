@@ -9,10 +9,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from torch import nn
-from torch.nn import functional as F
 
 from ._base import SiameseBase, draw_seed, seeded
+from ._criteria import SimilarityMSE
+from ._distances import SIMILARITIES, similarity
 from ._finetune import (
     ENCODER_INITS,
     check_encoder_init,
@@ -29,28 +29,6 @@ __all__ = ["SiamesePairRegressor"]
 
 # Training pairs whose predictions are compared by the collapse check.
 _COLLAPSE_PAIRS = 1000
-
-SIMILARITIES = ("exp-l1", "cosine")
-
-
-def similarity(za, zb, kind):
-    """Similarity in [0, 1] of the rows of two batches of embeddings (torch)."""
-    if kind == "exp-l1":
-        # MaLSTM (Mueller and Thyagarajan 2016): exp(-|a - b|_1), 1 for equal
-        # embeddings, towards 0 as they part.
-        return torch.exp(-(za - zb).abs().sum(dim=1))
-    return F.cosine_similarity(za, zb, dim=1, eps=1e-8)
-
-
-class _SimilarityMSE(nn.Module):
-    """Mean squared error between the pair's similarity and its scaled target."""
-
-    def __init__(self, kind):
-        super().__init__()
-        self.kind = kind
-
-    def forward(self, output, target):
-        return F.mse_loss(similarity(*output, self.kind), target.to(output[0].dtype))
 
 
 class SiamesePairRegressor(RegressorMixin, SiameseBase):
@@ -266,7 +244,7 @@ class SiamesePairRegressor(RegressorMixin, SiameseBase):
         return module
 
     def _build_criterion(self):
-        return _SimilarityMSE(self.similarity)
+        return SimilarityMSE(self.similarity)
 
     # -- fit -----------------------------------------------------------------
     def fit(self, pairs, y):

@@ -18,6 +18,7 @@ from torch import nn
 
 from . import _distances
 from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, draw_seed, embed, seeded
+from ._criteria import EmbeddingPairLoss
 from ._finetune import (
     ENCODER_INITS,
     check_encoder_init,
@@ -46,7 +47,6 @@ from .transformer import SiameseTransformer
 __all__ = ["SiamesePairClassifier"]
 
 SIDES = ("left", "right")
-
 
 
 class _PairNetwork(nn.Module):
@@ -100,17 +100,6 @@ class _HeldOutAccuracy:
             return float("nan")
         return best_threshold_accuracy(
             same.astype(int), _distances.rowwise(za, zb, self.distance))[0]
-
-
-class _EmbeddingPairLoss(nn.Module):
-    """Adapts a ``loss(left, right, labels)`` to the net's ``loss(output, y)``."""
-
-    def __init__(self, loss):
-        super().__init__()
-        self.loss = loss
-
-    def forward(self, output, labels):
-        return self.loss(*output, labels)
 
 
 class SiamesePairClassifier(ClassifierMixin, SiameseBase):
@@ -654,7 +643,7 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
     def _build_criterion(self):
         if self.loss == "bce":
             return nn.BCEWithLogitsLoss()
-        return _EmbeddingPairLoss(
+        return EmbeddingPairLoss(
             PairContrastiveLoss(margin=self.margin, distance=self.distance))
 
     def _holdout(self, same, seed):
