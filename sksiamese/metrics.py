@@ -15,8 +15,11 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d
 from . import _scores
 from ._distances import (
     DISTANCES,
+    check_criterion,
+    equal_error_point,
     normalize_rows,
     rowwise,
+    threshold_sweep,
 )
 from ._embedding import (
     check_choice,
@@ -491,23 +494,6 @@ def _check_pairs(y_true, distances):
     return same, distances
 
 
-def _operating_points(same, distances):
-    """FAR and FRR for ``accept if distance <= t`` at each candidate threshold.
-
-    The candidates are "accept none" then each distinct distance, ascending.
-    Returns the thresholds (the first is the smallest distance, standing for
-    "just below it"), FAR and FRR.
-    """
-    values, inverse = np.unique(distances, return_inverse=True)
-    n_same_at = np.bincount(inverse, weights=same, minlength=len(values))
-    n_diff_at = np.bincount(inverse, weights=~same, minlength=len(values))
-    accepted_same = np.concatenate([[0.0], np.cumsum(n_same_at)])
-    accepted_diff = np.concatenate([[0.0], np.cumsum(n_diff_at)])
-    far = accepted_diff / (~same).sum()
-    frr = 1.0 - accepted_same / same.sum()
-    return np.concatenate([values[:1], values]), far, frr
-
-
 def _check_threshold(threshold):
     if (not isinstance(threshold, Real) or isinstance(threshold, bool)
             or math.isnan(threshold)):
@@ -543,83 +529,6 @@ def verification_roc_auc(y_true, distances):
     """
     same, distances = _check_pairs(y_true, distances)
     return float(roc_auc_score(same, -distances))
-
-
-CRITERIA = ("accuracy", "f1", "eer")
-
-
-def _check_criterion(criterion):
-    if isinstance(criterion, str) and criterion in CRITERIA:
-        return criterion
-    if (isinstance(criterion, Real) and not isinstance(criterion, bool)
-            and 0 < criterion < 1):
-        return float(criterion)
-    raise ValueError(
-        f"criterion must be one of {', '.join(map(repr, CRITERIA))} or a target "
-        f"false-accept rate, a float strictly between 0 and 1; got {criterion!r}."
-    )
-
-
-def _threshold_sweep(distances, accept_right, reject_right, criterion):
-    """The threshold on ``distances`` (accept where ``distance <= threshold``).
-
-    ``accept_right[i]``: accepting sample ``i`` is right (a same pair; a known
-    query assigned its own class); ``reject_right[i]``: rejecting it is right
-    (a different pair; a query of no enrolled class). Where both are false
-    (a known query assigned a wrong class) the sample is wrong either way.
-
-    The candidates are "accept none", then accepting every distance up to each
-    distinct distance. The one tie rule: among candidates equally good by the
-    criterion, the one that accepts the fewest. The threshold is midway
-    between the largest accepted and the smallest rejected distance, just
-    below the smallest distance to accept none, the largest distance to
-    accept all. Returns the threshold and the rates there.
-    """
-    accept_right = np.asarray(accept_right, dtype=bool)
-    reject_right = np.asarray(reject_right, dtype=bool)
-    n_unknown = int(reject_right.sum())
-    n_known = len(distances) - n_unknown
-    values, inverse = np.unique(distances, return_inverse=True)
-
-    def accepted(weights):
-        at = np.bincount(inverse, weights=weights, minlength=len(values))
-        return np.r_[0.0, np.cumsum(at)]
-
-    tp = accepted(accept_right)
-    fp_unknown = accepted(reject_right)
-    n_accepted = np.r_[0, np.cumsum(np.bincount(inverse, minlength=len(values)))]
-    accuracy = (tp + n_unknown - fp_unknown) / len(distances)
-    # F1 of giving a class: precision among the accepted, recall among the known.
-    f1 = 2 * tp / np.maximum(n_accepted + n_known, 1)
-    tar = tp / max(n_known, 1)
-    far = fp_unknown / max(n_unknown, 1)
-    if criterion == "accuracy":
-        best = int(np.argmax(accuracy))
-    elif criterion == "f1":
-        best = int(np.argmax(f1))
-    else:
-        if not n_unknown or not n_known:
-            missing = ("same pairs or known queries" if not n_known
-                       else "different pairs or unknown queries")
-            raise ValueError(
-                f"criterion={criterion!r} weighs false accepts against false "
-                f"rejects; the calibration data hold no {missing}. Pass both "
-                "kinds."
-            )
-        if criterion == "eer":
-            best = int(np.argmin(np.abs(far - (1 - tar))))
-        else:
-            # The most accepting threshold whose false-accept rate is in target.
-            best = int(np.flatnonzero(far <= criterion)[-1])
-    if best == 0:
-        threshold = np.nextafter(values[0], -np.inf)
-    elif best == len(values):
-        threshold = values[-1]
-    else:
-        threshold = (values[best - 1] + values[best]) / 2
-    rates = {"accuracy": accuracy[best], "f1": f1[best], "far": far[best],
-             "tar": tar[best], "frr": 1 - tar[best]}
-    return float(threshold), {k: float(v) for k, v in rates.items()}
 
 
 def best_threshold(y_true, distances, *, criterion="accuracy"):
@@ -674,9 +583,9 @@ def best_threshold(y_true, distances, *, criterion="accuracy"):
     >>> threshold, rates["far"], rates["tar"]
     (3.5, 0.5, 1.0)
     """
-    criterion = _check_criterion(criterion)
+    criterion = check_criterion(criterion)
     same, distances = _check_pairs(y_true, distances)
-    return _threshold_sweep(distances, same, ~same, criterion)
+    return threshold_sweep(distances, same, ~same, criterion)
 
 
 def best_threshold_accuracy(y_true, distances):
@@ -738,16 +647,7 @@ def equal_error_rate(y_true, distances):
     >>> equal_error_rate([1, 1, 0, 0], [0.1, 0.5, 0.4, 0.9])
     (0.5, 0.4)
     """
-    same, distances = _check_pairs(y_true, distances)
-    values, far, frr = _operating_points(same, distances)
-    # FAR rises from 0 to 1 and FRR falls from 1 to 0: find where they cross.
-    j = int(np.argmax(far >= frr))
-    gap_before = frr[j - 1] - far[j - 1]
-    gap_after = frr[j] - far[j]
-    s = gap_before / (gap_before - gap_after)
-    eer = far[j - 1] + s * (far[j] - far[j - 1])
-    threshold = values[j - 1] + s * (values[j] - values[j - 1])
-    return float(eer), float(threshold)
+    return equal_error_point(*_check_pairs(y_true, distances))
 
 
 def false_accept_rate(y_true, distances, threshold):
@@ -827,7 +727,7 @@ def _open_set_score(estimator, X, y, metric, far):
         )
     if metric == "auroc":
         return float(roc_auc_score(known, -distances))
-    return _threshold_sweep(distances, right, ~known, far)[1]["tar"]
+    return threshold_sweep(distances, right, ~known, far)[1]["tar"]
 
 
 def open_set_scores(estimator, X, y, *, far=0.01):

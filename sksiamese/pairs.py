@@ -36,6 +36,7 @@ from ._validation import (
     check_samples,
     explained_input_errors,
     numpy_dtypes,
+    side_widths,
     text_columns,
     validate_kwargs,
 )
@@ -410,9 +411,8 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         """Shape of one sample of ``side`` as it lies in a row of ``pairs``."""
         if len(self.pair_shape_) > 1:
             return tuple(self.pair_shape_[1:])
-        width = self.pair_shape_[0]
-        split = width // 2 if self.split is None else self.split
-        return (split,) if side == "left" else (width - split,)
+        widths = side_widths(self.pair_shape_[0], self.split)
+        return (widths[0],) if side == "left" else (widths[1],)
 
     def _check_side(self, X, side):
         """Reshape and check one side's samples; return them and their tensor."""
@@ -450,7 +450,7 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
             )
         if pairs.ndim == 2:
             width = pairs.shape[1]
-            split = width // 2 if self.split is None else self.split
+            split = side_widths(width, self.split)[0]
             if not 0 < split < width:
                 raise ValueError(
                     f"2-D pairs hold the left sample's values, then the right "
@@ -800,11 +800,7 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
             w = head.weight.detach().cpu().double().numpy()[0]
             b = float(head.bias.detach().cpu()[0])
             return np.abs(za - zb) @ w + b
-        if self.distance == "euclidean":
-            return -np.sqrt(((za - zb) ** 2).sum(axis=1))
-        norms = np.linalg.norm(za, axis=1) * np.linalg.norm(zb, axis=1)
-        cos = (za * zb).sum(axis=1) / np.maximum(norms, 1e-12)
-        return -(1 - cos)
+        return -_distances.rowwise(za, zb, self.distance)
 
     def decision_function(self, pairs):
         """Similarity of each pair, minus ``threshold_``.
