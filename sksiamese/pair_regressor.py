@@ -22,8 +22,8 @@ from ._finetune import (
     check_zero_epochs,
     warn_width,
 )
+from ._pair_base import PairBase, PairNetwork
 from ._warnings import warn
-from .pairs import SiamesePairClassifier, _PairNetwork
 
 __all__ = ["SiamesePairRegressor"]
 
@@ -31,7 +31,7 @@ __all__ = ["SiamesePairRegressor"]
 _COLLAPSE_PAIRS = 1000
 
 
-class SiamesePairRegressor(RegressorMixin, SiameseBase):
+class SiamesePairRegressor(RegressorMixin, PairBase):
     """Predict a graded similarity of pairs, such as a relatedness score.
 
     ``fit`` trains a Siamese network on pairs with real-valued targets (for
@@ -217,29 +217,13 @@ class SiamesePairRegressor(RegressorMixin, SiameseBase):
         tags.regressor_tags.poor_score = True
         return tags
 
-    # The pairs, their sides and the towers are those of the classifier.
-    _side_spec = SiamesePairClassifier._side_spec
-    _raw_side_shape = SiamesePairClassifier._raw_side_shape
-    _check_side = SiamesePairClassifier._check_side
-    _validate_pairs = SiamesePairClassifier._validate_pairs
-
     def _check_pair_rank(self, pairs):
         # 1-D input gets scikit-learn's own "Reshape your data" message.
         if getattr(pairs, "ndim", 2) >= 2:
-            SiamesePairClassifier._check_pair_rank(self, pairs)
-
-    _validate_side = SiamesePairClassifier._validate_side
-    _tower_width = staticmethod(SiamesePairClassifier._tower_width)
-    _check_structure = SiamesePairClassifier._check_structure
-    _build_towers = SiamesePairClassifier._build_towers
-    _towers = SiamesePairClassifier._towers
-    _param_groups = SiamesePairClassifier._param_groups
-    _embed = SiamesePairClassifier._embed
-    transform_left = SiamesePairClassifier.transform_left
-    transform_right = SiamesePairClassifier.transform_right
+            super()._check_pair_rank(pairs)
 
     def _build_module(self):
-        module = _PairNetwork(*self._build_towers())
+        module = PairNetwork(*self._build_towers())
         check_lr_prefixes(module, self.lr_groups, self._towers())
         return module
 
