@@ -27,20 +27,17 @@ from skorch.helper import predefined_split
 from skorch.utils import noop
 
 from . import _distances
+from ._callbacks import Diverged, TransferScoring, default_callbacks
+from ._checks import encoder_failure, try_training_batch
+from ._criteria import own_parameters
 from ._finetune import check_trainable
 from ._net import (
     OPTIMIZERS,
     AcceleratedSiameseNet,
-    Diverged,
     SiameseNet,
-    TransferScoring,
     bare_module,
     check_embedding_output,
-    default_callbacks,
-    encoder_failure,
-    own_parameters,
     resolve_device,
-    try_training_batch,
 )
 from ._warnings import warn
 from .encoders import ENCODERS

@@ -1,4 +1,4 @@
-"""The criterion a ``loss`` and a ``miner`` parameter describe: built-in or brought.
+"""Every loss-to-criterion adapter: what a ``loss`` and a ``miner`` parameter describe.
 
 A brought loss is a ``torch.nn.Module`` or a plain function called as
 ``loss(embeddings, labels)``, as pytorch-metric-learning's losses are; a
@@ -13,10 +13,83 @@ import inspect
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-from ._net import CallableCriterion
+from ._distances import similarity
 
 _PAIR_PARAMS = ("margin", "distance", "miner")
+
+
+def own_parameters(criterion):
+    """``name: shape`` of a loss's parameters that hold more than one value.
+
+    Such parameters are learned for the training data: pytorch-metric-learning's
+    ArcFaceLoss holds a centre per training class, ProxyAnchorLoss a proxy.
+    A single learned value (a margin, a temperature) is not counted.
+    """
+    if isinstance(criterion, torch.nn.parallel.DistributedDataParallel):
+        criterion = criterion.module
+    if not isinstance(criterion, torch.nn.Module):
+        return {}
+    return {name: tuple(p.shape) for name, p in criterion.named_parameters()
+            if p.numel() > 1}
+
+
+# pytorch-metric-learning's losses with one parameter row per class that do
+# not keep their num_classes (it reads 0): the parameter, and its class axis.
+_CLASS_AXES = {"NormalizedSoftmaxLoss": ("W", 1), "ProxyNCALoss": ("proxies", 0),
+               "MarginLoss": ("beta", 0)}
+
+
+def _class_count(module):
+    """The classes ``module`` (a loss) holds parameters for, or None if unknown."""
+    count = getattr(module, "num_classes", None)
+    if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+        return count
+    name, axis = _CLASS_AXES.get(type(module).__name__, (None, 0))
+    param = getattr(module, name, None) if name else None
+    # MarginLoss's beta is one value unless built with num_classes.
+    if isinstance(param, torch.Tensor) and param.numel() > 1:
+        return int(param.shape[axis])
+    return None
+
+
+class CallableCriterion(torch.nn.Module):
+    """A plain function ``loss(embeddings, labels)`` as the net's criterion.
+
+    skorch calls a criterion that is not a module to build it, with no
+    arguments; a function, a ``functools.partial`` or a lambda is the loss
+    itself, so it is wrapped.
+    """
+
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def forward(self, embeddings, labels):
+        return self.function(embeddings, labels)
+
+
+class EmbeddingPairLoss(nn.Module):
+    """Adapts a ``loss(left, right, labels)`` to the net's ``loss(output, y)``."""
+
+    def __init__(self, loss):
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, output, labels):
+        return self.loss(*output, labels)
+
+
+class SimilarityMSE(nn.Module):
+    """Mean squared error between the pair's similarity and its scaled target."""
+
+    def __init__(self, kind):
+        super().__init__()
+        self.kind = kind
+
+    def forward(self, output, target):
+        return F.mse_loss(similarity(*output, self.kind), target.to(output[0].dtype))
 
 
 class MinedLoss(nn.Module):

@@ -7,6 +7,8 @@ form ``|a|^2 + |b|^2 - 2ab`` (one matrix product, never an ``(n, m, d)``
 tensor); cosine distance is ``1 - cos(a, b)``, in [0, 2].
 """
 
+from numbers import Real
+
 import numpy as np
 import torch
 from torch.nn import functional as F
@@ -250,3 +252,132 @@ def kneighbors(Q, R, k, distance="euclidean", *, exclude_self=False,
             best_d = np.sqrt(best_d) * scale
         dist[rows], ind[rows] = best_d, best_i
     return dist, ind
+
+
+SIMILARITIES = ("exp-l1", "cosine")
+
+
+def similarity(za, zb, kind):
+    """Similarity in [0, 1] of the rows of two batches of embeddings (torch)."""
+    if kind == "exp-l1":
+        # MaLSTM (Mueller and Thyagarajan 2016): exp(-|a - b|_1), 1 for equal
+        # embeddings, towards 0 as they part.
+        return torch.exp(-(za - zb).abs().sum(dim=1))
+    return F.cosine_similarity(za, zb, dim=1, eps=1e-8)
+
+
+# -- thresholds on distances: the one sweep ----------------------------------
+def _accepted(distances, accept_right, reject_right):
+    """What ``accept if distance <= t`` accepts at each candidate threshold.
+
+    The candidates are "accept none", then every distance up to each distinct
+    distance, ascending. Returns the distinct distances and, at each
+    candidate, the accepted samples that were right to accept, those that
+    were right to reject, and all accepted.
+    """
+    values, inverse = np.unique(distances, return_inverse=True)
+
+    def accepted(weights):
+        at = np.bincount(inverse, weights=weights, minlength=len(values))
+        return np.r_[0.0, np.cumsum(at)]
+
+    n_accepted = np.r_[0, np.cumsum(np.bincount(inverse, minlength=len(values)))]
+    return values, accepted(accept_right), accepted(reject_right), n_accepted
+
+
+def operating_points(same, distances):
+    """FAR and FRR for ``accept if distance <= t`` at each candidate threshold.
+
+    The candidates of ``threshold_sweep``. Returns the thresholds (the first
+    is the smallest distance, standing for "just below it"), FAR and FRR.
+    """
+    values, accepted_same, accepted_diff, _ = _accepted(distances, same, ~same)
+    far = accepted_diff / (~same).sum()
+    frr = 1.0 - accepted_same / same.sum()
+    return np.concatenate([values[:1], values]), far, frr
+
+
+def equal_error_point(same, distances):
+    """The equal error rate and its threshold, both interpolated linearly.
+
+    Between the thresholds the data distinguish (the ROC curve's convex
+    interpolation): the point where the ROC curve meets ``FAR = FRR``.
+    """
+    values, far, frr = operating_points(same, distances)
+    # FAR rises from 0 to 1 and FRR falls from 1 to 0: find where they cross.
+    j = int(np.argmax(far >= frr))
+    gap_before = frr[j - 1] - far[j - 1]
+    gap_after = frr[j] - far[j]
+    s = gap_before / (gap_before - gap_after)
+    eer = far[j - 1] + s * (far[j] - far[j - 1])
+    threshold = values[j - 1] + s * (values[j] - values[j - 1])
+    return float(eer), float(threshold)
+
+CRITERIA = ("accuracy", "f1", "eer")
+
+
+def check_criterion(criterion):
+    if isinstance(criterion, str) and criterion in CRITERIA:
+        return criterion
+    if (isinstance(criterion, Real) and not isinstance(criterion, bool)
+            and 0 < criterion < 1):
+        return float(criterion)
+    raise ValueError(
+        f"criterion must be one of {', '.join(map(repr, CRITERIA))} or a target "
+        f"false-accept rate, a float strictly between 0 and 1; got {criterion!r}."
+    )
+
+
+def threshold_sweep(distances, accept_right, reject_right, criterion):
+    """The threshold on ``distances`` (accept where ``distance <= threshold``).
+
+    ``accept_right[i]``: accepting sample ``i`` is right (a same pair; a known
+    query assigned its own class); ``reject_right[i]``: rejecting it is right
+    (a different pair; a query of no enrolled class). Where both are false
+    (a known query assigned a wrong class) the sample is wrong either way.
+
+    The candidates are "accept none", then accepting every distance up to each
+    distinct distance. The one tie rule: among candidates equally good by the
+    criterion, the one that accepts the fewest. The threshold is midway
+    between the largest accepted and the smallest rejected distance, just
+    below the smallest distance to accept none, the largest distance to
+    accept all. Returns the threshold and the rates there.
+    """
+    accept_right = np.asarray(accept_right, dtype=bool)
+    reject_right = np.asarray(reject_right, dtype=bool)
+    n_unknown = int(reject_right.sum())
+    n_known = len(distances) - n_unknown
+    values, tp, fp_unknown, n_accepted = _accepted(distances, accept_right,
+                                                   reject_right)
+    accuracy = (tp + n_unknown - fp_unknown) / len(distances)
+    # F1 of giving a class: precision among the accepted, recall among the known.
+    f1 = 2 * tp / np.maximum(n_accepted + n_known, 1)
+    tar = tp / max(n_known, 1)
+    far = fp_unknown / max(n_unknown, 1)
+    if criterion == "accuracy":
+        best = int(np.argmax(accuracy))
+    elif criterion == "f1":
+        best = int(np.argmax(f1))
+    else:
+        if not n_unknown or not n_known:
+            missing = ("same pairs or known queries" if not n_known
+                       else "different pairs or unknown queries")
+            raise ValueError(
+                f"criterion={criterion!r} weighs false accepts against false "
+                f"rejects; the calibration data hold no {missing}. Pass both "
+                "kinds."
+            )
+        if criterion == "eer":
+            best = int(np.argmin(np.abs(far - (1 - tar))))
+        else:
+            # The most accepting threshold whose false-accept rate is in target.
+            best = int(np.flatnonzero(far <= criterion)[-1])
+    if best == 0:
+        threshold = np.nextafter(values[0], -np.inf)
+    elif best == len(values):
+        threshold = values[-1]
+    else:
+        threshold = (values[best - 1] + values[best]) / 2
+    rates = {"accuracy": accuracy[best], "f1": f1[best], "far": far[best],
+             "tar": tar[best], "frr": 1 - tar[best]}
+    return float(threshold), {k: float(v) for k, v in rates.items()}

@@ -52,6 +52,16 @@ def encoder_label(encoder):
     return repr(encoder) if isinstance(encoder, str) else "this encoder"
 
 
+def side_widths(width, split):
+    """Widths of the left and right sides of 2-D pair rows of ``width`` values.
+
+    The one rule for rows of left then right values: the left side is
+    ``split`` values wide, or half the row (rounded down) when ``split`` is None.
+    """
+    left = width // 2 if split is None else split
+    return left, width - left
+
+
 def reshape_samples(X, shape, name):
     """``X`` with each sample reshaped to ``shape`` (one entry may be -1)."""
     if shape is None:

@@ -10,29 +10,30 @@ from sklearn.metrics import (
     normalized_mutual_info_score,
     roc_auc_score,
 )
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_consistent_length, column_or_1d
+from sklearn.utils.validation import check_consistent_length, column_or_1d
 
+from . import _scores
 from ._distances import (
     DISTANCES,
-    block_rows,
-    nearest_sorted,
+    check_criterion,
+    equal_error_point,
     normalize_rows,
-    pairwise,
     rowwise,
+    threshold_sweep,
 )
 from ._embedding import (
     check_choice,
     check_int,
     check_labels_defined,
     check_transformer,
-    class_distances,
     embed,
     resolve_distance,
 )
 
 # Kept under this name: other modules of the package import it from here.
 _resolve_distance = resolve_distance
+
+RETRIEVAL_METRICS = _scores.RETRIEVAL_METRICS
 
 __all__ = [
     "best_threshold",
@@ -54,48 +55,10 @@ __all__ = [
     "verification_roc_auc",
 ]
 
-RETRIEVAL_METRICS = ("precision_at_1", "r_precision", "map_at_r")
 OPEN_SET_METRICS = ("accuracy", "tar_at_far", "auroc")
-
-# The two-sided 95% quantile of the standard normal distribution.
-_Z95 = 1.959963984540054
 
 
 # -- N-way K-shot episodes ----------------------------------------------------
-def _episode_pools(codes, n_classes, groups, need, n_way, k_shot, n_queries):
-    """Lists of class codes from which one episode draws its classes."""
-    counts = np.bincount(codes, minlength=n_classes)
-    eligible = counts >= need
-    if groups is None:
-        pools = [np.flatnonzero(eligible)]
-        where = "in y"
-    else:
-        group_names, group_codes = np.unique(groups, return_inverse=True)
-        class_group = np.full(n_classes, -1)
-        class_group[codes] = group_codes
-        mixed = np.flatnonzero(np.bincount(codes[class_group[codes] != group_codes],
-                                           minlength=n_classes))
-        if len(mixed):
-            raise ValueError(
-                f"groups must be constant within each class (for example the "
-                f"alphabet of each character); {len(mixed)} class(es) have samples "
-                "in more than one group."
-            )
-        pools = [np.flatnonzero(eligible & (class_group == g))
-                 for g in range(len(group_names))]
-        where = "in one group"
-    pools = [p for p in pools if len(p) >= n_way]
-    if not pools:
-        best = (int(eligible.sum()) if groups is None
-                else max(int((eligible & (class_group == g)).sum())
-                         for g in range(len(group_names))))
-        raise ValueError(
-            f"An episode with n_way={n_way} needs {n_way} classes with at least "
-            f"k_shot + n_queries = {k_shot} + {n_queries} = {need} samples each "
-            f"{where}; there are at most {best}. Lower n_way, k_shot or n_queries, "
-            "or pass more samples per class."
-        )
-    return pools
 
 
 def n_way_k_shot_accuracy(transformer, X, y, *, n_way=5, k_shot=1, n_queries=1,
@@ -163,42 +126,10 @@ def n_way_k_shot_accuracy(transformer, X, y, *, n_way=5, k_shot=1, n_queries=1,
     >>> print(f"{acc:.2f} +/- {ci:.2f}")
     0.74 +/- 0.03
     """
-    check_int("n_way", n_way, 2)
-    check_int("k_shot", k_shot, 1)
-    check_int("n_queries", n_queries, 1)
-    check_int("n_episodes", n_episodes, 1)
-    check_choice("rule", rule, ("nearest", "prototype"))
-    distance = resolve_distance(transformer, distance)
-    y = check_labels_defined(column_or_1d(y, warn=True))
-    if groups is not None:
-        groups = column_or_1d(groups)
-    check_consistent_length(X, y, groups)
-    E = embed(transformer, X)
-    _, codes = np.unique(y, return_inverse=True)
-    n_classes = int(codes.max()) + 1
-    need = k_shot + n_queries
-    pools = _episode_pools(codes, n_classes, groups, need, n_way, k_shot, n_queries)
-    order = np.argsort(codes, kind="stable")
-    members = np.split(order, np.cumsum(np.bincount(codes, minlength=n_classes))[:-1])
-
-    rng = check_random_state(random_state)
-    s_codes = np.repeat(np.arange(n_way), k_shot)
-    q_codes = np.repeat(np.arange(n_way), n_queries)
-    accuracies = np.empty(n_episodes)
-    for episode in range(n_episodes):
-        pool = pools[rng.randint(len(pools))]
-        chosen = rng.choice(pool, n_way, replace=False)
-        picks = np.array([rng.choice(members[c], need, replace=False) for c in chosen])
-        support = E[picks[:, :k_shot].ravel()]
-        queries = E[picks[:, k_shot:].ravel()]
-        D = class_distances(queries, support, s_codes, n_way, rule, distance)
-        accuracies[episode] = np.mean(D.argmin(axis=1) == q_codes)
-    accuracy = float(accuracies.mean())
-    if not return_ci:
-        return accuracy
-    if n_episodes < 2:
-        return accuracy, float("nan")
-    return accuracy, float(_Z95 * accuracies.std(ddof=1) / math.sqrt(n_episodes))
+    return _scores.n_way_k_shot_accuracy(
+        transformer, X, y, n_way=n_way, k_shot=k_shot, n_queries=n_queries,
+        n_episodes=n_episodes, groups=groups, rule=rule, distance=distance,
+        return_ci=return_ci, random_state=random_state)
 
 
 class _EpisodeScorer:
@@ -273,33 +204,6 @@ def make_n_way_k_shot_scorer(*, n_way=5, k_shot=1, n_queries=1, n_episodes=1000,
 
 
 # -- retrieval ----------------------------------------------------------------
-def _check_retrieval_input(X, y, distance, block_size, name="X"):
-    check_choice("distance", distance, DISTANCES)
-    if block_size is not None:
-        check_int("block_size", block_size, 1)
-    X = check_array(X, dtype=[np.float64, np.float32], input_name=name)
-    y = check_labels_defined(column_or_1d(y, warn=True),
-                             "y" if name == "X" else "y_reference")
-    check_consistent_length(X, y)
-    return X, y
-
-
-def _check_reference(X, X_reference, y_reference, distance, block_size):
-    if (X_reference is None) != (y_reference is None):
-        raise ValueError(
-            "X_reference and y_reference go together: pass both for retrieval "
-            "from a reference set, or neither for leave-one-out retrieval."
-        )
-    if X_reference is None:
-        return None, None
-    R, y_ref = _check_retrieval_input(X_reference, y_reference, distance,
-                                      block_size, "X_reference")
-    if R.shape[1] != X.shape[1]:
-        raise ValueError(
-            f"X_reference has {R.shape[1]} features per sample, X has "
-            f"{X.shape[1]}; queries and reference must live in the same space."
-        )
-    return R, y_ref
 
 
 def retrieval_scores(X, y, *, X_reference=None, y_reference=None,
@@ -358,46 +262,9 @@ def retrieval_scores(X, y, *, X_reference=None, y_reference=None,
     ...                  X_reference=[[0.1], [0.5], [1.5]], y_reference=[0, 1, 1])
     {'precision_at_1': 1.0, 'r_precision': 0.75, 'map_at_r': 0.75}
     """
-    X, y = _check_retrieval_input(X, y, distance, block_size)
-    R_set, y_ref = _check_reference(X, X_reference, y_reference, distance,
-                                    block_size)
-    loo = R_set is None
-    if loo:
-        R_set, y_ref = X, y
-    labels, codes = np.unique(np.concatenate([y, y_ref]), return_inverse=True)
-    codes, ref_codes = codes[:len(y)], codes[len(y):]
-    relevant = np.bincount(ref_codes, minlength=len(labels))[codes] - loo
-    if not relevant.any():
-        raise ValueError(
-            "Every class in y has a single sample, so no query has anything to "
-            "retrieve; retrieval metrics need classes with two or more samples."
-            if loo else
-            "No query's class is in y_reference, so no query has anything to "
-            "retrieve; the reference set needs samples of the queries' classes."
-        )
-    n = len(X)
-    rows_per_block = block_rows(len(R_set), block_size)
-    sums = np.zeros(3)
-    for start in range(0, n, rows_per_block):
-        rows = np.arange(start, min(n, start + rows_per_block))
-        rows = rows[relevant[rows] > 0]
-        if not len(rows):
-            continue
-        D = pairwise(X[rows], R_set, distance)
-        if loo:
-            D[np.arange(len(rows)), rows] = np.inf
-        R = relevant[rows]
-        k = int(R.max())
-        hits = ref_codes[nearest_sorted(D, k)] == codes[rows][:, None]
-        hits &= np.arange(k)[None, :] < R[:, None]
-        precision_at_i = np.cumsum(hits, axis=1) / np.arange(1, k + 1)
-        sums += [
-            hits[:, 0].sum(),
-            (hits.sum(axis=1) / R).sum(),
-            ((precision_at_i * hits).sum(axis=1) / R).sum(),
-        ]
-    means = sums / np.count_nonzero(relevant)
-    return dict(zip(RETRIEVAL_METRICS, map(float, means), strict=True))
+    return _scores.retrieval_scores(X, y, X_reference=X_reference,
+                                    y_reference=y_reference, distance=distance,
+                                    block_size=block_size)
 
 
 def precision_at_1(X, y, *, X_reference=None, y_reference=None, distance="euclidean",
@@ -484,7 +351,7 @@ def clustering_scores(X, y, *, distance="euclidean", n_clusters=None,
     >>> clustering_scores(X, [0, 0, 1, 1, 2, 2], random_state=0)
     {'nmi': 1.0, 'ami': 1.0}
     """
-    X, y = _check_retrieval_input(X, y, distance, None)
+    X, y = _scores._check_retrieval_input(X, y, distance, None)
     n_classes = len(np.unique(y))
     if n_clusters is None:
         n_clusters = n_classes
@@ -627,23 +494,6 @@ def _check_pairs(y_true, distances):
     return same, distances
 
 
-def _operating_points(same, distances):
-    """FAR and FRR for ``accept if distance <= t`` at each candidate threshold.
-
-    The candidates are "accept none" then each distinct distance, ascending.
-    Returns the thresholds (the first is the smallest distance, standing for
-    "just below it"), FAR and FRR.
-    """
-    values, inverse = np.unique(distances, return_inverse=True)
-    n_same_at = np.bincount(inverse, weights=same, minlength=len(values))
-    n_diff_at = np.bincount(inverse, weights=~same, minlength=len(values))
-    accepted_same = np.concatenate([[0.0], np.cumsum(n_same_at)])
-    accepted_diff = np.concatenate([[0.0], np.cumsum(n_diff_at)])
-    far = accepted_diff / (~same).sum()
-    frr = 1.0 - accepted_same / same.sum()
-    return np.concatenate([values[:1], values]), far, frr
-
-
 def _check_threshold(threshold):
     if (not isinstance(threshold, Real) or isinstance(threshold, bool)
             or math.isnan(threshold)):
@@ -679,83 +529,6 @@ def verification_roc_auc(y_true, distances):
     """
     same, distances = _check_pairs(y_true, distances)
     return float(roc_auc_score(same, -distances))
-
-
-CRITERIA = ("accuracy", "f1", "eer")
-
-
-def _check_criterion(criterion):
-    if isinstance(criterion, str) and criterion in CRITERIA:
-        return criterion
-    if (isinstance(criterion, Real) and not isinstance(criterion, bool)
-            and 0 < criterion < 1):
-        return float(criterion)
-    raise ValueError(
-        f"criterion must be one of {', '.join(map(repr, CRITERIA))} or a target "
-        f"false-accept rate, a float strictly between 0 and 1; got {criterion!r}."
-    )
-
-
-def _threshold_sweep(distances, accept_right, reject_right, criterion):
-    """The threshold on ``distances`` (accept where ``distance <= threshold``).
-
-    ``accept_right[i]``: accepting sample ``i`` is right (a same pair; a known
-    query assigned its own class); ``reject_right[i]``: rejecting it is right
-    (a different pair; a query of no enrolled class). Where both are false
-    (a known query assigned a wrong class) the sample is wrong either way.
-
-    The candidates are "accept none", then accepting every distance up to each
-    distinct distance. The one tie rule: among candidates equally good by the
-    criterion, the one that accepts the fewest. The threshold is midway
-    between the largest accepted and the smallest rejected distance, just
-    below the smallest distance to accept none, the largest distance to
-    accept all. Returns the threshold and the rates there.
-    """
-    accept_right = np.asarray(accept_right, dtype=bool)
-    reject_right = np.asarray(reject_right, dtype=bool)
-    n_unknown = int(reject_right.sum())
-    n_known = len(distances) - n_unknown
-    values, inverse = np.unique(distances, return_inverse=True)
-
-    def accepted(weights):
-        at = np.bincount(inverse, weights=weights, minlength=len(values))
-        return np.r_[0.0, np.cumsum(at)]
-
-    tp = accepted(accept_right)
-    fp_unknown = accepted(reject_right)
-    n_accepted = np.r_[0, np.cumsum(np.bincount(inverse, minlength=len(values)))]
-    accuracy = (tp + n_unknown - fp_unknown) / len(distances)
-    # F1 of giving a class: precision among the accepted, recall among the known.
-    f1 = 2 * tp / np.maximum(n_accepted + n_known, 1)
-    tar = tp / max(n_known, 1)
-    far = fp_unknown / max(n_unknown, 1)
-    if criterion == "accuracy":
-        best = int(np.argmax(accuracy))
-    elif criterion == "f1":
-        best = int(np.argmax(f1))
-    else:
-        if not n_unknown or not n_known:
-            missing = ("same pairs or known queries" if not n_known
-                       else "different pairs or unknown queries")
-            raise ValueError(
-                f"criterion={criterion!r} weighs false accepts against false "
-                f"rejects; the calibration data hold no {missing}. Pass both "
-                "kinds."
-            )
-        if criterion == "eer":
-            best = int(np.argmin(np.abs(far - (1 - tar))))
-        else:
-            # The most accepting threshold whose false-accept rate is in target.
-            best = int(np.flatnonzero(far <= criterion)[-1])
-    if best == 0:
-        threshold = np.nextafter(values[0], -np.inf)
-    elif best == len(values):
-        threshold = values[-1]
-    else:
-        threshold = (values[best - 1] + values[best]) / 2
-    rates = {"accuracy": accuracy[best], "f1": f1[best], "far": far[best],
-             "tar": tar[best], "frr": 1 - tar[best]}
-    return float(threshold), {k: float(v) for k, v in rates.items()}
 
 
 def best_threshold(y_true, distances, *, criterion="accuracy"):
@@ -810,9 +583,9 @@ def best_threshold(y_true, distances, *, criterion="accuracy"):
     >>> threshold, rates["far"], rates["tar"]
     (3.5, 0.5, 1.0)
     """
-    criterion = _check_criterion(criterion)
+    criterion = check_criterion(criterion)
     same, distances = _check_pairs(y_true, distances)
-    return _threshold_sweep(distances, same, ~same, criterion)
+    return threshold_sweep(distances, same, ~same, criterion)
 
 
 def best_threshold_accuracy(y_true, distances):
@@ -874,16 +647,7 @@ def equal_error_rate(y_true, distances):
     >>> equal_error_rate([1, 1, 0, 0], [0.1, 0.5, 0.4, 0.9])
     (0.5, 0.4)
     """
-    same, distances = _check_pairs(y_true, distances)
-    values, far, frr = _operating_points(same, distances)
-    # FAR rises from 0 to 1 and FRR falls from 1 to 0: find where they cross.
-    j = int(np.argmax(far >= frr))
-    gap_before = frr[j - 1] - far[j - 1]
-    gap_after = frr[j] - far[j]
-    s = gap_before / (gap_before - gap_after)
-    eer = far[j - 1] + s * (far[j] - far[j - 1])
-    threshold = values[j - 1] + s * (values[j] - values[j - 1])
-    return float(eer), float(threshold)
+    return equal_error_point(*_check_pairs(y_true, distances))
 
 
 def false_accept_rate(y_true, distances, threshold):
@@ -963,7 +727,7 @@ def _open_set_score(estimator, X, y, metric, far):
         )
     if metric == "auroc":
         return float(roc_auc_score(known, -distances))
-    return _threshold_sweep(distances, right, ~known, far)[1]["tar"]
+    return threshold_sweep(distances, right, ~known, far)[1]["tar"]
 
 
 def open_set_scores(estimator, X, y, *, far=0.01):

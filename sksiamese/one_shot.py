@@ -22,11 +22,13 @@ from ._ann import FaissIndex
 from ._distances import (
     DISTANCES,
     block_rows,
+    check_criterion,
     kneighbors,
     nearest_sorted,
     normalize_rows,
     pairwise,
     rowwise,
+    threshold_sweep,
 )
 from ._embedding import (
     class_distances,
@@ -37,7 +39,7 @@ from ._embedding import (
     resolve_distance,
 )
 from ._validation import check_label_types, explained_input_errors
-from .metrics import _check_criterion, _threshold_sweep, equal_error_rate
+from .metrics import equal_error_rate
 
 __all__ = ["OneShotClassifier"]
 
@@ -707,7 +709,7 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         array([ 0, -1])
         """
         check_is_fitted(self)
-        criterion = _check_criterion(criterion)
+        criterion = check_criterion(criterion)
         y = column_or_1d(check_label_types(y), warn=True)
         classes, distances = self.match(X)
         check_consistent_length(distances, y)
@@ -743,7 +745,7 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
             )
         right = known & (np.asarray(classes, dtype=object)
                          == np.asarray(y, dtype=object))
-        threshold, rates = _threshold_sweep(distances, right, ~known, criterion)
+        threshold, rates = threshold_sweep(distances, right, ~known, criterion)
         self.threshold_ = threshold
         self.threshold_criterion_ = criterion
         self.threshold_rates_ = rates

@@ -9,10 +9,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
-from torch import nn
-from torch.nn import functional as F
 
 from ._base import SiameseBase, draw_seed, seeded
+from ._criteria import SimilarityMSE
+from ._distances import SIMILARITIES, similarity
 from ._finetune import (
     ENCODER_INITS,
     check_encoder_init,
@@ -22,38 +22,16 @@ from ._finetune import (
     check_zero_epochs,
     warn_width,
 )
+from ._pair_base import PairBase, PairNetwork
 from ._warnings import warn
-from .pairs import SiamesePairClassifier, _PairNetwork
 
 __all__ = ["SiamesePairRegressor"]
 
 # Training pairs whose predictions are compared by the collapse check.
 _COLLAPSE_PAIRS = 1000
 
-SIMILARITIES = ("exp-l1", "cosine")
 
-
-def similarity(za, zb, kind):
-    """Similarity in [0, 1] of the rows of two batches of embeddings (torch)."""
-    if kind == "exp-l1":
-        # MaLSTM (Mueller and Thyagarajan 2016): exp(-|a - b|_1), 1 for equal
-        # embeddings, towards 0 as they part.
-        return torch.exp(-(za - zb).abs().sum(dim=1))
-    return F.cosine_similarity(za, zb, dim=1, eps=1e-8)
-
-
-class _SimilarityMSE(nn.Module):
-    """Mean squared error between the pair's similarity and its scaled target."""
-
-    def __init__(self, kind):
-        super().__init__()
-        self.kind = kind
-
-    def forward(self, output, target):
-        return F.mse_loss(similarity(*output, self.kind), target.to(output[0].dtype))
-
-
-class SiamesePairRegressor(RegressorMixin, SiameseBase):
+class SiamesePairRegressor(RegressorMixin, PairBase):
     """Predict a graded similarity of pairs, such as a relatedness score.
 
     ``fit`` trains a Siamese network on pairs with real-valued targets (for
@@ -239,34 +217,18 @@ class SiamesePairRegressor(RegressorMixin, SiameseBase):
         tags.regressor_tags.poor_score = True
         return tags
 
-    # The pairs, their sides and the towers are those of the classifier.
-    _side_spec = SiamesePairClassifier._side_spec
-    _raw_side_shape = SiamesePairClassifier._raw_side_shape
-    _check_side = SiamesePairClassifier._check_side
-    _validate_pairs = SiamesePairClassifier._validate_pairs
-
     def _check_pair_rank(self, pairs):
         # 1-D input gets scikit-learn's own "Reshape your data" message.
         if getattr(pairs, "ndim", 2) >= 2:
-            SiamesePairClassifier._check_pair_rank(self, pairs)
-
-    _validate_side = SiamesePairClassifier._validate_side
-    _tower_width = staticmethod(SiamesePairClassifier._tower_width)
-    _check_structure = SiamesePairClassifier._check_structure
-    _build_towers = SiamesePairClassifier._build_towers
-    _towers = SiamesePairClassifier._towers
-    _param_groups = SiamesePairClassifier._param_groups
-    _embed = SiamesePairClassifier._embed
-    transform_left = SiamesePairClassifier.transform_left
-    transform_right = SiamesePairClassifier.transform_right
+            super()._check_pair_rank(pairs)
 
     def _build_module(self):
-        module = _PairNetwork(*self._build_towers())
+        module = PairNetwork(*self._build_towers())
         check_lr_prefixes(module, self.lr_groups, self._towers())
         return module
 
     def _build_criterion(self):
-        return _SimilarityMSE(self.similarity)
+        return SimilarityMSE(self.similarity)
 
     # -- fit -----------------------------------------------------------------
     def fit(self, pairs, y):

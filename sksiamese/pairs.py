@@ -1,7 +1,6 @@
 """SiamesePairClassifier: train on explicit pairs and verify "same or different"."""
 
 import copy
-import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -9,15 +8,15 @@ import torch
 from scipy.special import expit
 from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EpochScoring
 from torch import nn
 
 from . import _distances
-from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, draw_seed, embed, seeded
+from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, draw_seed, seeded
+from ._criteria import EmbeddingPairLoss
 from ._finetune import (
     ENCODER_INITS,
     check_encoder_init,
@@ -25,53 +24,18 @@ from ._finetune import (
     check_lr_groups,
     check_lr_prefixes,
     check_zero_epochs,
-    freeze,
-    param_groups,
     warn_width,
 )
-from ._net import TensorData, check_embedding_output, evaluating
+from ._net import TensorData, evaluating
+from ._pair_base import SIDES, PairBase, PairNetwork
 from ._validation import (
     check_label_types,
-    check_samples,
-    explained_input_errors,
-    numpy_dtypes,
-    text_columns,
-    validate_kwargs,
 )
-from .encoders import build_encoder, input_spec
 from .losses import PairContrastiveLoss
 from .metrics import best_threshold, best_threshold_accuracy
 from .transformer import SiameseTransformer
 
 __all__ = ["SiamesePairClassifier"]
-
-SIDES = ("left", "right")
-
-
-
-class _PairNetwork(nn.Module):
-    """Two towers (or one shared) and, for Koch et al.'s loss, a weighted L1 head.
-
-    ``forward(left, right)`` returns the pair's two embeddings, or the head's
-    logit of "same" where there is a head.
-    """
-
-    def __init__(self, left, right=None, head=None):
-        super().__init__()
-        self.left = left
-        # None: the right side goes through the left tower (shared weights).
-        self.right = right
-        self.head = head
-
-    def tower(self, side):
-        return self.left if side == "left" or self.right is None else self.right
-
-    def forward(self, left, right):
-        za = check_embedding_output(self.tower("left")(left))
-        zb = check_embedding_output(self.tower("right")(right))
-        if self.head is None:
-            return za, zb
-        return self.head(torch.abs(za - zb)).squeeze(1)
 
 
 class _HeldOutAccuracy:
@@ -102,18 +66,7 @@ class _HeldOutAccuracy:
             same.astype(int), _distances.rowwise(za, zb, self.distance))[0]
 
 
-class _EmbeddingPairLoss(nn.Module):
-    """Adapts a ``loss(left, right, labels)`` to the net's ``loss(output, y)``."""
-
-    def __init__(self, loss):
-        super().__init__()
-        self.loss = loss
-
-    def forward(self, output, labels):
-        return self.loss(*output, labels)
-
-
-class SiamesePairClassifier(ClassifierMixin, SiameseBase):
+class SiamesePairClassifier(ClassifierMixin, PairBase):
     """Verify pairs: are the two inputs of a pair of the same kind?
 
     ``fit`` trains a Siamese network on explicit pairs labelled "same" or
@@ -404,142 +357,7 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         tags.classifier_tags.poor_score = True
         return tags
 
-    # -- the two sides -------------------------------------------------------
-    def _side_spec(self, side):
-        """``(encoder, encoder_params, input_shape)`` of one side."""
-        if side == "left":
-            return self.encoder, self.encoder_params, self.input_shape
-        shape = (self.input_shape if self.right_input_shape is None
-                 else self.right_input_shape)
-        if self.right_encoder is None:
-            params = (self.encoder_params if self.right_encoder_params is None
-                      else self.right_encoder_params)
-            return self.encoder, params, shape
-        return self.right_encoder, self.right_encoder_params, shape
-
-    def _raw_side_shape(self, side):
-        """Shape of one sample of ``side`` as it lies in a row of ``pairs``."""
-        if len(self.pair_shape_) > 1:
-            return tuple(self.pair_shape_[1:])
-        width = self.pair_shape_[0]
-        split = width // 2 if self.split is None else self.split
-        return (split,) if side == "left" else (width - split,)
-
-    def _check_side(self, X, side):
-        """Reshape and check one side's samples; return them and their tensor."""
-        encoder, _, shape = self._side_spec(side)
-        return check_samples(
-            X, encoder, input_shape=shape,
-            shape_name="input_shape" if side == "left" else "right_input_shape",
-            who=type(self).__name__, side=side,
-        )
-
-    def _validate_pairs(self, pairs, y="no_validation", reset=True):
-        """Validate ``pairs`` (and ``y``); return the two sides' tensors."""
-        kinds = {input_spec(self._side_spec(side)[0]).dtype for side in SIDES}
-        kwargs = {
-            "dtype": numpy_dtypes(input_spec("mlp" if kinds == {"float32"} else "rnn")),
-            "allow_nd": True,
-        }
-        if "text" in kinds:
-            # Pairs of texts: the encoders check their entries.
-            kwargs = validate_kwargs(input_spec(self.encoder))
-            pairs = text_columns(pairs)
-        if not reset:
-            self._check_pair_rank(pairs)
-        # "no_validation" is validate_data's marker for "no y given".
-        with_y = not (isinstance(y, str) and y == "no_validation")
-        with explained_input_errors(type(self).__name__):
-            pairs = validate_data(self, pairs, y, reset=reset, **kwargs)
-        if with_y:
-            pairs, y = pairs
-        if pairs.ndim > 2 and 0 in pairs.shape[2:]:
-            raise ValueError(
-                f"{type(self).__name__} needs samples with at least one feature; "
-                f"got pairs of shape {pairs.shape}, whose samples of shape "
-                f"{pairs.shape[2:]} hold no values."
-            )
-        if pairs.ndim == 2:
-            width = pairs.shape[1]
-            split = width // 2 if self.split is None else self.split
-            if not 0 < split < width:
-                raise ValueError(
-                    f"2-D pairs hold the left sample's values, then the right "
-                    f"sample's; with {width} feature(s) per row there is no room "
-                    f"for both sides (split={self.split}). Pass rows of left and "
-                    "right values side by side, with split the left width."
-                )
-            left, right = pairs[:, :split], pairs[:, split:]
-        else:
-            if pairs.shape[1] != 2:
-                raise ValueError(
-                    "pairs must have shape (n_pairs, 2, ...): one left and one "
-                    f"right sample per row; got shape {pairs.shape}, whose second "
-                    f"axis has length {pairs.shape[1]}."
-                )
-            if self.split is not None:
-                raise ValueError(
-                    f"split={self.split} applies to 2-D pairs only; pairs of "
-                    f"shape {pairs.shape} already hold the two sides on their "
-                    "second axis. Leave split=None."
-                )
-            left, right = pairs[:, 0], pairs[:, 1]
-        if reset:
-            self.pair_shape_ = tuple(pairs.shape[1:])
-        elif tuple(pairs.shape[1:]) != self.pair_shape_:
-            raise ValueError(
-                f"{type(self).__name__} was fitted on pairs whose rows have "
-                f"shape {self.pair_shape_}; got rows of shape {pairs.shape[1:]}."
-            )
-        (left, left_t), (right, right_t) = (
-            self._check_side(left, "left"), self._check_side(right, "right"))
-        if reset:
-            if self.share_weights and left.shape[1:] != right.shape[1:]:
-                raise ValueError(
-                    "With share_weights=True both sides go through one network "
-                    f"and must have the same shape; got left samples of shape "
-                    f"{left.shape[1:]} and right samples of shape "
-                    f"{right.shape[1:]}. Set share_weights=False for sides of "
-                    "different shapes (and split for 2-D pairs)."
-                )
-            self.sample_shapes_ = (tuple(left.shape[1:]), tuple(right.shape[1:]))
-        return (left_t, right_t, y) if with_y else (left_t, right_t)
-
-    def _check_pair_rank(self, pairs):
-        """A clear message where pairs of another layout than in fit are given."""
-        ndim = getattr(pairs, "ndim", None)
-        if ndim is None:
-            return
-        fitted = 1 + len(self.pair_shape_)
-        if ndim != fitted:
-            shape = ", ".join(map(str, self.pair_shape_))
-            layout = ("(n_pairs, n_features) rows of left then right values"
-                      if fitted == 2 else f"(n_pairs, {shape})")
-            raise ValueError(
-                f"{type(self).__name__} was fitted on pairs of shape {layout}; "
-                f"got a {ndim}-D array of shape {tuple(pairs.shape)}. Pass pairs "
-                "in the layout used in fit."
-            )
-
-    def _validate_side(self, X, side):
-        """Validate samples of one side given alone; return a tensor."""
-        check_is_fitted(self, "net_")
-        if side not in SIDES:
-            raise ValueError(f"side must be 'left' or 'right'; got {side!r}.")
-        spec = input_spec(self._side_spec(side)[0])
-        if spec.dtype == "text":
-            X = text_columns(X)
-        with explained_input_errors(type(self).__name__):
-            X = check_array(X, **validate_kwargs(spec))
-        expected = self._raw_side_shape(side)
-        if X.shape[1:] != expected:
-            raise ValueError(
-                f"{side.capitalize()} samples must have shape (n_samples, "
-                f"{', '.join(map(str, expected))}), like the {side} side of the "
-                f"pairs given to fit; got shape {X.shape}."
-            )
-        return self._check_side(X, side)[1]
-
+    # -- labels and structure ------------------------------------------------
     def _encode_labels(self, y):
         """``classes_`` and 1.0 for "same", 0.0 for "different", per pair.
 
@@ -584,7 +402,6 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
             )
         self.pos_label_ = positive
         return classes, (y == positive).astype(np.float32)
-
     # -- fit -----------------------------------------------------------------
     def _check_loss(self):
         if not isinstance(self.loss, str):
@@ -599,17 +416,6 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
                 "use one of the pair losses here."
             )
 
-    def _check_structure(self):
-        if self.share_weights and self.right_encoder is not None:
-            raise ValueError(
-                "right_encoder gives the right side a network of its own, which "
-                "needs share_weights=False."
-            )
-        if self.share_weights and self.right_encoder_params is not None:
-            raise ValueError(
-                "right_encoder_params applies to a right tower of its own, "
-                "which needs share_weights=False."
-            )
 
     def _collapse_scale(self):
         return self.margin
@@ -621,40 +427,15 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
 
     def _build_module(self):
         head = nn.Linear(self.n_components, 1) if self.loss == "bce" else None
-        module = _PairNetwork(*self._build_towers(), head)
+        module = PairNetwork(*self._build_towers(), head)
         check_lr_prefixes(module, self.lr_groups, self._towers())
         return module
 
-    def _build_towers(self):
-        """The left and right encoders (right None where weights are shared)."""
-        towers = []
-        for side, shape in zip(SIDES, self.sample_shapes_, strict=True):
-            if side == "right" and self.share_weights:
-                towers.append(None)
-                continue
-            encoder, params, _ = self._side_spec(side)
-            towers.append(build_encoder(
-                encoder,
-                n_features=math.prod(shape),
-                n_components=self.n_components,
-                input_shape=shape,
-                encoder_params=params,
-                reset=self.encoder_init == "reset",
-            ))
-        freeze([t for t in towers if t is not None], self.freeze)
-        return towers
-
-    def _towers(self):
-        """Where the module holds the encoders, as parameter-name prefixes."""
-        return ("left.",) if self.share_weights else ("left.", "right.")
-
-    def _param_groups(self):
-        return param_groups(self.lr_groups, self._towers())
 
     def _build_criterion(self):
         if self.loss == "bce":
             return nn.BCEWithLogitsLoss()
-        return _EmbeddingPairLoss(
+        return EmbeddingPairLoss(
             PairContrastiveLoss(margin=self.margin, distance=self.distance))
 
     def _holdout(self, same, seed):
@@ -752,17 +533,6 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         # rather than ones that contradict its own predictions.
         self.proba_slope_ = float(max(platt.coef_[0, 0], 1e-6))
 
-    @staticmethod
-    def _tower_width(module, left, right):
-        """The embedding width both towers give; they must give the same."""
-        widths = [embed(module.tower(side), X[:1], "cpu").shape[1]
-                  for side, X in zip(SIDES, (left, right), strict=True)]
-        if widths[0] != widths[1]:
-            raise ValueError(
-                f"The left encoder embeds into {widths[0]} dimensions and the "
-                f"right one into {widths[1]}; both must give n_components."
-            )
-        return int(widths[0])
 
     def calibrate_threshold(self, pairs, y):
         """Calibrate ``threshold_`` and ``proba_slope_`` again on other pairs.
@@ -797,11 +567,7 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         self._calibrate(self._similarity(left, right),
                         (y == self.pos_label_).astype(np.float32))
         return self
-
     # -- scores --------------------------------------------------------------
-    def _embed(self, X, side):
-        module = self.net_.module_
-        return embed(module.tower(side), X, self.net_.device)
 
     def _similarity(self, left, right):
         za = self._embed(left, "left").astype(np.float64)
@@ -811,11 +577,7 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
             w = head.weight.detach().cpu().double().numpy()[0]
             b = float(head.bias.detach().cpu()[0])
             return np.abs(za - zb) @ w + b
-        if self.distance == "euclidean":
-            return -np.sqrt(((za - zb) ** 2).sum(axis=1))
-        norms = np.linalg.norm(za, axis=1) * np.linalg.norm(zb, axis=1)
-        cos = (za * zb).sum(axis=1) / np.maximum(norms, 1e-12)
-        return -(1 - cos)
+        return -_distances.rowwise(za, zb, self.distance)
 
     def decision_function(self, pairs):
         """Similarity of each pair, minus ``threshold_``.
@@ -878,40 +640,6 @@ class SiamesePairClassifier(ClassifierMixin, SiameseBase):
         return np.column_stack([1 - second, second])
 
     # -- embeddings ----------------------------------------------------------
-    def transform_left(self, X):
-        """Embed samples of the left side's kind.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-            Left samples, shaped like ``pairs[:, 0]`` (or the left columns of
-            2-D pairs) given to ``fit``.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_components_), dtype float32
-            Embeddings comparable with those of ``transform_right``.
-        """
-        return self._embed(self._validate_side(X, "left"), "left")
-
-    def transform_right(self, X):
-        """Embed samples of the right side's kind.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-            Right samples, shaped like ``pairs[:, 1]`` (or the right columns
-            of 2-D pairs) given to ``fit``.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_components_), dtype float32
-            Embeddings comparable with those of ``transform_left``: with
-            ``distance`` for ``loss="contrastive"``, with the weighted L1
-            distance of ``net_.module_.head`` for ``loss="bce"``.
-        """
-        return self._embed(self._validate_side(X, "right"), "right")
-
     def get_transformer(self, side="left"):
         """The trained embedding of one side as a fitted ``SiameseTransformer``.
 

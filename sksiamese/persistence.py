@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import draw_seed, embed, seeded
 from ._net import resolve_device
+from ._validation import side_widths
 from .encoders import input_spec
 
 __all__ = ["FORMAT_VERSION", "load_model", "save_model"]
@@ -88,8 +89,7 @@ def _fits_pair(shapes, fitted, est):
     if len(row) > 1:
         sizes = (math.prod(row[1:]),) * 2
     else:
-        split = row[0] // 2 if est.split is None else est.split
-        sizes = (split, row[0] - split)
+        sizes = side_widths(row[0], est.split)
     return (tuple(map(math.prod, shapes)) == sizes
             and not (est.share_weights and shapes[0] != shapes[1]))
 

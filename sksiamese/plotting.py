@@ -625,9 +625,16 @@ class PairDistanceDisplay:
         """
         _pyplot("PairDistanceDisplay")
         if hasattr(estimator, "decision_function") and hasattr(estimator, "threshold_"):
-            similarity = (
-                np.asarray(estimator.decision_function(pairs)) + estimator.threshold_
-            )
+            scores = np.asarray(estimator.decision_function(pairs))
+            # decision_function is positive for classes_[1]; where "same" is
+            # classes_[0] (pos_label="match" on "match", "mismatch") it is minus
+            # the similarity's excess over threshold_.
+            classes = getattr(estimator, "classes_", None)
+            positive = getattr(estimator, "pos_label_", None)
+            if classes is not None and len(classes) == 2 and positive is not None \
+                    and classes[0] == positive:
+                scores = -scores
+            similarity = scores + estimator.threshold_
             if getattr(estimator, "loss", "contrastive") == "contrastive":
                 # The classifier's similarity is minus the distance.
                 name = getattr(estimator, "distance", "euclidean")

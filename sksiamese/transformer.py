@@ -13,6 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, embed
+from ._callbacks import CosineSchedule
 from ._criteria import build_criterion, unused_loss_message, unused_loss_params
 from ._finetune import (
     ENCODER_INITS,
@@ -25,7 +26,7 @@ from ._finetune import (
     param_groups,
     warn_width,
 )
-from ._net import CosineSchedule, TensorData
+from ._net import TensorData
 from ._validation import (
     check_label_types,
     check_samples,

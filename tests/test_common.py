@@ -165,9 +165,8 @@ def test_parameters_are_validated_in_fit_not_in_init(name, digits):
         est.fit(X, y)
 
 
-def test_the_package_has_no_import_cycle():
-    # Every import between the package's modules, function-level ones too,
-    # goes one way: a lower module never imports a higher one back.
+def _import_graph():
+    # Every import between the package's modules, function-level ones too.
     import ast
     from pathlib import Path
 
@@ -194,8 +193,25 @@ def test_the_package_has_no_import_cycle():
                     if key in modules and key != name and key != "__init__":
                         found.add(key)
         graph[name] = found
+    return graph
+
+
+def test_the_package_has_no_import_cycle():
+    # Imports go one way: a lower module never imports a higher one back.
+    graph = _import_graph()
     order = []  # modules in an order where each comes after what it imports
     while len(order) < len(graph):
         ready = [m for m in sorted(graph) if m not in order and graph[m] <= set(order)]
         assert ready, f"import cycle among {sorted(set(graph) - set(order))}"
         order += ready
+
+
+def test_the_private_engine_imports_no_higher_public_module():
+    # The private modules (the net, its callbacks, criteria, checks, base)
+    # are below the estimators, the metrics, the plots and persistence.
+    higher = {"metrics", "plotting", "persistence", "transformer", "pairs",
+              "pair_regressor", "one_shot", "classifier"}
+    graph = _import_graph()
+    for name, imported in graph.items():
+        if name.rsplit(".", 1)[-1].startswith("_") and not name.endswith("__init__"):
+            assert not imported & higher, (name, sorted(imported & higher))

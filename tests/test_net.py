@@ -1,4 +1,4 @@
-"""Tests of the private skorch net module, sksiamese._net.
+"""Tests of the private skorch engine: sksiamese._net, _callbacks and _criteria.
 
 The module has no public path (the estimators compose it), so it is tested
 directly: the batch iterators, the checks of what encoders and losses return,
@@ -11,15 +11,13 @@ import numpy as np
 import pytest
 import torch
 
+from sksiamese._callbacks import Diverged, KeepLastFinite, TransferScoring
+from sksiamese._criteria import CallableCriterion
 from sksiamese._net import (
     Batches,
-    CallableCriterion,
-    Diverged,
-    KeepLastFinite,
     ShardedBatches,
     SiameseNet,
     TensorData,
-    TransferScoring,
     check_embedding_output,
     check_loss_output,
     resolve_device,

@@ -324,6 +324,30 @@ def test_pair_distances_from_real_pair_classifier():
     assert_array_equal(predicted_same, clf.predict(pairs) == 1)
 
 
+def test_pair_distances_from_pair_classifier_with_pos_label_first():
+    # With labels ("match", "mismatch") and pos_label="match", "same" is the
+    # first class: the display still draws the embeddings' distances, the
+    # same as for the classifier fitted on 1 for "same", 0 otherwise.
+    from sksiamese import SiamesePairClassifier
+
+    rng = np.random.default_rng(0)
+    left = rng.normal(size=(200, 4))
+    same = rng.integers(0, 2, size=200)
+    right = np.where(same[:, None] == 1, left, rng.normal(size=(200, 4)))
+    pairs = np.stack([left, right + 0.05 * rng.normal(size=(200, 4))], axis=1)
+    labels = np.where(same == 1, "match", "mismatch")
+    named = SiamesePairClassifier(max_epochs=3, random_state=0, pos_label="match")
+    named.fit(pairs, labels)
+    coded = SiamesePairClassifier(max_epochs=3, random_state=0).fit(pairs, same)
+    disp = PairDistanceDisplay.from_estimator(named, pairs, same)
+    reference = PairDistanceDisplay.from_estimator(coded, pairs, same)
+    assert_allclose(disp.distances, reference.distances, rtol=1e-6, atol=1e-6)
+    assert (disp.distances >= 0).all()
+    assert disp.threshold == pytest.approx(-named.threshold_)
+    predicted_same = disp.distances <= disp.threshold
+    assert_array_equal(predicted_same, named.predict(pairs) == "match")
+
+
 def test_pair_distances_errors():
     with pytest.raises(
         ValueError,
