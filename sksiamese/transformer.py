@@ -76,6 +76,9 @@ AUTO_BATCH_SIZE_MLP = 64
 # identity in a mirror, characters (about 0.3 on Omniglot) and digits (about
 # 0.5) do not.
 AUTO_MIRROR_AGREEMENT = 0.8
+# normalize="auto" needs this many dimensions: on the unit circle a 2-D
+# embedding (for a plot) keeps only one.
+AUTO_NORMALIZE_MIN_WIDTH = 3
 # margin="auto": on the unit sphere (distances in [0, 2]) and otherwise.
 AUTO_MARGIN_NORMALIZED = 0.2
 AUTO_MARGIN = 0.5
@@ -531,7 +534,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def _normalizes(self):
         """Whether the embeddings are projected onto the unit sphere."""
         if self.normalize == "auto":
-            return _is_mlp(self.encoder)
+            # On the unit circle a 2-D embedding keeps one dimension.
+            return (_is_mlp(self.encoder)
+                    and self.n_components >= AUTO_NORMALIZE_MIN_WIDTH)
         return self.normalize
 
     def _lr_schedule(self):
@@ -669,8 +674,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         if self.normalize == "auto":
             choices["normalize"] = (
                 "True: the built-in MLP's embeddings lie on the unit sphere"
-                if mlp else "False: only the built-in MLP's embeddings are "
-                "normalised by default")
+                if self._normalizes() else "False: only the built-in MLP's "
+                f"embeddings of {AUTO_NORMALIZE_MIN_WIDTH} or more dimensions "
+                "are normalised by default")
         self.batch_size_ = int(batch)
         self.n_epochs_ = int(epochs)
         self.augment_ = augment

@@ -986,6 +986,12 @@ def test_auto_normalize_and_schedule_are_the_mlps(digits):
     assert not isinstance(plain.net_.module_, NormalizedEncoder)
     assert {"normalize", "lr_schedule"}.isdisjoint(plain.auto_choices_)
     assert plain.net_.criterion_.margin == 0.5
+    # A 2-D embedding (for a plot) stays off the unit circle.
+    flat2 = SiameseTransformer(n_components=2, max_epochs=1, random_state=0,
+                               encoder_params={"hidden_layer_sizes": (8,)}).fit(X, y)
+    assert not isinstance(flat2.net_.module_, NormalizedEncoder)
+    assert flat2.auto_choices_["normalize"].startswith("False: only the built-in MLP's "
+                                                       "embeddings of 3 or more")
     # The CNN keeps unnormalised embeddings at a constant rate.
     images, labels = _tiny_images(4, 6)
     cnn = SiameseTransformer(encoder="cnn", encoder_params={"channels": (4,)},
