@@ -137,9 +137,9 @@ def mirror_agreement(images, labels, *, max_images=2000, random_state=None):
     """
     images = np.asarray(images)
     labels = np.asarray(labels)
-    counts = np.unique(labels, return_counts=True)[1]
+    classes, counts = np.unique(labels, return_counts=True)
     # Only images with another of their class can be recognised.
-    keep = np.isin(labels, np.unique(labels)[counts >= 2])
+    keep = np.isin(labels, classes[counts >= 2])
     rows = np.flatnonzero(keep)
     if len(rows) > max_images:
         rows = np.sort(check_random_state(random_state).choice(

@@ -163,9 +163,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         anchors, negatives)``), which go to a brought loss as
         ``loss(embeddings, labels, indices_tuple)``; the built-in losses do
         not take indices, so a miner object needs a brought loss. It is
-        copied at each ``fit``. The defaults (batch-hard triplets, margin
-        0.5, euclidean distance, 64 dimensions; a 64-channel CNN and a
-        512-unit MLP, normalised and annealed) were chosen by their one-shot
+        copied at each ``fit``. The defaults (batch-hard triplets, euclidean
+        distance, 64 dimensions; a 64-channel CNN with margin 0.5 and a
+        512-unit MLP, normalised, annealed, margin 0.2) were chosen by their one-shot
         accuracy on classes held out of training, on three tasks (Omniglot,
         digits, generated classes): see ``benchmarks/TRANSFER_RESULTS.md``.
     distance : {"euclidean", "cosine"}, default="euclidean"
@@ -579,14 +579,17 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             return self.batch_size_
         return AUTO_BATCH_SIZE if self.batch_size == "auto" else self.batch_size
 
-    def _plan(self, X_t, y_t, partial=False):
+    def _plan(self, X_t, y_t, partial=False, kept=None):
         """Resolve the ``"auto"`` settings for the training data; record them.
 
         ``X_t``, ``y_t``: the training tensors (after held-out classes);
-        ``partial``: for ``partial_fit``. Sets ``batch_size_``, ``n_epochs_``,
-        ``augment_``, ``lr_schedule_`` and ``auto_choices_`` (why each
-        ``"auto"`` came out as it did).
+        ``partial``: for ``partial_fit``; ``kept``: the earlier plan's
+        choices that ``partial_fit`` keeps (``_auto_plan``), not planned
+        anew. Sets ``batch_size_``, ``n_epochs_``, ``augment_``,
+        ``lr_schedule_`` and ``auto_choices_`` (why each ``"auto"`` came out
+        as it did).
         """
+        kept = kept or {}
         n_rows = len(X_t)
         choices = {}
         k = self.samples_per_class
@@ -604,7 +607,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 f"quarter of the {n_rows} training rows where that is fewer")
         augment = self._fixed_augment()
         images = len(self.sample_shape_) in (2, 3)
-        if self.augment == "auto":
+        if self.augment == "auto" and "augment" in kept:
+            augment = kept["augment"][1]  # the mirror test need not run again
+        elif self.augment == "auto":
             augment, why = None, None
             if not _is_cnn(self.encoder):
                 why = ("not taken: only the built-in encoder='cnn' is known to "
@@ -624,7 +629,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                        f"{'kept' if hflip else 'did not keep'} their class "
                        f"(nearest-neighbour accuracy {mirrored:.2f} mirrored, "
                        f"{plain:.2f} as they are: "
-                       + ("chance level, so no flips" if agreement != agreement
+                       + ("chance level, so no flips" if math.isnan(agreement)
                           else f"{agreement:.2f} of it above chance") + ", "
                        f"flips {'from' if hflip else 'below'} "
                        f"{AUTO_MIRROR_AGREEMENT})")
@@ -682,6 +687,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self.augment_ = augment
         self.lr_schedule_ = schedule
         self.auto_choices_ = choices
+        for name, (attribute, value, why) in kept.items():
+            setattr(self, attribute, value)
+            choices[name] = why
 
     def _auto_plan(self):
         """``{param: (attribute, value, why)}`` of the "auto" settings planned."""
@@ -834,10 +842,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         # (batch size, schedule), and takes values set by hand as they are.
         kept = (self._auto_plan() if epochs is not None and keep
                 and "n_epochs_" in vars(self) else {})
-        self._plan(X_t, y_t, partial=epochs is not None)
-        for name, (attribute, value, why) in kept.items():
-            setattr(self, attribute, value)
-            self.auto_choices_[name] = why
+        self._plan(X_t, y_t, partial=epochs is not None, kept=kept)
         self._fit_net(X_t, y_t, epochs=epochs, keep=keep, valid=valid)
         self.classes_ = classes
         self.best_epoch_ = None
@@ -874,11 +879,14 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
 def _is_mlp(encoder):
     """Whether ``encoder`` is the package's MLP (name, class or instance)."""
-    cls = _encoder_class(encoder)
-    return isinstance(cls, type) and issubclass(cls, MLPEncoder)
+    return _is_a(encoder, MLPEncoder)
 
 
 def _is_cnn(encoder):
     """Whether ``encoder`` is the package's image encoder (name, class or instance)."""
+    return _is_a(encoder, CNNEncoder)
+
+
+def _is_a(encoder, kind):
     cls = _encoder_class(encoder)
-    return isinstance(cls, type) and issubclass(cls, CNNEncoder)
+    return isinstance(cls, type) and issubclass(cls, kind)
