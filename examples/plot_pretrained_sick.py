@@ -69,20 +69,14 @@ print(f"{encoder.model}: hidden size {encoder.hidden_size}")
 # scores (1 to 5), onto which ``predict`` maps the cosine. The fine-tuned
 # regressor starts from the same pretrained weights (the estimator copies
 # the encoder; ``encoder`` itself is left as it is).
-recipe = {"n_components": 384, "similarity": "cosine"}
 rows = np.random.RandomState(0).permutation(len(train.relatedness))[:1000]
 pairs, scores = train.data[rows], train.relatedness[rows]
 
-zero_shot = SiamesePairRegressor(encoder, max_epochs=0, **recipe).fit(pairs, scores)
-tuned = SiamesePairRegressor(
-    encoder,
-    optimizer="adamw",
-    lr=2e-5,
-    batch_size=16,
-    max_epochs=1,
-    random_state=0,
-    **recipe,
-)
+zero_shot = SiamesePairRegressor(encoder, max_epochs=0).fit(pairs, scores)
+# Left to "auto", the settings are the encoder's fine-tuning recipe
+# (``encoder.training_defaults``): cosine similarity, AdamW at 2e-5,
+# batches of 16 pairs, one epoch, the model's 384 dimensions.
+tuned = SiamesePairRegressor(encoder, random_state=0)
 start = time.perf_counter()
 tuned.fit(pairs, scores)
 print(f"fine-tuned on {len(scores)} pairs in {time.perf_counter() - start:.0f} s")

@@ -12,8 +12,11 @@ samples become module inputs, which module and which criterion.
 
 import contextlib
 import copy
+import functools
+import inspect
 import threading
 from abc import ABCMeta, abstractmethod
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,16 +24,24 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from skorch.callbacks import Callback, EarlyStopping
 from skorch.helper import predefined_split
 from skorch.utils import noop
 
 from . import _distances
-from ._callbacks import Diverged, TransferScoring, default_callbacks
+from ._callbacks import CosineSchedule, Diverged, default_callbacks
 from ._checks import encoder_failure, try_training_batch
 from ._criteria import own_parameters
-from ._finetune import check_trainable
+from ._finetune import (
+    ENCODER_INITS,
+    check_encoder_init,
+    check_freeze,
+    check_lr_groups,
+    check_trainable,
+    check_zero_epochs,
+    warn_width,
+)
 from ._net import (
     OPTIMIZERS,
     AcceleratedSiameseNet,
@@ -40,6 +51,7 @@ from ._net import (
     resolve_device,
 )
 from ._warnings import warn
+from .augment import RandomAffine
 from .encoders import ENCODERS
 
 # Rows embedded per forward call at inference: large batches keep the per-call
@@ -162,6 +174,35 @@ def check_callbacks(callbacks):
             )
 
 
+def named_callbacks(callbacks):
+    """``[(name, callback)]`` of a ``callbacks`` list, named as skorch names them.
+
+    A ``(name, callback)`` pair keeps its name; a bare callback is named by
+    its class, as skorch does (``EarlyStopping``).
+    """
+    named = []
+    for item in callbacks or []:
+        if isinstance(item, (tuple, list)):
+            named.append((item[0], item[1]))
+        else:
+            cls = item if isinstance(item, type) else type(item)
+            named.append((cls.__name__, item))
+    return named
+
+
+def monitored(callback):
+    """The history key a callback watches (``monitor``), or None."""
+    if isinstance(callback, type):
+        try:
+            param = inspect.signature(callback).parameters.get("monitor")
+        except (TypeError, ValueError):
+            return None
+        monitor = None if param is None else param.default
+    else:
+        monitor = getattr(callback, "monitor", None)
+    return monitor if isinstance(monitor, str) else None
+
+
 def net_device(net):
     """Where ``net``'s module lives: its ``device``, or its accelerator's."""
     if net.device is None and hasattr(net, "accelerator"):
@@ -218,6 +259,72 @@ def embed(module, X, device):
     return out
 
 
+def is_auto(value):
+    """Whether a parameter is left to ``"auto"``."""
+    return isinstance(value, str) and value == "auto"
+
+
+def encoder_recipe(encoder):
+    """The training settings ``encoder`` declares for itself, or ``{}``.
+
+    An encoder class (or instance) may hold ``training_defaults``, a dict of
+    estimator parameters (``optimizer``, ``lr``, ``batch_size``,
+    ``max_epochs``, ``similarity``) that its weights are meant to be trained
+    with: ``PretrainedTextEncoder`` holds the sentence-transformers
+    fine-tuning recipe. An estimator's parameter left to ``"auto"`` takes
+    the encoder's value where it declares one. Built-in names hold none.
+    """
+    if isinstance(encoder, str):
+        encoder = ENCODERS.get(encoder)
+    return dict(getattr(encoder, "training_defaults", None) or {})
+
+
+@dataclass
+class Training:
+    """What a subclass hands the base's ``fit``: the tensors and held-out data.
+
+    ``inputs``: the module's training input (a tensor, or a ``(left, right)``
+    pair of tensors); ``targets``: the criterion's targets; ``valid``: a
+    ``TensorData`` scored after each epoch, or None; ``seed``: the seed the
+    net is built with, where the subclass drew it already (None: drawn by
+    the base); ``info``: whatever the subclass's after-training steps need.
+    """
+
+    inputs: object
+    targets: torch.Tensor
+    valid: object = None
+    seed: int = None
+    info: dict = field(default_factory=dict)
+
+
+def seeded_augment(augment, seed):
+    """``augment`` for the net: a ``RandomAffine`` draws from its own seeded stream.
+
+    Its own stream (``seed + 1``): the batches stay those of a fit without
+    augmentation.
+    """
+    if isinstance(augment, RandomAffine):
+        return functools.partial(
+            augment, generator=torch.Generator().manual_seed(seed + 1))
+    return augment
+
+
+def check_images(param, augment, shapes):
+    """Raise where an image distortion meets samples that are not images.
+
+    ``param``: the ``augment`` parameter as set, which the message names;
+    ``augment``: what it resolved to.
+    """
+    bad = [shape for shape in shapes if len(shape) not in (2, 3)]
+    if isinstance(augment, RandomAffine) and bad:
+        raise ValueError(
+            f"augment={param!r} distorts images, but the samples have shape "
+            f"{bad[0]}; it needs images of shape (height, width) or (channels, "
+            "height, width) (set input_shape for flat rows), or pass "
+            "augment=None."
+        )
+
+
 def _same_value(a, b):
     if a is b:
         return True
@@ -241,28 +348,128 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
     _parameter_constraints = {
         "encoder": [StrOptions(set(ENCODERS)), torch.nn.Module, type],
         "encoder_params": [dict, None],
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "margin": [Interval(Real, 0, None, closed="neither")],
-        "distance": [StrOptions({"euclidean", "cosine"})],
-        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "n_components": [Interval(Integral, 1, None, closed="left"),
+                         StrOptions({"auto"})],
+        "optimizer": [StrOptions({*OPTIMIZERS, "auto"}), type],
+        "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "batch_size": [Interval(Integral, 2, None, closed="left"),
+                       StrOptions({"auto"})],
         # 0: no training, the encoder as given (a pretrained one, zero-shot).
-        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "max_epochs": [Interval(Integral, 0, None, closed="left"),
+                       StrOptions({"auto"})],
         "device": [str, torch.device],
         "callbacks": [list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "accelerator": [HasMethods(["prepare", "backward", "autocast"]), None],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "lr_schedule": [StrOptions({"cosine"}), None],
+        "encoder_init": [StrOptions(set(ENCODER_INITS))],
+        "freeze": [tuple, None],
+        "lr_groups": [dict, None],
     }
 
     _balanced = True
     _ARCHITECTURE = ()
     _FITTED_ATTRIBUTES = ()
+    # What "auto" means for a setting whose encoder declares no recipe of
+    # its own (see encoder_recipe); subclasses add or override entries.
+    _AUTO_SETTINGS = {"optimizer": "adam", "lr": 1e-3}
+
+    def _setting(self, name):
+        """The value training uses for parameter ``name``: as set, or what "auto" means.
+
+        Resolved from the parameters alone (``load_model`` builds a net with
+        no data): the encoder's own recipe where it declares one, else the
+        estimator's ``_AUTO_SETTINGS``. ``n_components="auto"`` is the
+        width an encoder instance declares (``embedding_width``), else the
+        estimator's default width.
+        """
+        value = getattr(self, name)
+        if not is_auto(value):
+            return value
+        if name == "n_components":
+            width = getattr(self.encoder, "embedding_width", None)
+            if (isinstance(self.encoder, torch.nn.Module)
+                    and isinstance(width, Integral)):
+                return int(width)
+            return self._AUTO_SETTINGS[name]
+        return encoder_recipe(self.encoder).get(name, self._AUTO_SETTINGS[name])
 
     def _validate_params(self):
         super()._validate_params()
-        check_rates(self.lr, getattr(self, "lr_groups", None))
+        check_rates(self.lr, self.lr_groups)
         check_callbacks(self.callbacks)
+        self._check_monitors()
+
+    # What validation_fraction holds out, for messages.
+    _HELD_OUT = "samples"
+
+    def _check_monitors(self):
+        """Raise where a callback watches a held-out score that fit never records.
+
+        skorch's ``EarlyStopping``, ``Checkpoint`` and
+        ``LRScheduler("ReduceLROnPlateau")`` monitor ``valid_loss`` by
+        default; without held-out data it is never recorded, and skorch
+        would fail with a ``KeyError`` after a whole epoch.
+        """
+        if self.validation_fraction:
+            return
+        for name, callback in named_callbacks(self.callbacks):
+            monitor = monitored(callback)
+            if monitor is not None and monitor.startswith("valid_"):
+                raise ValueError(
+                    f"callbacks: {name} monitors {monitor!r}, a score of held-out "
+                    f"data, but {type(self).__name__} holds nothing out "
+                    f"(validation_fraction={self.validation_fraction!r}), so "
+                    f"{monitor!r} is never recorded. Set validation_fraction "
+                    f"(for example 0.2: a fifth of the {self._HELD_OUT}, scored "
+                    "after every epoch), or monitor a training score such as "
+                    "'train_loss'."
+                )
+
+    def set_params(self, **params):
+        """Set the parameters; ``callbacks__<name>__<param>`` reaches a callback.
+
+        As in skorch: ``callbacks=[("es", EarlyStopping())]`` with
+        ``set_params(callbacks__es__patience=3)`` sets that callback's
+        ``patience``, so that grid searches reach callback settings. A bare
+        callback is named by its class (``callbacks__EarlyStopping__...``).
+        """
+        routed = {k: v for k, v in params.items() if k.startswith("callbacks__")}
+        if routed:
+            named = named_callbacks(params.get("callbacks", self.callbacks))
+            names = [name for name, _ in named]
+            settings = {}
+            for key, value in routed.items():
+                name, _, param = key[len("callbacks__"):].partition("__")
+                if names.count(name) != 1 or not param:
+                    raise ValueError(
+                        f"{key}: callbacks__<name>__<param> sets a parameter of "
+                        f"the callback named <name>; the callbacks are named "
+                        f"{names} (a bare callback by its class; give "
+                        "(name, callback) pairs to name them)."
+                        if names.count(name) != 1 else
+                        f"{key} names no parameter: use callbacks__{name}__<param>."
+                    )
+                callback = dict(named)[name]
+                if isinstance(callback, type) or param not in callback.get_params():
+                    raise ValueError(
+                        f"{key}: the callback {name} "
+                        + ("is a class: pass an instance to set its parameters."
+                           if isinstance(callback, type) else
+                           f"has no parameter {param!r}; it has "
+                           f"{sorted(callback.get_params())}.")
+                    )
+                settings.setdefault(name, {})[param] = value
+            rest = {k: v for k, v in params.items() if k not in routed}
+            super().set_params(**rest)
+            for name, values in settings.items():
+                dict(named)[name].set_params(**values)
+            return self
+        return super().set_params(**params)
 
     # -- what subclasses provide -------------------------------------------
     @abstractmethod
@@ -279,27 +486,112 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
 
     def _epochs(self):
         """Epochs of one ``fit`` (``max_epochs``, or what it resolved to)."""
-        return self.max_epochs
+        return self._setting("max_epochs")
 
     def _rows_per_batch(self):
         """Rows per training batch (``batch_size``, or what it resolved to)."""
-        return self.batch_size
+        return self._setting("batch_size")
 
     def _samples_per_class(self):
-        return getattr(self, "samples_per_class", None)
+        """Rows of one class kept together in a batch (None: shuffled rows)."""
+        return None
 
     def _collapse_scale(self):
         return self.margin
 
+    def _collapse_distance(self):
+        """The distance the collapse check measures the spread in."""
+        return "euclidean"
+
+    def _monitor(self):
+        """``(history key, lower_is_better)`` that early stopping watches."""
+        return "valid_loss", True
+
+    def _check_settings(self):
+        """Raise (or warn) on settings that only this estimator can judge."""
+
+    @abstractmethod
+    def _training_data(self, X, y, reset):
+        """Validate ``X``, ``y`` and make them tensors: a :class:`Training`.
+
+        ``reset``: a new model (False: a continued fit, whose samples must
+        be shaped as before). Sets the fitted shapes the module is built
+        from.
+        """
+
+    def _before_training(self, data, keep, partial):
+        """Learn what training needs from the data (the "auto" plan)."""
+
+    def _learn_width(self, module, data):
+        """Set ``n_components_`` from the module built, before training.
+
+        The built-in encoders embed into ``n_components``; an encoder
+        instance into its own width, which a warning reports where it is
+        not the ``n_components`` set.
+        """
+        X = data.inputs
+        self.n_components_ = int(embed(module, X[:1], None).shape[1])
+        warn_width(self, "encoder", self.n_components_)
+
+    def _after_training(self, data):
+        """Learn what prediction needs once the network is trained."""
+
+    # -- the lifecycle -------------------------------------------------------
+    def fit(self, X, y):
+        """Train the network on ``X`` and ``y``; see the subclass's ``fit``."""
+        return self._fit(X, y, partial=False)
+
+    def _fit(self, X, y, partial):
+        """The whole order of ``fit`` and ``partial_fit``, for every estimator.
+
+        Check the parameters (before anything changes), validate the data,
+        plan, build or continue the net, train it, learn what prediction
+        needs; a failure anywhere leaves the estimator exactly as it was.
+        ``partial``: one epoch, continuing the fitted network if there is
+        one (``partial_fit``); otherwise ``max_epochs``, continuing only
+        with ``warm_start``.
+        """
+        self._validate_params()
+        self._check_settings()
+        check_encoder_init(self)
+        if not partial:  # partial_fit trains one epoch whatever max_epochs
+            check_zero_epochs(self)
+        check_freeze(self.freeze)
+        check_lr_groups(self.lr_groups)
+        keep = (partial or self.warm_start) and hasattr(self, "net_")
+        with self._unchanged_on_error():
+            data = self._training_data(X, y, reset=not keep)
+            self._before_training(data, keep=keep, partial=partial)
+            self._fit_net(data, epochs=1 if partial else None, keep=keep)
+            self._learn_best_epoch(data)
+            self._after_training(data)
+        return self
+
+    def _learn_best_epoch(self, data):
+        """``best_epoch_``: the epoch whose held-out score was best (None: none)."""
+        self.best_epoch_ = None
+        key, lower = self._monitor()
+        if data.valid is not None and len(self.history_) and all(
+                key in row for row in self.history_):
+            scores = np.asarray(self.history_[:, key], dtype=float)
+            best = np.argmin(scores) if lower else np.argmax(scores)
+            self.best_epoch_ = int(best) + 1
+
     # -- the net -------------------------------------------------------------
     def _augmentation(self, seed):
         """The ``augment`` callable of the net (None: no augmentation)."""
+        return seeded_augment(self._augment(), seed)
+
+    def _augment(self):
+        """The augmentation used (``augment``, or what it resolved to)."""
         return None
 
     def _valid_scoring(self, valid, seed):
-        """``(name, callback)`` that scores the held-out data after each epoch."""
-        return "transfer_scoring", TransferScoring(valid, distance=self.distance,
-                                                   seed=seed)
+        """``(name, callback)`` that scores the held-out data after each epoch.
+
+        None: only the held-out loss (``valid_loss``) is recorded.
+        """
+        return None
 
     def _scores_valid_loss(self, criterion):
         """Whether the held-out data's loss means something for ``criterion``.
@@ -334,10 +626,13 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         own = []
         verbose = bool(self.verbose)
         if valid is not None:
-            own.append(self._valid_scoring(valid, seed))
-            if getattr(self, "early_stopping", False):
+            scoring = self._valid_scoring(valid, seed)
+            if scoring is not None:
+                own.append(scoring)
+            if self.early_stopping:
+                monitor, lower = self._monitor()
                 own.append(("early_stopping", EarlyStopping(
-                    monitor="valid_precision_at_1", lower_is_better=False,
+                    monitor=monitor, lower_is_better=lower,
                     patience=self.n_iter_no_change, threshold=0.0,
                     threshold_mode="abs", load_best=True,
                     sink=print if verbose else noop)))
@@ -347,7 +642,13 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         return own
 
     def _lr_schedule(self):
-        """The learning-rate schedule callback of the net (None: constant ``lr``)."""
+        """The learning-rate schedule callback of the net (None: constant ``lr``).
+
+        ``"cosine"`` anneals from ``lr`` to 0 over ``max_epochs``; a continued
+        fit goes on where the schedule stopped.
+        """
+        if self.lr_schedule == "cosine":
+            return CosineSchedule(self._setting("lr"), self._epochs())
         return None
 
     def _new_net(self, module, criterion, seed, generator=None, valid=None):
@@ -358,8 +659,8 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         places the module. ``valid`` (a ``TensorData`` of held-out classes)
         is scored after each epoch.
         """
-        opt_cls, opt_kwargs = optimizer_spec(self.optimizer)
-        accelerator = getattr(self, "accelerator", None)
+        opt_cls, opt_kwargs = optimizer_spec(self._setting("optimizer"))
+        accelerator = self.accelerator
         net_class, placement = SiameseNet, {"device": resolve_device(self.device)}
         if accelerator is not None:
             net_class = AcceleratedSiameseNet
@@ -383,7 +684,7 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
             module=module,
             criterion=criterion,
             optimizer=opt_cls,
-            lr=self.lr,
+            lr=self._setting("lr"),
             max_epochs=self._epochs(),
             batch_size=self._rows_per_batch(),
             train_split=split,
@@ -398,16 +699,24 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
             **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
         )
 
-    def _initialize_net(self, seed=None):
-        """An initialised, untrained net built from the parameters and fitted shapes.
+    def _assemble_net(self, seed, valid=None, module_device=None):
+        """The net the parameters and fitted shapes describe, untrained.
 
         The one way a net is assembled: ``fit`` trains it, ``load_model``
-        loads weights into it.
+        loads weights into it (building the module on ``module_device``,
+        for example ``"meta"``, which allocates nothing), and
+        ``_initialize_net`` initialises it. Not initialised.
         """
-        seed = draw_seed(self.random_state) if seed is None else seed
-        with seeded(seed, "cpu"):
+        place = (contextlib.nullcontext() if module_device is None
+                 else torch.device(module_device))
+        with seeded(seed, "cpu"), place:
             module = self._build_module()
-        net = self._new_net(module, self._build_criterion(), seed)
+        return self._new_net(module, self._build_criterion(), seed, valid=valid)
+
+    def _initialize_net(self, seed=None):
+        """An initialised, untrained net built from the parameters and fitted shapes."""
+        seed = draw_seed(self.random_state) if seed is None else seed
+        net = self._assemble_net(seed)
         with seeded(seed, "cpu"):
             net.initialize()
         return net
@@ -460,22 +769,22 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         _keeper(net).start_scale_ = getattr(_keeper(old), "start_scale_", None)
         return net, seed
 
-    def _fit_net(self, inputs, targets, *, epochs=None, keep=False, module=None,
-                 seed=None, valid=None):
+    def _fit_net(self, data, *, epochs=None, keep=False):
         """Build (or continue) the net and train it; set ``net_`` and ``history_``.
 
-        ``module`` (built under ``seed``) is one the caller has already
-        built and checked. Returns ``True`` if every epoch finished (see
-        ``_train``).
+        ``data`` is the subclass's :class:`Training`. Returns ``True`` if
+        every epoch finished (see ``_train``).
         """
+        inputs, targets, valid = data.inputs, data.targets, data.valid
         if keep:
             net, seed = self._continued_net(valid)
         else:
-            if module is None:
-                seed = draw_seed(self.random_state)
-                with seeded(seed, "cpu"):
-                    module = self._build_module()
-            net = self._new_net(module, self._build_criterion(), seed, valid=valid)
+            seed = draw_seed(self.random_state) if data.seed is None else data.seed
+            net = self._assemble_net(seed, valid=valid)
+            # A module may draw when first run (lazy layers): seeded, as its
+            # initialisation is.
+            with seeded(seed, "cpu"):
+                self._learn_width(net.module, data)
         check_trainable(net.module, net.criterion)
         start = len(net.history) if net.history is not None else 0
         finished = self._train(net, inputs, targets, seed, epochs)
@@ -524,8 +833,8 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
                 warn(
                     f"{name} stopped: training diverged ({exc.what} in epoch "
                     f"{exc.epoch}); {_kept(net)}. Try a smaller lr (now "
-                    f"{self.lr}), a smaller margin, another optimizer, or scaling "
-                    "the input features (for example StandardScaler).",
+                    f"{self._setting('lr')}), a smaller margin, another optimizer, "
+                    "or scaling the input features (for example StandardScaler).",
                     ConvergenceWarning,
                 )
                 return False
@@ -564,7 +873,7 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         steps = sum(row.get("train_batch_count", 0) for row in self.net_.history)
         tolerance = 1e-2 if steps >= _MIN_STEPS_FOR_COLLAPSE else 1e-6
         Z = embeddings.astype(np.float64)
-        if getattr(self, "distance", "euclidean") == "cosine":
+        if self._collapse_distance() == "cosine":
             Z = _distances.normalize_rows(Z)
         centre = np.broadcast_to(Z.mean(axis=0), Z.shape)
         spread = float(np.sqrt(np.mean(_distances.rowwise(Z, centre) ** 2)))
@@ -573,8 +882,9 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
                 f"{type(self).__name__}: the embeddings collapsed: {len(Z)} "
                 f"training samples lie within {spread:.2g} of one point (the "
                 f"margin is {scale:g}), so the embedding cannot tell classes "
-                f"apart. Likely causes: too high a learning rate (lr={self.lr}); "
-                "mining only the hardest pairs or triplets from the start (try "
+                "apart. Likely causes: too high a learning rate "
+                f"(lr={self._setting('lr')}); mining only the hardest pairs or "
+                "triplets from the start (try "
                 "miner='semi-hard' or 'all'); unnormalised embeddings (try "
                 "distance='cosine').",
                 ConvergenceWarning,

@@ -177,9 +177,12 @@ def check_trainable(module, criterion):
 
 
 def warn_width(est, name, width):
-    """Warn where ``n_components`` is not the width an encoder instance embeds into."""
+    """Warn where ``n_components`` is not the width an encoder instance embeds into.
+
+    ``n_components="auto"`` asks for the instance's own width: no warning.
+    """
     if isinstance(getattr(est, name, None), torch.nn.Module) and (
-            est.n_components != width):
+            est.n_components not in ("auto", width)):
         warn(
             f"{type(est).__name__}: n_components={est.n_components} is not used: "
             f"{name}={type(getattr(est, name)).__name__}(...) is an instance, "

@@ -189,7 +189,9 @@ class SiameseNet(NeuralNet):
     def infer(self, x, **fit_params):
         x = _to_device(x, self.batch_device)
         if self.augment is not None and self.module_.training:
-            x = self._augmented(x)
+            # A pair's two sides are distorted independently.
+            x = (tuple(self._augmented(side) for side in x)
+                 if isinstance(x, (tuple, list)) else self._augmented(x))
         if isinstance(x, (tuple, list)):
             return self.module_(*x, **fit_params)
         out = self.module_(x, **fit_params)

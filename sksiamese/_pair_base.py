@@ -8,14 +8,17 @@ loss and output.
 """
 
 import math
+from numbers import Integral, Real
 
+import numpy as np
 import torch
 from sklearn.utils import check_array
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from ._base import SiameseBase, embed
-from ._finetune import freeze, param_groups
+from ._base import SiameseBase, check_images, embed
+from ._finetune import freeze, param_groups, warn_width
 from ._net import check_embedding_output
 from ._validation import (
     check_samples,
@@ -25,9 +28,30 @@ from ._validation import (
     text_columns,
     validate_kwargs,
 )
-from .encoders import build_encoder, input_spec
+from .augment import RandomAffine
+from .encoders import NormalizedEncoder, build_encoder, input_spec
 
 SIDES = ("left", "right")
+
+# The parameters both pair estimators add to the base's.
+PAIR_CONSTRAINTS = {
+    "input_shape": [tuple, None],
+    "right_encoder": SiameseBase._parameter_constraints["encoder"] + [None],
+    "right_encoder_params": [dict, None],
+    "right_input_shape": [tuple, None],
+    "share_weights": ["boolean"],
+    "split": [Interval(Integral, 1, None, closed="left"), None],
+    "validation_fraction": [Interval(Real, 0, 1, closed="left"), None],
+    "normalize": ["boolean"],
+    "augment": [StrOptions({"affine"}), callable, None],
+}
+
+# The parameters that define a pair network, which a continued fit
+# (warm_start) cannot change.
+PAIR_ARCHITECTURE = ("encoder", "encoder_params", "input_shape", "right_encoder",
+                     "right_encoder_params", "right_input_shape",
+                     "share_weights", "split", "n_components", "normalize",
+                     "freeze")
 
 
 class PairNetwork(nn.Module):
@@ -63,6 +87,53 @@ class PairBase(SiameseBase):
     ``right_encoder_params``, ``right_input_shape``, ``share_weights``,
     ``split``, ``n_components``, ``encoder_init``, ``freeze``, ``lr_groups``).
     """
+
+    _AUTO_SETTINGS = {**SiameseBase._AUTO_SETTINGS, "n_components": 16,
+                      "batch_size": 128, "max_epochs": 20}
+    _balanced = False
+    _ARCHITECTURE = PAIR_ARCHITECTURE
+    _HELD_OUT = "pairs"
+
+    # -- the base's hooks ----------------------------------------------------
+    def _check_settings(self):
+        self._check_structure()
+        if self.early_stopping and not self.validation_fraction:
+            raise ValueError(
+                "early_stopping=True stops when the held-out pairs' loss stops "
+                "improving, which needs held-out pairs: set validation_fraction, "
+                "for example validation_fraction=0.1."
+            )
+
+    def _augment(self):
+        return RandomAffine() if self.augment == "affine" else self.augment
+
+    def _before_training(self, data, keep, partial):
+        check_images(self.augment, self._augment(), self.sample_shapes_)
+
+    def _learn_width(self, module, data):
+        self.n_components_ = self._tower_width(module, *data.inputs)
+        for name in ("encoder", "right_encoder"):
+            warn_width(self, name, self.n_components_)
+
+    def _holdout(self, strata, seed, labels=(0,)):
+        """Boolean mask of the pairs held out of training (None: none).
+
+        ``validation_fraction`` of the pairs of each of ``labels`` in
+        ``strata``, drawn with ``seed``; None where it is 0 or None, or a
+        label has fewer than two pairs (one must stay to train on).
+        """
+        if not self.validation_fraction:
+            return None
+        rng = np.random.RandomState(seed)
+        held = np.zeros(len(strata), dtype=bool)
+        for label in labels:
+            rows = np.flatnonzero(strata == label)
+            if len(rows) < 2:
+                return None
+            n_held = min(len(rows) - 1,
+                         max(1, round(self.validation_fraction * len(rows))))
+            held[rng.choice(rows, n_held, replace=False)] = True
+        return held
 
     def _side_spec(self, side):
         """``(encoder, encoder_params, input_shape)`` of one side."""
@@ -221,17 +292,22 @@ class PairBase(SiameseBase):
             towers.append(build_encoder(
                 encoder,
                 n_features=math.prod(shape),
-                n_components=self.n_components,
+                n_components=self._setting("n_components"),
                 input_shape=shape,
                 encoder_params=params,
                 reset=self.encoder_init == "reset",
             ))
         freeze([t for t in towers if t is not None], self.freeze)
+        if self.normalize:
+            towers = [None if t is None else NormalizedEncoder(t) for t in towers]
         return towers
 
     def _towers(self):
         """Where the module holds the encoders, as parameter-name prefixes."""
-        return ("left.",) if self.share_weights else ("left.", "right.")
+        towers = ("left.",) if self.share_weights else ("left.", "right.")
+        if self.normalize:  # each encoder inside its NormalizedEncoder
+            towers = tuple(f"{t}encoder." for t in towers)
+        return towers
 
     def _param_groups(self):
         return param_groups(self.lr_groups, self._towers())

@@ -1,28 +1,20 @@
 """SiamesePairRegressor: learn a graded similarity of pairs (relatedness scores)."""
 
-from numbers import Integral
 
 import numpy as np
 import torch
 from sklearn.base import RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import column_or_1d
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import SiameseBase, draw_seed, seeded
+from ._base import SiameseBase, Training, draw_seed
 from ._criteria import SimilarityMSE
 from ._distances import SIMILARITIES, similarity
-from ._finetune import (
-    ENCODER_INITS,
-    check_encoder_init,
-    check_freeze,
-    check_lr_groups,
-    check_lr_prefixes,
-    check_zero_epochs,
-    warn_width,
-)
-from ._pair_base import PairBase, PairNetwork
+from ._finetune import check_lr_prefixes
+from ._net import TensorData
+from ._pair_base import PAIR_CONSTRAINTS, PairBase, PairNetwork
 from ._warnings import warn
 
 __all__ = ["SiamesePairRegressor"]
@@ -70,21 +62,38 @@ class SiamesePairRegressor(RegressorMixin, PairBase):
     split : int, default=None
         For 2-D ``pairs`` only: the number of leading columns that hold the
         left sample.
-    n_components : int, default=16
-        Width of the embedding.
-    similarity : {"exp-l1", "cosine"}, default="exp-l1"
+    n_components : int or "auto", default="auto"
+        Width of the embedding. ``"auto"`` is the width an encoder instance
+        declares (``embedding_width``: a
+        :class:`~sksiamese.encoders.PretrainedTextEncoder`'s hidden size or
+        projection) or measures when it is run, and 16 for the built-in
+        encoders. The width used is ``n_components_``.
+    similarity : {"auto", "exp-l1", "cosine"}, default="auto"
         ``"exp-l1"``: ``exp(-|a - b|_1)``, in (0, 1]. ``"cosine"``: the
         cosine of the two embeddings, trained towards the scaled target (as
         sentence-BERT's cosine loss is) and clipped to [0, 1] by ``predict``.
-    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch.optim.Optimizer class, \
-            default="adam"
-        ``"sgd"`` uses momentum 0.9.
-    lr : float, default=1e-3
-        Learning rate.
-    batch_size : int, default=128
-        Pairs per training batch, drawn in a shuffled order.
-    max_epochs : int, default=20
-        Passes over the training pairs. 0 trains nothing and uses the
+        ``"auto"``: the encoder's recipe where it declares one
+        (``"cosine"`` for :class:`~sksiamese.encoders.PretrainedTextEncoder`,
+        whose embeddings were pretrained to be compared by their cosine),
+        else ``"exp-l1"``.
+    optimizer : {"auto", "adam", "adamw", "sgd", "rmsprop"} or \
+            torch.optim.Optimizer class, default="auto"
+        ``"sgd"`` uses momentum 0.9. ``"auto"``, here and for ``lr``,
+        ``batch_size`` and ``max_epochs``, is the recipe the encoder
+        declares for its weights where it has one (``training_defaults``;
+        :class:`~sksiamese.encoders.PretrainedTextEncoder`: the
+        sentence-transformers fine-tuning recipe, ``"adamw"`` at 2e-5,
+        batches of 16 pairs, 1 epoch), else the values below (from
+        ``encoder``; a different ``right_encoder``'s recipe is not used).
+        ``"adam"`` otherwise.
+    lr : float or "auto", default="auto"
+        Learning rate; ``"auto"``: the encoder's recipe, else 1e-3.
+    batch_size : int or "auto", default="auto"
+        Pairs per training batch, drawn in a shuffled order; ``"auto"``: the
+        encoder's recipe, else 128.
+    max_epochs : int or "auto", default="auto"
+        Passes over the training pairs (``"auto"``: the encoder's recipe,
+        else 20). 0 trains nothing and uses the
         encoder as given, zero-shot: only for a pretrained encoder (such as
         :class:`~sksiamese.encoders.PretrainedTextEncoder`) or a module
         instance with ``encoder_init="keep"``.
@@ -97,6 +106,47 @@ class SiamesePairRegressor(RegressorMixin, PairBase):
         generators are left as they were.
     verbose : int, default=0
         0 is silent; 1 prints skorch's per-epoch table; 2 adds a progress bar.
+    validation_fraction : float, default=None
+        Fraction of the pairs held out from training, drawn with
+        ``random_state``, whose loss is recorded after every epoch
+        (``valid_loss`` in ``history_``), so that ``early_stopping`` and
+        skorch's ``EarlyStopping`` or ``Checkpoint`` work. None (or 0)
+        trains on every pair.
+    normalize : bool, default=False
+        Project each tower's embeddings onto the unit sphere
+        (:class:`~sksiamese.encoders.NormalizedEncoder`), as
+        ``SiameseTransformer(normalize=True)`` does; distances then lie in
+        [0, 2], so a contrastive ``margin`` is on that scale. False by
+        default, unlike the transformer's "auto": the pair estimators'
+        defaults (margin 1.0, the ``exp-l1`` similarity) were chosen on
+        unnormalised embeddings.
+    augment : {"affine"}, callable or None, default=None
+        Random distortions of the training images of both sides, each side
+        distorted on its own, during ``fit`` only: ``"affine"`` is
+        :class:`~sksiamese.augment.RandomAffine` with its defaults (seeded by
+        ``random_state``), or any callable, as for
+        :class:`~sksiamese.SiameseTransformer`. None by default: the
+        transformer's "auto" rule was measured on classes of images, not
+        on pairs.
+    warm_start : bool, default=False
+        If True, ``fit`` on a fitted estimator continues training its network
+        from the current weights for ``max_epochs`` more epochs (the pairs
+        must be shaped as before) instead of starting anew.
+    accelerator : accelerate.Accelerator, default=None
+        Train through Hugging Face accelerate (skorch's ``AccelerateMixin``),
+        as :class:`~sksiamese.SiameseTransformer` does; the accelerator places
+        the network, so ``device`` is not used.
+    lr_schedule : {"cosine"} or None, default=None
+        ``"cosine"`` anneals the learning rate from ``lr`` to 0 over
+        ``max_epochs`` (a continued fit goes on where it stopped); None keeps
+        ``lr`` throughout. None by default, unlike the transformer's "auto":
+        the pair estimators' defaults were chosen at a constant rate.
+    early_stopping : bool, default=False
+        Stop when the held-out pairs' loss (``valid_loss``) has not improved
+        for ``n_iter_no_change`` epochs, and keep the weights of its best
+        epoch (``best_epoch_``). Needs ``validation_fraction``.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before ``early_stopping`` stops.
     encoder_init : {"reset", "keep"}, default="reset"
         For encoder module instances: re-initialise, or keep their weights.
     freeze : tuple of str, default=None
@@ -111,6 +161,9 @@ class SiamesePairRegressor(RegressorMixin, PairBase):
         ``right`` (None where weights are shared).
     history_ : skorch.History
         Per-epoch and per-batch training records.
+    best_epoch_ : int or None
+        The epoch with the lowest held-out loss (``valid_loss``), where pairs
+        were held out (``validation_fraction``); None otherwise.
     y_min_, y_max_ : float
         The smallest and largest targets seen in ``fit``: similarity 0 and 1.
     n_components_ : int
@@ -142,22 +195,14 @@ class SiamesePairRegressor(RegressorMixin, PairBase):
     (100,)
     """
 
+    _AUTO_SETTINGS = {**PairBase._AUTO_SETTINGS, "similarity": "exp-l1"}
+
     _parameter_constraints = {
-        **{k: v for k, v in SiameseBase._parameter_constraints.items()
-           if k not in ("margin", "distance")},
-        "input_shape": [tuple, None],
-        "right_encoder": SiameseBase._parameter_constraints["encoder"] + [None],
-        "right_encoder_params": [dict, None],
-        "right_input_shape": [tuple, None],
-        "share_weights": ["boolean"],
-        "split": [Interval(Integral, 1, None, closed="left"), None],
-        "similarity": [StrOptions(set(SIMILARITIES))],
-        "encoder_init": [StrOptions(set(ENCODER_INITS))],
-        "freeze": [tuple, None],
-        "lr_groups": [dict, None],
+        **SiameseBase._parameter_constraints,
+        **PAIR_CONSTRAINTS,
+        "similarity": [StrOptions({*SIMILARITIES, "auto"})],
     }
 
-    _balanced = False
     _FITTED_ATTRIBUTES = ("n_features_in_", "pair_shape_", "sample_shapes_",
                           "n_components_", "y_min_", "y_max_")
 
@@ -172,16 +217,24 @@ class SiamesePairRegressor(RegressorMixin, PairBase):
         right_input_shape=None,
         share_weights=True,
         split=None,
-        n_components=16,
-        similarity="exp-l1",
-        optimizer="adam",
-        lr=1e-3,
-        batch_size=128,
-        max_epochs=20,
+        n_components="auto",
+        similarity="auto",
+        optimizer="auto",
+        lr="auto",
+        batch_size="auto",
+        max_epochs="auto",
         device="cpu",
         callbacks=None,
         random_state=None,
         verbose=0,
+        validation_fraction=None,
+        normalize=False,
+        augment=None,
+        warm_start=False,
+        accelerator=None,
+        lr_schedule=None,
+        early_stopping=False,
+        n_iter_no_change=10,
         encoder_init="reset",
         freeze=None,
         lr_groups=None,
@@ -204,6 +257,14 @@ class SiamesePairRegressor(RegressorMixin, PairBase):
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
+        self.validation_fraction = validation_fraction
+        self.normalize = normalize
+        self.augment = augment
+        self.warm_start = warm_start
+        self.accelerator = accelerator
+        self.lr_schedule = lr_schedule
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
         self.encoder_init = encoder_init
         self.freeze = freeze
         self.lr_groups = lr_groups
@@ -228,7 +289,7 @@ class SiamesePairRegressor(RegressorMixin, PairBase):
         return module
 
     def _build_criterion(self):
-        return SimilarityMSE(self.similarity)
+        return SimilarityMSE(self._setting("similarity"))
 
     # -- fit -----------------------------------------------------------------
     def fit(self, pairs, y):
@@ -247,30 +308,25 @@ class SiamesePairRegressor(RegressorMixin, PairBase):
         self : SiamesePairRegressor
             The fitted regressor.
         """
-        self._validate_params()
-        self._check_structure()
-        check_encoder_init(self)
-        check_zero_epochs(self)
-        check_freeze(self.freeze)
-        check_lr_groups(self.lr_groups)
-        with self._unchanged_on_error():
-            return self._fit_checked(pairs, _check_targets(y))
+        return super().fit(pairs, y)
 
-    def _fit_checked(self, pairs, y):
-        left, right, y = self._validate_pairs(pairs, y, reset=True)
+    def _training_data(self, pairs, y, reset):
+        left, right, y = self._validate_pairs(pairs, _check_targets(y), reset=reset)
         y = np.asarray(y, dtype=np.float64)
-        self.y_min_, self.y_max_ = float(y.min()), float(y.max())
+        if reset:
+            # A continued fit keeps the scale its network was trained on.
+            self.y_min_, self.y_max_ = float(y.min()), float(y.max())
+        scaled = torch.from_numpy(
+            ((y - self.y_min_) / (self.y_max_ - self.y_min_)).astype(np.float32))
         seed = draw_seed(self.random_state)
-        with seeded(seed, "cpu"):
-            module = self._build_module()
-        self.n_components_ = self._tower_width(module, left, right)
-        for name in ("encoder", "right_encoder"):
-            warn_width(self, name, self.n_components_)
-        scaled = (y - self.y_min_) / (self.y_max_ - self.y_min_)
-        self._fit_net((left, right), torch.from_numpy(scaled.astype(np.float32)),
-                      module=module, seed=seed)
-        self._warn_if_constant(left, right)
-        return self
+        held = self._holdout(np.zeros(len(y)), seed)
+        if held is None:
+            return Training((left, right), scaled, seed=seed)
+        valid = TensorData((left[held], right[held]), scaled[held])
+        return Training((left[~held], right[~held]), scaled[~held], valid, seed=seed)
+
+    def _after_training(self, data):
+        self._warn_if_constant(*data.inputs)
 
     def _warn_if_constant(self, left, right):
         """Warn when every training pair gets (nearly) the same prediction."""
@@ -281,7 +337,7 @@ class SiamesePairRegressor(RegressorMixin, PairBase):
                 f"SiamesePairRegressor: the network collapsed: its similarity is "
                 f"{float(s[0]):.3g} for each of {len(s)} training pairs, so every "
                 f"pair gets the same prediction. Likely causes: too high a "
-                f"learning rate (lr={self.lr}); unscaled inputs (try "
+                f"learning rate (lr={self._setting('lr')}); unscaled inputs (try "
                 "StandardScaler).",
                 ConvergenceWarning,
             )
@@ -290,7 +346,7 @@ class SiamesePairRegressor(RegressorMixin, PairBase):
     def _similarity(self, left, right):
         za = torch.from_numpy(self._embed(left, "left")).double()
         zb = torch.from_numpy(self._embed(right, "right")).double()
-        return similarity(za, zb, self.similarity).clamp(0, 1).numpy()
+        return similarity(za, zb, self._setting("similarity")).clamp(0, 1).numpy()
 
     def predict(self, pairs):
         """Predict the target of each pair from the similarity of its sides.

@@ -1,7 +1,7 @@
 """SiamesePairClassifier: train on explicit pairs and verify "same or different"."""
 
 import copy
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -15,19 +15,17 @@ from skorch.callbacks import EpochScoring
 from torch import nn
 
 from . import _distances
-from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, draw_seed, seeded
+from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, Training, draw_seed
 from ._criteria import EmbeddingPairLoss
-from ._finetune import (
-    ENCODER_INITS,
-    check_encoder_init,
-    check_freeze,
-    check_lr_groups,
-    check_lr_prefixes,
-    check_zero_epochs,
-    warn_width,
-)
+from ._finetune import check_lr_prefixes
 from ._net import TensorData, evaluating
-from ._pair_base import SIDES, PairBase, PairNetwork
+from ._pair_base import (
+    PAIR_ARCHITECTURE,
+    PAIR_CONSTRAINTS,
+    SIDES,
+    PairBase,
+    PairNetwork,
+)
 from ._validation import (
     check_label_types,
 )
@@ -111,8 +109,12 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
         left sample; the other columns hold the right sample. None splits the
         columns in half (the left side gets the smaller half when their number
         is odd).
-    n_components : int, default=16
-        Width of the embedding.
+    n_components : int or "auto", default="auto"
+        Width of the embedding. ``"auto"`` is the width an encoder instance
+        declares (``embedding_width``: a
+        :class:`~sksiamese.encoders.PretrainedTextEncoder`'s hidden size or
+        projection) or measures when it is run, and 16 for the built-in
+        encoders. The width used is ``n_components_``.
     loss : {"contrastive", "bce"}, default="contrastive"
         ``"contrastive"``: :class:`~sksiamese.losses.PairContrastiveLoss` with
         ``margin`` and ``distance``; the similarity score is minus the
@@ -127,15 +129,24 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
         Margin of the contrastive loss.
     distance : {"euclidean", "cosine"}, default="euclidean"
         Distance between embeddings, for the contrastive loss.
-    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch.optim.Optimizer class, \
-            default="adam"
-        ``"sgd"`` uses momentum 0.9.
-    lr : float, default=1e-3
-        Learning rate.
-    batch_size : int, default=128
-        Pairs per training batch, drawn in a shuffled order.
-    max_epochs : int, default=20
-        Passes over the training pairs. 0 trains nothing and uses the
+    optimizer : {"auto", "adam", "adamw", "sgd", "rmsprop"} or \
+            torch.optim.Optimizer class, default="auto"
+        ``"sgd"`` uses momentum 0.9. ``"auto"``, here and for ``lr``,
+        ``batch_size`` and ``max_epochs``, is the recipe the encoder
+        declares for its weights where it has one (``training_defaults``;
+        :class:`~sksiamese.encoders.PretrainedTextEncoder`: the
+        sentence-transformers fine-tuning recipe, ``"adamw"`` at 2e-5,
+        batches of 16 pairs, 1 epoch), else the values below (from
+        ``encoder``; a different ``right_encoder``'s recipe is not used).
+        ``"adam"`` otherwise.
+    lr : float or "auto", default="auto"
+        Learning rate; ``"auto"``: the encoder's recipe, else 1e-3.
+    batch_size : int or "auto", default="auto"
+        Pairs per training batch, drawn in a shuffled order; ``"auto"``: the
+        encoder's recipe, else 128.
+    max_epochs : int or "auto", default="auto"
+        Passes over the training pairs (``"auto"``: the encoder's recipe,
+        else 20). 0 trains nothing and uses the
         encoder as given, zero-shot: only for a pretrained encoder (such as
         :class:`~sksiamese.encoders.PretrainedTextEncoder`) or a module
         instance with ``encoder_init="keep"``.
@@ -164,6 +175,41 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
         torch and numpy generators are left as they were.
     verbose : int, default=0
         0 is silent; 1 prints skorch's per-epoch table; 2 adds a progress bar.
+    normalize : bool, default=False
+        Project each tower's embeddings onto the unit sphere
+        (:class:`~sksiamese.encoders.NormalizedEncoder`), as
+        ``SiameseTransformer(normalize=True)`` does; distances then lie in
+        [0, 2], so a contrastive ``margin`` is on that scale. False by
+        default, unlike the transformer's "auto": the pair estimators'
+        defaults (margin 1.0, the ``exp-l1`` similarity) were chosen on
+        unnormalised embeddings.
+    augment : {"affine"}, callable or None, default=None
+        Random distortions of the training images of both sides, each side
+        distorted on its own, during ``fit`` only: ``"affine"`` is
+        :class:`~sksiamese.augment.RandomAffine` with its defaults (seeded by
+        ``random_state``), or any callable, as for
+        :class:`~sksiamese.SiameseTransformer`. None by default: the
+        transformer's "auto" rule was measured on classes of images, not
+        on pairs.
+    warm_start : bool, default=False
+        If True, ``fit`` on a fitted estimator continues training its network
+        from the current weights for ``max_epochs`` more epochs (the pairs
+        must be shaped as before) instead of starting anew.
+    accelerator : accelerate.Accelerator, default=None
+        Train through Hugging Face accelerate (skorch's ``AccelerateMixin``),
+        as :class:`~sksiamese.SiameseTransformer` does; the accelerator places
+        the network, so ``device`` is not used.
+    lr_schedule : {"cosine"} or None, default=None
+        ``"cosine"`` anneals the learning rate from ``lr`` to 0 over
+        ``max_epochs`` (a continued fit goes on where it stopped); None keeps
+        ``lr`` throughout. None by default, unlike the transformer's "auto":
+        the pair estimators' defaults were chosen at a constant rate.
+    early_stopping : bool, default=False
+        Stop when the held-out pairs' loss (``valid_loss``) has not improved
+        for ``n_iter_no_change`` epochs, and keep the weights of its best
+        epoch (``best_epoch_``). Needs ``validation_fraction``.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before ``early_stopping`` stops.
     encoder_init : {"reset", "keep"}, default="reset"
         For encoder module instances: re-initialise their copies from
         ``random_state``, or keep their weights to fine-tune them, as in
@@ -189,6 +235,9 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
         ``loss="bce"``, the ``head``.
     history_ : skorch.History
         Per-epoch and per-batch training records.
+    best_epoch_ : int or None
+        The epoch with the lowest held-out loss (``valid_loss``), where pairs
+        were held out (``validation_fraction``); None otherwise.
     classes_ : ndarray of shape (2,)
         The two labels of ``y``, sorted.
     pos_label_ : int, bool or str
@@ -267,12 +316,9 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
 
     _parameter_constraints = {
         **SiameseBase._parameter_constraints,
-        "input_shape": [tuple, None],
-        "right_encoder": SiameseBase._parameter_constraints["encoder"] + [None],
-        "right_encoder_params": [dict, None],
-        "right_input_shape": [tuple, None],
-        "share_weights": ["boolean"],
-        "split": [Interval(Integral, 1, None, closed="left"), None],
+        **PAIR_CONSTRAINTS,
+        "margin": [Interval(Real, 0, None, closed="neither")],
+        "distance": [StrOptions({"euclidean", "cosine"})],
         "loss": [StrOptions({"contrastive", "bce"}), callable],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "threshold_strategy": [
@@ -280,12 +326,9 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
             Interval(Real, 0, 1, closed="neither"),
         ],
         "pos_label": [Real, str, "boolean", None],
-        "encoder_init": [StrOptions(set(ENCODER_INITS))],
-        "freeze": [tuple, None],
-        "lr_groups": [dict, None],
     }
 
-    _balanced = False
+    _ARCHITECTURE = (*PAIR_ARCHITECTURE, "loss")
     _FITTED_ATTRIBUTES = ("classes_", "n_features_in_", "pair_shape_",
                           "sample_shapes_", "n_components_", "threshold_",
                           "proba_slope_", "pos_label_")
@@ -301,14 +344,14 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
         right_input_shape=None,
         share_weights=True,
         split=None,
-        n_components=16,
+        n_components="auto",
         loss="contrastive",
         margin=1.0,
         distance="euclidean",
-        optimizer="adam",
-        lr=1e-3,
-        batch_size=128,
-        max_epochs=20,
+        optimizer="auto",
+        lr="auto",
+        batch_size="auto",
+        max_epochs="auto",
         validation_fraction=0.1,
         threshold_strategy="accuracy",
         pos_label=None,
@@ -316,6 +359,13 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
         callbacks=None,
         random_state=None,
         verbose=0,
+        normalize=False,
+        augment=None,
+        warm_start=False,
+        accelerator=None,
+        lr_schedule=None,
+        early_stopping=False,
+        n_iter_no_change=10,
         encoder_init="reset",
         freeze=None,
         lr_groups=None,
@@ -343,6 +393,13 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
+        self.normalize = normalize
+        self.augment = augment
+        self.warm_start = warm_start
+        self.accelerator = accelerator
+        self.lr_schedule = lr_schedule
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
         self.encoder_init = encoder_init
         self.freeze = freeze
         self.lr_groups = lr_groups
@@ -402,6 +459,7 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
             )
         self.pos_label_ = positive
         return classes, (y == positive).astype(np.float32)
+
     # -- fit -----------------------------------------------------------------
     def _check_loss(self):
         if not isinstance(self.loss, str):
@@ -416,9 +474,11 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
                 "use one of the pair losses here."
             )
 
-
     def _collapse_scale(self):
         return self.margin
+
+    def _collapse_distance(self):
+        return self.distance
 
     def _valid_scoring(self, valid, seed):
         return "valid_accuracy", EpochScoring(
@@ -426,7 +486,8 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
             lower_is_better=False, name="valid_accuracy", use_caching=False)
 
     def _build_module(self):
-        head = nn.Linear(self.n_components, 1) if self.loss == "bce" else None
+        head = (nn.Linear(self._setting("n_components"), 1) if self.loss == "bce"
+                else None)
         module = PairNetwork(*self._build_towers(), head)
         check_lr_prefixes(module, self.lr_groups, self._towers())
         return module
@@ -437,21 +498,6 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
             return nn.BCEWithLogitsLoss()
         return EmbeddingPairLoss(
             PairContrastiveLoss(margin=self.margin, distance=self.distance))
-
-    def _holdout(self, same, seed):
-        """Boolean mask of the pairs held out for calibration (None: none)."""
-        if self.validation_fraction == 0:
-            return None
-        rng = np.random.RandomState(seed)
-        held = np.zeros(len(same), dtype=bool)
-        for label in (0, 1):
-            rows = np.flatnonzero(same == label)
-            if len(rows) < 2:
-                return None
-            n_held = min(len(rows) - 1,
-                         max(1, round(self.validation_fraction * len(rows))))
-            held[rng.choice(rows, n_held, replace=False)] = True
-        return held
 
     def fit(self, pairs, y):
         """Train the network on labelled pairs, then calibrate the threshold.
@@ -470,47 +516,50 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
         self : SiamesePairClassifier
             The fitted classifier.
         """
-        self._validate_params()
+        return super().fit(pairs, y)
+
+    def _check_settings(self):
         self._check_loss()
-        self._check_structure()
-        check_encoder_init(self)
-        check_zero_epochs(self)
-        check_freeze(self.freeze)
-        check_lr_groups(self.lr_groups)
-        with self._unchanged_on_error():
-            return self._fit_checked(pairs, y)
+        super()._check_settings()
 
-    def _fit_checked(self, pairs, y):
+    def _training_data(self, pairs, y, reset):
         left, right, y = self._validate_pairs(pairs, check_label_types(y),
-                                              reset=True)
-        self.classes_, same = self._encode_labels(y)
-
-        seed = draw_seed(self.random_state)
-        with seeded(seed, "cpu"):
-            module = self._build_module()
-        width = self._tower_width(module, left, right)
-        if self.loss == "bce" and width != self.n_components:
+                                              reset=reset)
+        classes, same = self._encode_labels(y)
+        if not reset and not np.array_equal(classes, self.classes_):
             raise ValueError(
-                f"loss='bce' weighs n_components={self.n_components} embedding "
-                f"dimensions, but the encoders embed into {width}."
+                f"warm_start continues a classifier fitted on the labels "
+                f"{self.classes_.tolist()}; y holds {classes.tolist()}. Set "
+                "warm_start=False to train a new one."
             )
-        self.n_components_ = width
-        for name in ("encoder", "right_encoder"):
-            warn_width(self, name, self.n_components_)
-
-        held = self._holdout(same, seed)
+        self.classes_ = classes
+        seed = draw_seed(self.random_state)
+        held = self._holdout(same, seed, labels=(0, 1))
         rows = slice(None) if held is None else ~held
         valid = None if held is None else TensorData(
             (left[held], right[held]), torch.from_numpy(same[held]))
-        self._fit_net((left[rows], right[rows]), torch.from_numpy(same[rows]),
-                      module=module, seed=seed, valid=valid)
+        return Training((left[rows], right[rows]), torch.from_numpy(same[rows]),
+                        valid, seed=seed,
+                        info={"left": left, "right": right, "same": same,
+                              "held": held})
+
+    def _learn_width(self, module, data):
+        super()._learn_width(module, data)
+        if self.loss == "bce" and self.n_components_ != self._setting("n_components"):
+            raise ValueError(
+                f"loss='bce' weighs n_components={self._setting('n_components')} "
+                f"embedding dimensions, but the encoders embed into "
+                f"{self.n_components_}."
+            )
+
+    def _after_training(self, data):
+        left, right, same, held = (data.info[k] for k in ("left", "right", "same",
+                                                          "held"))
         if self.loss == "contrastive":
             self._warn_if_collapsed(
-                self._embed(left[rows][:COLLAPSE_CHECK_ROWS], "left"))
-
+                self._embed(data.inputs[0][:COLLAPSE_CHECK_ROWS], "left"))
         cal = slice(None) if held is None else held
         self._calibrate(self._similarity(left[cal], right[cal]), same[cal])
-        return self
 
     def _calibrate(self, scores, same):
         if len(np.unique(same)) < 2:
@@ -684,7 +733,7 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
             encoder,
             encoder_params=params,
             input_shape=shape,
-            n_components=self.n_components,
+            n_components=self.n_components_,
             margin=self.margin,
             distance=self.distance,
             optimizer=self.optimizer,
@@ -695,8 +744,8 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
             callbacks=self.callbacks,
             random_state=self.random_state,
             verbose=self.verbose,
-            # The tower as trained: unnormalised, at a constant rate.
-            normalize=False,
+            # The tower as trained.
+            normalize=self.normalize,
             lr_schedule=None,
         )
         raw = self._raw_side_shape(side)

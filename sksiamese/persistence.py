@@ -1,6 +1,5 @@
 """Save and load fitted models as weights and plain values, without pickle."""
 
-import contextlib
 import math
 import numbers
 import os
@@ -531,11 +530,7 @@ def _build_net(est, name, device=None):
     ``"meta"``, which allocates nothing; the net is not initialised. The
     estimator builds its own module and criterion, as in ``fit``.
     """
-    seed = draw_seed(est.random_state)
-    place = contextlib.nullcontext() if device is None else torch.device(device)
-    with seeded(seed, "cpu"), place:
-        module = est._build_module()
-    return est._new_net(module, est._build_criterion(), seed)
+    return est._assemble_net(draw_seed(est.random_state), module_device=device)
 
 
 def _usable(device):

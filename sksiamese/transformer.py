@@ -1,6 +1,5 @@
 """SiameseTransformer: an embedding learned from class labels, as a transformer."""
 
-import functools
 import math
 from numbers import Integral, Real
 
@@ -12,19 +11,21 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, embed
-from ._callbacks import CosineSchedule
+from ._base import (
+    COLLAPSE_CHECK_ROWS,
+    SiameseBase,
+    Training,
+    check_images,
+    embed,
+    encoder_recipe,
+)
+from ._callbacks import CosineSchedule, TransferScoring
 from ._criteria import build_criterion, unused_loss_message, unused_loss_params
 from ._finetune import (
     ENCODER_INITS,
-    check_encoder_init,
-    check_freeze,
-    check_lr_groups,
     check_lr_prefixes,
-    check_zero_epochs,
     freeze,
     param_groups,
-    warn_width,
 )
 from ._net import TensorData
 from ._validation import (
@@ -132,8 +133,12 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         reach the encoder, so that image encoders work after other
         transformers in a ``Pipeline``. One entry may be -1, as in
         ``numpy.reshape``.
-    n_components : int, default=64
-        Width of the embedding.
+    n_components : int or "auto", default="auto"
+        Width of the embedding. ``"auto"`` is the width an encoder instance
+        declares (``embedding_width``: a
+        :class:`~sksiamese.encoders.PretrainedTextEncoder`'s hidden size or
+        projection) or measures when it is run, and 64 for the built-in
+        encoders. The width used is ``n_components_``.
     loss : {"contrastive", "triplet"} or callable, default="triplet"
         ``"contrastive"`` is :class:`~sksiamese.losses.ContrastiveLoss`,
         ``"triplet"`` :class:`~sksiamese.losses.TripletLoss`, both built with
@@ -171,11 +176,16 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     distance : {"euclidean", "cosine"}, default="euclidean"
         Distance in the embedding space, for the loss and for users of the
         embedding (see ``OneShotClassifier``).
-    optimizer : {"adam", "adamw", "sgd", "rmsprop"} or torch.optim.Optimizer class, \
-            default="adam"
-        ``"sgd"`` uses momentum 0.9.
-    lr : float, default=1e-3
-        Learning rate.
+    optimizer : {"auto", "adam", "adamw", "sgd", "rmsprop"} or \
+            torch.optim.Optimizer class, default="auto"
+        ``"sgd"`` uses momentum 0.9. ``"auto"`` is the encoder's own recipe
+        where it declares one (``training_defaults``: ``"adamw"`` for
+        :class:`~sksiamese.encoders.PretrainedTextEncoder`), else
+        ``"adam"``.
+    lr : float or "auto", default="auto"
+        Learning rate. ``"auto"`` is the encoder's own recipe where it
+        declares one (2e-5 for ``PretrainedTextEncoder``: a pretrained
+        network's weights are nudged, not relearned), else 1e-3.
     batch_size : int or "auto", default="auto"
         Rows per training batch (a batch may differ from it by less than
         ``samples_per_class``, as batches take whole same-class groups).
@@ -187,7 +197,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         batch, every step would see the same hardest pairs. On flat rows the
         MLP recognised held-out classes better with 64 (with ``normalize``
         and ``lr_schedule``'s "auto", below); the CNN did better with 128 on
-        2,720 images. The value used is ``batch_size_``.
+        2,720 images. An encoder with a recipe of its own gives its rows
+        instead (16 for ``PretrainedTextEncoder``), in the same whole
+        groups. The value used is ``batch_size_``.
     samples_per_class : int, default=4
         Rows of one class kept together in a batch, so each batch holds
         positive pairs.
@@ -200,9 +212,10 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         steps, while every epoch shows new distortions. Without
         augmentation, 20 epochs: every epoch repeats the same rows, and on
         flat data sets of 200 to 2,000 rows, 1,000 steps recognised new
-        classes no better, or worse, than 20 epochs. The value used is
-        ``n_epochs_``. ``0`` trains nothing and embeds with the encoder as
-        given (zero-shot), which only a pretrained encoder allows
+        classes no better, or worse, than 20 epochs. An encoder with a recipe
+        of its own gives its epochs instead (1 for ``PretrainedTextEncoder``).
+        The value used is ``n_epochs_``. ``0`` trains nothing and embeds with
+        the encoder as given (zero-shot), which only a pretrained encoder allows
         (:class:`~sksiamese.encoders.PretrainedTextEncoder`, or a module
         instance with ``encoder_init="keep"``).
     device : str or torch.device, default="cpu"
@@ -394,6 +407,9 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     (1797, 2)
     """
 
+    _AUTO_SETTINGS = {**SiameseBase._AUTO_SETTINGS, "n_components": 64}
+    _HELD_OUT = "classes"
+
     _parameter_constraints = {
         **SiameseBase._parameter_constraints,
         "input_shape": [tuple, None],
@@ -424,13 +440,13 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         *,
         encoder_params=None,
         input_shape=None,
-        n_components=64,
+        n_components="auto",
         loss="triplet",
         margin="auto",
         miner="hard",
         distance="euclidean",
-        optimizer="adam",
-        lr=1e-3,
+        optimizer="auto",
+        lr="auto",
         batch_size="auto",
         samples_per_class=4,
         max_epochs="auto",
@@ -517,7 +533,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         module = build_encoder(
             self.encoder,
             n_features=math.prod(shape),
-            n_components=self.n_components,
+            n_components=self._setting("n_components"),
             input_shape=shape,
             encoder_params=self.encoder_params,
             reset=self.encoder_init == "reset",
@@ -536,7 +552,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         if self.normalize == "auto":
             # On the unit circle a 2-D embedding keeps one dimension.
             return (_is_mlp(self.encoder)
-                    and self.n_components >= AUTO_NORMALIZE_MIN_WIDTH)
+                    and self._setting("n_components") >= AUTO_NORMALIZE_MIN_WIDTH)
         return self.normalize
 
     def _lr_schedule(self):
@@ -545,21 +561,16 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         if schedule == "cosine":
             # "auto" anneals over each fit; "cosine" over the first, a
             # continued fit going on where it stopped.
-            return CosineSchedule(self.lr, self._epochs(),
+            return CosineSchedule(self._setting("lr"), self._epochs(),
                                   restart=self.lr_schedule == "auto")
         return None
 
     def _param_groups(self):
         return param_groups(self.lr_groups, self._towers())
 
-    def _augmentation(self, seed):
+    def _augment(self):
         # A model loaded from a file has no plan until it trains again.
-        augment = vars(self).get("augment_", self._fixed_augment())
-        if isinstance(augment, RandomAffine):
-            # Its own stream: the batches stay those of a fit without it.
-            return functools.partial(
-                augment, generator=torch.Generator().manual_seed(seed + 1))
-        return augment
+        return vars(self).get("augment_", self._fixed_augment())
 
     def _fixed_augment(self):
         """``augment`` as a callable, with "auto" unresolved (None)."""
@@ -572,12 +583,16 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         # plans anew; until then the fixed values or the auto floors stand.
         if "n_epochs_" in vars(self):
             return self.n_epochs_
-        return AUTO_MIN_EPOCHS if self.max_epochs == "auto" else self.max_epochs
+        if self.max_epochs == "auto":
+            return encoder_recipe(self.encoder).get("max_epochs", AUTO_MIN_EPOCHS)
+        return self.max_epochs
 
     def _rows_per_batch(self):
         if "batch_size_" in vars(self):
             return self.batch_size_
-        return AUTO_BATCH_SIZE if self.batch_size == "auto" else self.batch_size
+        if self.batch_size == "auto":
+            return encoder_recipe(self.encoder).get("batch_size", AUTO_BATCH_SIZE)
+        return self.batch_size
 
     def _plan(self, X_t, y_t, partial=False, kept=None):
         """Resolve the ``"auto"`` settings for the training data; record them.
@@ -595,15 +610,22 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         k = self.samples_per_class
         batch = self.batch_size
         mlp = _is_mlp(self.encoder)
+        recipe = encoder_recipe(self.encoder)
+        owner = (self.encoder if isinstance(self.encoder, type)
+                 else type(self.encoder)).__name__
+        recipe_note = f" ({owner}'s training_defaults)"
         if batch == "auto":
             rows = AUTO_BATCH_SIZE_MLP if mlp else AUTO_BATCH_SIZE
+            source = " (the built-in MLP)" if mlp else ""
+            if "batch_size" in recipe:
+                rows, source = recipe["batch_size"], recipe_note
             # Whole groups of samples_per_class rows, at least two of them.
             groups = max(2, min(rows // k,
                                 math.ceil(n_rows / (AUTO_MIN_BATCHES * k))))
             batch = groups * k
             choices["batch_size"] = (
                 f"{batch}: {groups} groups of samples_per_class={k} rows, "
-                f"{rows} rows{' (the built-in MLP)' if mlp else ''} or a "
+                f"{rows} rows{source} or a "
                 f"quarter of the {n_rows} training rows where that is fewer")
         augment = self._fixed_augment()
         images = len(self.sample_shape_) in (2, 3)
@@ -634,17 +656,15 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                        f"flips {'from' if hflip else 'below'} "
                        f"{AUTO_MIRROR_AGREEMENT})")
             choices["augment"] = why
-        elif isinstance(augment, RandomAffine) and not images:
-            raise ValueError(
-                f"augment={self.augment!r} distorts images, but the samples "
-                f"have shape {self.sample_shape_}; it needs images of shape "
-                "(height, width) or (channels, height, width) (set "
-                "input_shape for flat rows), or pass augment=None."
-            )
+        else:
+            check_images(self.augment, augment, [self.sample_shape_])
         epochs = self.max_epochs
         if epochs == "auto":
             steps = math.ceil(n_rows / batch)
-            if augment is None:
+            if "max_epochs" in recipe:
+                epochs = recipe["max_epochs"]
+                choices["max_epochs"] = f"{epochs}{recipe_note}"
+            elif augment is None:
                 epochs = AUTO_MIN_EPOCHS
                 choices["max_epochs"] = (
                     f"{epochs}: {AUTO_MIN_EPOCHS} epochs, as training without "
@@ -775,7 +795,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self : SiameseTransformer
             The fitted transformer.
         """
-        return self._fit(X, y, epochs=None, keep=self.warm_start)
+        return super().fit(X, y)
 
     def partial_fit(self, X, y):
         """Train one more epoch on ``X``, ``y``, from the current weights.
@@ -794,23 +814,16 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         self : SiameseTransformer
             The transformer, trained one epoch more.
         """
-        return self._fit(X, y, epochs=1, keep=True)
+        return self._fit(X, y, partial=True)
 
-    def _fit(self, X, y, epochs, keep):
-        self._validate_params()
-        check_encoder_init(self)
-        if epochs is None:  # partial_fit trains one epoch whatever max_epochs
-            check_zero_epochs(self)
-        check_freeze(self.freeze)
-        check_lr_groups(self.lr_groups)
+    # -- the base's hooks ----------------------------------------------------
+    def _check_settings(self):
         unused = unused_loss_params(self)
         if unused:
             warn(unused_loss_message(self, unused), UserWarning)
-        with self._unchanged_on_error():
-            return self._fit_checked(X, y, epochs, keep and hasattr(self, "net_"))
 
-    def _fit_checked(self, X, y, epochs, keep):
-        X, X_t, y = self._validate_X(X, check_label_types(y), reset=not keep)
+    def _training_data(self, X, y, reset):
+        X, X_t, y = self._validate_X(X, check_label_types(y), reset=reset)
         check_classification_targets(y)
         classes, codes = np.unique(y, return_inverse=True)
         if len(classes) < 2:
@@ -824,7 +837,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                 "the same class to learn from; give at least one class two or "
                 "more samples."
             )
-        if not keep:
+        if reset:
             self.sample_shape_ = tuple(X.shape[1:])
         held = self._holdout_classes(codes, len(classes))
         valid = None
@@ -837,23 +850,34 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
             X_t = X_t[torch.from_numpy(~in_valid)]
             _, codes = np.unique(codes[~in_valid], return_inverse=True)
         y_t = torch.from_numpy(codes.astype(np.int64))
+        return Training(X_t, y_t, valid, info={"classes": classes})
+
+    def _before_training(self, data, keep, partial):
         # fit plans for its data (a warm start with the current parameters);
         # partial_fit keeps what "auto" chose for the training it continues
         # (batch size, schedule), and takes values set by hand as they are.
-        kept = (self._auto_plan() if epochs is not None and keep
+        kept = (self._auto_plan() if partial and keep
                 and "n_epochs_" in vars(self) else {})
-        self._plan(X_t, y_t, partial=epochs is not None, kept=kept)
-        self._fit_net(X_t, y_t, epochs=epochs, keep=keep, valid=valid)
-        self.classes_ = classes
-        self.best_epoch_ = None
-        if valid is not None and len(self.history_):
-            scores = self.history_[:, "valid_precision_at_1"]
-            self.best_epoch_ = int(np.argmax(scores)) + 1
-        sample = embed(self.net_.module_, X_t[:COLLAPSE_CHECK_ROWS], self.net_.device)
-        self.n_components_ = int(sample.shape[1])
-        warn_width(self, "encoder", self.n_components_)
+        self._plan(data.inputs, data.targets, partial=partial, kept=kept)
+
+    def _after_training(self, data):
+        self.classes_ = data.info["classes"]
+        sample = embed(self.net_.module_, data.inputs[:COLLAPSE_CHECK_ROWS],
+                       self.net_.device)
         self._warn_if_collapsed(sample)
-        return self
+
+    def _samples_per_class(self):
+        return self.samples_per_class
+
+    def _collapse_distance(self):
+        return self.distance
+
+    def _monitor(self):
+        return "valid_precision_at_1", False
+
+    def _valid_scoring(self, valid, seed):
+        return "transfer_scoring", TransferScoring(valid, distance=self.distance,
+                                                   seed=seed)
 
     @property
     def _n_features_out(self):

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -25,3 +26,20 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def _graded_pairs(n=300, n_features=4, seed=0):
+    rng = np.random.default_rng(seed)
+    left = rng.normal(size=(n, n_features))
+    closeness = rng.uniform(size=n)
+    right = left + 2 * (1 - closeness)[:, None] * rng.normal(size=(n, n_features))
+    return np.stack([left, right], axis=1).astype(np.float32), 1 + 4 * closeness
+
+
+@pytest.fixture(scope="session")
+def graded_pairs():
+    """Make ``(pairs, y)``: the right side is the left plus noise that shrinks with y.
+
+    ``graded_pairs(n=300, n_features=4, seed=0)``; y lies in [1, 5].
+    """
+    return _graded_pairs

@@ -418,12 +418,6 @@ def test_one_shot_support_of_many_classes_does_not_warn():
     assert list(clf.predict(X_support)) == list(range(30))
 
 
-def test_former_module_path_still_imports():
-    from sksiamese.classifier import OneShotClassifier as Former
-
-    assert Former is OneShotClassifier
-
-
 # -- temperature never changes the assignment ------------------------------------
 @pytest.fixture(scope="module")
 def digits300():

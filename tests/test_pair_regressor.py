@@ -9,15 +9,6 @@ from sklearn.model_selection import cross_val_score
 from sksiamese import SiamesePairClassifier, SiamesePairRegressor
 
 
-def graded_pairs(n=300, n_features=4, seed=0):
-    """Pairs whose right side is the left one plus noise that shrinks with y."""
-    rng = np.random.default_rng(seed)
-    left = rng.normal(size=(n, n_features))
-    closeness = rng.uniform(size=n)
-    right = left + 2 * (1 - closeness)[:, None] * rng.normal(size=(n, n_features))
-    return np.stack([left, right], axis=1).astype(np.float32), 1 + 4 * closeness
-
-
 def small(**params):
     # The toy pairs have 4 features: a narrower network than the default one
     # (a 512-unit layer, chosen for real data) learns them more steadily.
@@ -30,7 +21,7 @@ def small(**params):
 
 
 @pytest.mark.parametrize("similarity", ["exp-l1", "cosine"])
-def test_learns_graded_similarity(similarity):
+def test_learns_graded_similarity(similarity, graded_pairs):
     pairs, y = graded_pairs(600)
     reg = small(similarity=similarity, max_epochs=15, lr=3e-3).fit(pairs[:400], y[:400])
     pred = reg.predict(pairs[400:])
@@ -45,7 +36,7 @@ def test_learns_graded_similarity(similarity):
     assert reg.history_[-1, "train_loss"] < reg.history_[0, "train_loss"]
 
 
-def test_predict_is_exp_minus_l1_mapped_to_the_target_range():
+def test_predict_is_exp_minus_l1_mapped_to_the_target_range(graded_pairs):
     pairs, y = graded_pairs(100)
     reg = small().fit(pairs, y)
     za, zb = reg.transform_left(pairs[:, 0]), reg.transform_right(pairs[:, 1])
@@ -54,7 +45,7 @@ def test_predict_is_exp_minus_l1_mapped_to_the_target_range():
                                rtol=1e-5)
 
 
-def test_is_a_regressor_with_r2_score_and_clones():
+def test_is_a_regressor_with_r2_score_and_clones(graded_pairs):
     pairs, y = graded_pairs(200)
     reg = small()
     assert is_regressor(reg)
@@ -65,7 +56,7 @@ def test_is_a_regressor_with_r2_score_and_clones():
     np.testing.assert_array_equal(fitted.predict(pairs), again.predict(pairs))
 
 
-def test_two_towers_on_2d_pairs():
+def test_two_towers_on_2d_pairs(graded_pairs):
     pairs, y = graded_pairs(120)
     flat = pairs.reshape(len(pairs), -1)
     reg = small(share_weights=False).fit(flat, y)
@@ -78,19 +69,19 @@ def test_two_towers_on_2d_pairs():
     (np.full(60, 3.0), "a single value"),
     (np.array(["a", "b"] * 30), "one real number per pair"),
 ])
-def test_bad_targets_are_refused(y, match):
+def test_bad_targets_are_refused(y, match, graded_pairs):
     pairs, _ = graded_pairs(60)
     with pytest.raises(ValueError, match=match):
         small().fit(pairs, y)
 
 
-def test_classifier_refuses_continuous_targets():
+def test_classifier_refuses_continuous_targets(graded_pairs):
     pairs, y = graded_pairs(60)
     with pytest.raises(ValueError, match="use SiamesePairRegressor"):
         SiamesePairClassifier(max_epochs=1).fit(pairs, y)
 
 
-def test_fine_tuning_a_given_encoder():
+def test_fine_tuning_a_given_encoder(graded_pairs):
     pairs, y = graded_pairs(100)
     given = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
                                 torch.nn.Linear(8, 4))
@@ -101,7 +92,7 @@ def test_fine_tuning_a_given_encoder():
     assert torch.equal(given[0].weight.detach(), before)
 
 
-def test_save_and_load_round_trip():
+def test_save_and_load_round_trip(graded_pairs):
     import io
 
     from sksiamese.persistence import load_model, save_model

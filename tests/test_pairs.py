@@ -528,7 +528,7 @@ def test_pair_towers_keep_and_freeze_the_given_weights():
     rates = {id(p): g["lr"] for g in clf.net_.optimizer_.param_groups
              for p in g["params"]}
     assert rates[id(clf.net_.module_.left.backbone.weight)] == 1e-5
-    assert rates[id(clf.net_.module_.head.weight)] == clf.lr
+    assert rates[id(clf.net_.module_.head.weight)] == clf.net_.lr
     assert clone(clf).encoder is not given
 
 
@@ -541,4 +541,4 @@ def test_pair_fine_tuning_errors_and_width_warning():
         SiamesePairClassifier(encoder_init="keep", max_epochs=1).fit(pairs, y)
     with pytest.warns(UserWarning, match="n_components=16 is not used"):
         SiamesePairClassifier(_Pretrained(), encoder_init="keep", max_epochs=1,
-                              random_state=0).fit(pairs, y)
+                              n_components=16, random_state=0).fit(pairs, y)

@@ -9,6 +9,7 @@ import importlib.util
 import io
 import pickle
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -310,9 +311,39 @@ def test_bad_models_and_settings_are_clear_errors(model_dir, tmp_path):
     with pytest.warns(
         UserWarning, match="n_components=64 is not used.*n_components=384"
     ):
-        SiameseTransformer(PretrainedTextEncoder(str(model_dir)), max_epochs=0).fit(
-            TEXTS, TOPICS
-        )
+        SiameseTransformer(
+            PretrainedTextEncoder(str(model_dir)), n_components=64, max_epochs=0
+        ).fit(TEXTS, TOPICS)
+
+
+def test_auto_settings_are_the_encoders_fine_tuning_recipe(encoder):
+    # Left to "auto", the settings are the encoder's training_defaults (the
+    # sentence-transformers recipe) and its width, with no warning; resolved
+    # from the parameters alone, so that a loaded model builds the same net.
+    reg = SiamesePairRegressor(encoder, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg.fit(PAIRS, SCORES)
+    net = reg.net_
+    assert isinstance(net.optimizer_, torch.optim.AdamW)
+    assert net.optimizer_.param_groups[0]["lr"] == 2e-5
+    assert (net.batch_size, net.max_epochs, len(reg.history_)) == (16, 1, 1)
+    assert reg.n_components_ == 384
+    assert reg._build_criterion().kind == "cosine"
+    # A value set by hand wins over the recipe.
+    assert SiamesePairRegressor(encoder, lr=1e-4)._setting("lr") == 1e-4
+    emb = SiameseTransformer(encoder, random_state=0).fit(TEXTS, TOPICS)
+    # 16 rows, or a quarter of the 12 training texts where that is fewer.
+    assert emb.batch_size_ == 8 and emb.n_epochs_ == 1 and emb.n_components_ == 384
+    assert "16 rows (PretrainedTextEncoder's" in emb.auto_choices_["batch_size"]
+    assert "training_defaults" in emb.auto_choices_["max_epochs"]
+    assert isinstance(emb.net_.optimizer_, torch.optim.AdamW)
+    # Built-in encoders keep their own defaults.
+    for est, width in ((SiameseTransformer(), 64), (SiamesePairRegressor(), 16)):
+        assert (est._setting("lr"), est._setting("optimizer")) == (1e-3, "adam")
+        assert est._setting("n_components") == width
+    assert SiamesePairRegressor()._setting("similarity") == "exp-l1"
+    assert SiamesePairRegressor()._setting("max_epochs") == 20
 
 
 def test_without_the_extra_the_error_names_it(monkeypatch):

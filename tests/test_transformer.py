@@ -186,7 +186,8 @@ BAD_PARAMS = [
      "float in the range \\(0.0, inf\\) or a str among {'auto'}. Got -1.0 "
      "instead."),
     ({"n_components": 0}, "The 'n_components' parameter of SiameseTransformer "
-     "must be an int in the range \\[1, inf\\). Got 0 instead."),
+     "must be an int in the range \\[1, inf\\) or a str among "
+     "{'auto'}. Got 0 instead."),
     ({"loss": "hinge"}, "The 'loss' parameter of SiameseTransformer must be a "
      "str among {'(contrastive|triplet)', '(contrastive|triplet)'} or a callable. "
      "Got 'hinge' instead."),
@@ -609,7 +610,9 @@ def test_skorch_callbacks_that_need_valid_loss_work(digits):
                                     f_pickle=None, load_best=False),
         LRScheduler("ReduceLROnPlateau")]).fit(X, y)
     assert len(est.history_) == 3
-    with pytest.raises(KeyError):
+    # Without held-out classes valid_loss is never recorded: refused before
+    # training (skorch itself would fail with a KeyError after an epoch).
+    with pytest.raises(ValueError, match="EarlyStopping monitors 'valid_loss'"):
         small(max_epochs=1, callbacks=[EarlyStopping(patience=1)]).fit(X, y)
 
 
@@ -778,12 +781,12 @@ def test_lr_groups_give_the_encoders_parts_their_own_rates(digits):
     module = est.net_.module_.encoder
     assert rates[id(module.backbone.weight)] == 0.0
     assert rates[id(module.backbone.bias)] == 0.5
-    assert rates[id(module.head.weight)] == est.lr
+    assert rates[id(module.head.weight)] == est.net_.lr
     assert torch.equal(module.backbone.weight.detach(), given.backbone.weight.detach())
     # A continued fit keeps the rates of the groups.
     est.set_params(warm_start=True, max_epochs=1).fit(X[:200], y[:200])
     rates = [g["lr"] for g in est.net_.optimizer_.param_groups]
-    assert sorted(rates) == sorted([0.0, 0.5, est.lr])
+    assert sorted(rates) == sorted([0.0, 0.5, est.net_.lr])
 
 
 @pytest.mark.parametrize("params, match", [
@@ -810,11 +813,15 @@ def test_n_components_that_the_instance_ignores_warns(digits):
 
     X, y = digits
     with pytest.warns(UserWarning, match="n_components=64 is not used"):
-        est = small(encoder=_Pretrained(), encoder_init="keep").fit(X[:100], y[:100])
+        est = small(encoder=_Pretrained(), encoder_init="keep",
+                    n_components=64).fit(X[:100], y[:100])
     assert est.n_components_ == 3
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         small(encoder=_Pretrained(), n_components=3).fit(X[:100], y[:100])
+        # n_components="auto" (the default) is the instance's own width.
+        est = small(encoder=_Pretrained()).fit(X[:100], y[:100])
+    assert est.n_components_ == 3
 
 
 def test_fine_tuning_clones_and_grid_searches(digits):

@@ -1,0 +1,83 @@
+"""skorch's conventions on every trained estimator: monitored callbacks, routing."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV
+from skorch.callbacks import Checkpoint, EarlyStopping
+
+from sksiamese import SiamesePairClassifier, SiamesePairRegressor, SiameseTransformer
+
+
+def _digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:200] / 16.0, y[:200]
+
+
+def _pairs():
+    rng = np.random.default_rng(0)
+    left = rng.normal(size=(120, 4)).astype(np.float32)
+    same = rng.integers(0, 2, size=120)
+    right = np.where(same[:, None] == 1, left, rng.normal(size=(120, 4)))
+    return np.stack([left, right + 0.1], axis=1).astype(np.float32), same
+
+
+SMALL = {"max_epochs": 2, "batch_size": 32, "n_components": 4, "random_state": 0}
+CASES = [
+    (SiameseTransformer, _digits, {}),
+    (SiamesePairClassifier, _pairs, {"validation_fraction": 0}),
+    (SiamesePairRegressor, _pairs, {}),
+]
+
+
+@pytest.mark.parametrize("cls, data, no_holdout", CASES)
+@pytest.mark.parametrize("callback", [EarlyStopping(), Checkpoint(dirname="never"),
+                                      EarlyStopping])
+def test_a_callback_watching_held_out_scores_without_them_is_refused_first(
+        cls, data, no_holdout, callback, tmp_path):
+    X, y = data()
+    est = cls(**SMALL, **no_holdout, callbacks=[callback])
+    with pytest.raises(ValueError, match="holds nothing out .*Set validation_fraction"):
+        est.fit(X, y)
+    assert not hasattr(est, "net_")  # refused before any training
+
+
+@pytest.mark.parametrize("cls, data, no_holdout", CASES)
+def test_early_stopping_works_as_given_once_data_are_held_out(cls, data, no_holdout):
+    X, y = data()
+    est = cls(**{**SMALL, "max_epochs": 30}, validation_fraction=0.3,
+              callbacks=[EarlyStopping(patience=1, threshold=10.0)]).fit(X, y)
+    assert len(est.history_) < 30
+    assert "valid_loss" in est.history_[-1]
+
+
+def test_set_params_routes_to_named_and_bare_callbacks():
+    est = SiameseTransformer(callbacks=[("es", EarlyStopping()), Checkpoint()])
+    est.set_params(callbacks__es__patience=1, callbacks__Checkpoint__monitor=None,
+                   max_epochs=3)
+    named = dict([est.callbacks[0]])
+    assert named["es"].patience == 1 and est.max_epochs == 3
+    assert est.callbacks[1].monitor is None
+    # Bad routes are refused, and nothing changed.
+    for key, match in [("callbacks__nope__patience", r"named \['es', 'Checkpoint'\]"),
+                       ("callbacks__es__nope", "has no parameter 'nope'"),
+                       ("callbacks__es", "names no parameter")]:
+        with pytest.raises(ValueError, match=match):
+            est.set_params(**{key: 2}, max_epochs=9)
+        assert named["es"].patience == 1 and est.max_epochs == 3
+    with pytest.raises(ValueError, match="is a class"):
+        SiameseTransformer(callbacks=[EarlyStopping]).set_params(
+            callbacks__EarlyStopping__patience=1)
+
+
+def test_grid_search_over_a_callback_setting():
+    X, y = _digits()
+    est = SiameseTransformer(**SMALL, validation_fraction=0.3,
+                             callbacks=[("es", EarlyStopping(patience=5))])
+    search = GridSearchCV(est, {"callbacks__es__patience": [1, 2]}, cv=2,
+                          scoring=lambda e, X, y: 0.0).fit(X, y)
+    assert dict(search.best_estimator_.callbacks)["es"].patience in (1, 2)
+    # The user's callback is untouched: GridSearchCV routed to clones.
+    assert dict(est.callbacks)["es"].patience == 5
+    assert dict(clone(est).callbacks)["es"].patience == 5
