@@ -639,7 +639,14 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         schedule = self._lr_schedule()
         if schedule is not None:
             own.append(("lr_schedule", schedule))
+        diagnostics = self._diagnostics()
+        if diagnostics is not None:
+            own.append(("mining_diagnostics", diagnostics))
         return own
+
+    def _diagnostics(self):
+        """The callback that records per-epoch training diagnostics (None: none)."""
+        return None
 
     def _lr_schedule(self):
         """The learning-rate schedule callback of the net (None: constant ``lr``).

@@ -1,4 +1,4 @@
-"""skorch callbacks: last finite epoch, cosine schedule, held-out scoring."""
+"""skorch callbacks: last finite epoch, cosine schedule, held-out scoring, mining."""
 
 import copy
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback, ProgressBar
 
-from . import _scores
+from . import _distances, _scores
 from ._net import Batches, TensorData, _take, bare_module, evaluating
 
 
@@ -177,6 +177,97 @@ class TransferScoring(Callback):
     def on_train_end(self, net, **kwargs):
         # The fitted estimator keeps no copy of its validation rows.
         self.data = None
+
+
+# Rows of a batch that the mining diagnostics count (n**3 triplet entries):
+# a few classes of samples_per_class rows show it, at a cost well below a
+# training step's.
+_MINING_ROWS = 64
+# Training batches an epoch that they count, evenly spread: an epoch's mean
+# needs no more, and large data sets then pay nothing noticeable.
+_MINING_BATCHES = 16
+
+
+class MiningDiagnostics(Callback):
+    """Record per epoch what shows whether in-batch mining still finds work.
+
+    From each training batch's embeddings and class labels, under no
+    gradient: ``train_pos_distance`` and ``train_neg_distance``, the mean
+    distance of same-class and of different-class pairs, and
+    ``train_active_fraction``, the fraction of the loss's candidates that
+    still cost something: for the triplet loss, of the in-batch triplets
+    (anchor, positive, negative) with ``d(a, n) < d(a, p) + margin``; for
+    the contrastive loss, of the different-class pairs closer than
+    ``margin``. Near 0, the margin is met almost everywhere and training
+    has little left to learn from; pytorch-metric-learning's miners report
+    the same count. ``loss=None`` (a loss brought by the user) records the
+    distances only. Batches of more than 64 rows are counted on their
+    first 64 (16 classes of 4 rows, by default), and at most 16 batches
+    of an epoch, evenly spread, are counted. The epoch's value is the mean
+    over the batches counted.
+    """
+
+    def __init__(self, loss, margin, distance):
+        self.loss = loss
+        self.margin = margin
+        self.distance = distance
+
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
+        self.sums_, self.counts_, self.seen_ = None, None, 0
+        batches = math.ceil(len(dataset_train) / net.batch_size) if (
+            dataset_train is not None) else 1
+        self.stride_ = max(1, math.ceil(batches / _MINING_BATCHES))
+
+    def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
+        if not training or not isinstance(y_pred, torch.Tensor) or y_pred.ndim != 2:
+            return
+        self.seen_ += 1
+        if (self.seen_ - 1) % self.stride_:
+            return
+        labels = batch[1][:_MINING_ROWS].to(y_pred.device)
+        with torch.no_grad():
+            stats = self._stats(y_pred[:_MINING_ROWS].detach().float(), labels)
+        # A batch without (say) a negative pair counts for the others only.
+        known = ~torch.isnan(stats)
+        stats = torch.nan_to_num(stats)
+        if self.sums_ is None:
+            self.sums_, self.counts_ = stats, known.float()
+        else:
+            self.sums_, self.counts_ = self.sums_ + stats, self.counts_ + known
+
+    def _stats(self, Z, labels):
+        d = _distances.pairwise_distances(Z, distance=self.distance)
+        same = labels[:, None] == labels[None, :]
+        pos = same & ~torch.eye(len(labels), dtype=torch.bool, device=Z.device)
+        neg = ~same
+        nan = torch.tensor(float("nan"), device=Z.device)
+        # Masked sums, no boolean indexing: that costs more than the counts.
+        pos, neg = pos.float(), neg.float()
+        n_pos, n_neg = pos.sum(), neg.sum()
+        pos_d = (d * pos).sum() / n_pos if n_pos else nan
+        neg_d = (d * neg).sum() / n_neg if n_neg else nan
+        active = nan
+        if self.loss == "contrastive" and n_neg:
+            active = ((d < self.margin).float() * neg).sum() / n_neg
+        elif self.loss == "triplet":
+            # Per anchor a and positive p, the negatives q with d(a, q) <
+            # d(a, p) + margin: a search in a's sorted negative distances
+            # (n**2 log n, where the n**3 triplets cost a training step's).
+            counted = (pos.sum(1) * neg.sum(1)).sum()
+            if counted:
+                negatives = torch.where(neg > 0, d, torch.inf).sort(dim=1).values
+                inside = torch.searchsorted(negatives, d + self.margin)
+                active = (inside * pos).sum() / counted
+        return torch.stack([pos_d, neg_d, active])
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.sums_ is None:
+            return
+        means = (self.sums_ / self.counts_).tolist()  # nan where never known
+        keys = ("train_pos_distance", "train_neg_distance", "train_active_fraction")
+        for key, value in zip(keys, means, strict=True):
+            if not math.isnan(value):
+                net.history.record(key, value)
 
 
 def default_callbacks(verbose, extra, own=()):

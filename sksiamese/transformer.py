@@ -19,7 +19,7 @@ from ._base import (
     embed,
     encoder_recipe,
 )
-from ._callbacks import CosineSchedule, TransferScoring
+from ._callbacks import CosineSchedule, MiningDiagnostics, TransferScoring
 from ._criteria import build_criterion, unused_loss_message, unused_loss_params
 from ._finetune import (
     ENCODER_INITS,
@@ -341,6 +341,14 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         The trained skorch net; its module is ``net_.module_``.
     history_ : skorch.History
         Per-epoch and per-batch training records (``history_[:, "train_loss"]``).
+        Besides the losses (and the held-out scores of
+        ``validation_fraction``), each epoch records whether mining still
+        finds work: ``train_pos_distance`` and ``train_neg_distance``, the
+        mean in-batch distance of same-class and different-class pairs, and,
+        for the built-in losses, ``train_active_fraction``: the fraction of
+        in-batch triplets that violate the margin (``loss="triplet"``) or of
+        different-class pairs inside it (``loss="contrastive"``). Plot them
+        with ``TrainingCurveDisplay.from_estimator(est, keys=[...])``.
     classes_ : ndarray of shape (n_classes,)
         Class labels seen in ``fit``.
     n_components_ : int
@@ -874,6 +882,10 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     def _monitor(self):
         return "valid_precision_at_1", False
+
+    def _diagnostics(self):
+        loss = self.loss if isinstance(self.loss, str) else None
+        return MiningDiagnostics(loss, self._margin(), self.distance)
 
     def _valid_scoring(self, valid, seed):
         return "transfer_scoring", TransferScoring(valid, distance=self.distance,

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV
@@ -81,3 +82,28 @@ def test_grid_search_over_a_callback_setting():
     # The user's callback is untouched: GridSearchCV routed to clones.
     assert dict(est.callbacks)["es"].patience == 5
     assert dict(clone(est).callbacks)["es"].patience == 5
+
+
+def test_history_records_whether_mining_finds_work():
+    from sksiamese._callbacks import MiningDiagnostics
+
+    X, y = _digits()
+    for loss in ("triplet", "contrastive"):
+        est = SiameseTransformer(**SMALL, loss=loss).fit(X, y)
+        for key in ("train_pos_distance", "train_neg_distance",
+                    "train_active_fraction"):
+            values = np.asarray(est.history_[:, key])
+            assert len(values) == 2 and np.isfinite(values).all()
+        assert (np.asarray(est.history_[:, "train_active_fraction"]) <= 1).all()
+    # The counts, on a batch worked out by hand: a and b of class 0 at
+    # distance 1, c of class 1 at distance 3 from a and 2 from b.
+    Z = torch.tensor([[0.0], [1.0], [3.0]])
+    labels = torch.tensor([0, 0, 1])
+    pos, neg, active = MiningDiagnostics("triplet", 1.5, "euclidean")._stats(Z, labels)
+    # Triplets (a, b, c): 1 + 1.5 - 3 < 0 (met); (b, a, c): 1 + 1.5 - 2 > 0.
+    assert (float(pos), float(neg), float(active)) == (1.0, 2.5, 0.5)
+    _, _, active = MiningDiagnostics("contrastive", 2.5, "euclidean")._stats(Z, labels)
+    assert float(active) == 0.5  # the pair (b, c) at 2 is inside the margin
+    # A brought loss: the distances only.
+    *_, active = MiningDiagnostics(None, 1.0, "euclidean")._stats(Z, labels)
+    assert torch.isnan(active)
