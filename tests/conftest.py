@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sklearn.datasets import load_digits
 
 # The project's data sets live beside the checkout, in ../shared/data; they are
 # never copied into the project.
@@ -43,3 +44,23 @@ def graded_pairs():
     ``graded_pairs(n=300, n_features=4, seed=0)``; y lies in [1, 5].
     """
     return _graded_pairs
+
+
+# The digits, shared by the test modules: the whole set scaled to [0, 1], its
+# first 300 rows scaled, and its first 400 rows as they come (0 to 16).
+@pytest.fixture(scope="session")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
+
+
+@pytest.fixture(scope="session")
+def digits300():
+    X, y = load_digits(return_X_y=True)
+    return X[:300] / 16.0, y[:300]
+
+
+@pytest.fixture(scope="session")
+def digits400_raw():
+    X, y = load_digits(return_X_y=True)
+    return X[:400], y[:400]

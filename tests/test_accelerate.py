@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 from sksiamese import SiameseTransformer
@@ -32,20 +31,14 @@ def accelerator():
     AcceleratorState._reset_state(reset_partial_state=True)
 
 
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return X[:300] / 16.0, y[:300]
-
-
 def small(**params):
     defaults = {"n_components": 4, "max_epochs": 2, "batch_size": 32,
                 "random_state": 0}
     return SiameseTransformer(**{**defaults, **params})
 
 
-def test_single_process_cpu_training_matches_plain_training(accelerator, digits):
-    X, y = digits
+def test_single_process_cpu_training_matches_plain_training(accelerator, digits300):
+    X, y = digits300
     est = small(accelerator=accelerator).fit(X, y)
     plain = small().fit(X, y)
     assert est.net_.accelerator is accelerator
@@ -56,9 +49,9 @@ def test_single_process_cpu_training_matches_plain_training(accelerator, digits)
 
 # Unpickled, a net that an accelerator placed (device=None) goes to the CPU.
 @pytest.mark.filterwarnings("ignore::skorch.exceptions.DeviceWarning")
-def test_trained_model_is_unwrapped_picklable_and_saveable(accelerator, digits,
+def test_trained_model_is_unwrapped_picklable_and_saveable(accelerator, digits300,
                                                            tmp_path):
-    X, y = digits
+    X, y = digits300
     est = small(accelerator=accelerator).fit(X, y)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).transform(X),
                                   est.transform(X))
@@ -69,8 +62,8 @@ def test_trained_model_is_unwrapped_picklable_and_saveable(accelerator, digits,
     np.testing.assert_array_equal(loaded.transform(X), est.transform(X))
 
 
-def test_partial_fit_and_warm_start_continue(accelerator, digits):
-    X, y = digits
+def test_partial_fit_and_warm_start_continue(accelerator, digits300):
+    X, y = digits300
     est = small(accelerator=accelerator, max_epochs=1).fit(X, y)
     before = est.transform(X)
     est.partial_fit(X, y)
@@ -83,8 +76,8 @@ def test_partial_fit_and_warm_start_continue(accelerator, digits):
     np.testing.assert_array_equal(est.transform(X), reference.transform(X))
 
 
-def test_divergence_is_handled_as_without_accelerator(accelerator, digits):
-    X, y = digits
+def test_divergence_is_handled_as_without_accelerator(accelerator, digits300):
+    X, y = digits300
     with pytest.warns(ConvergenceWarning, match=r"training diverged \(the loss "
                       r"became nan in epoch 1\); the initial weights were kept"):
         # Unnormalised embeddings (normalize=False) are what can blow up.
@@ -97,16 +90,16 @@ def test_divergence_is_handled_as_without_accelerator(accelerator, digits):
 
 
 @pytest.mark.parametrize("verbose", [0, 1])
-def test_verbose_prints_through_the_accelerator(accelerator, digits, capsys,
+def test_verbose_prints_through_the_accelerator(accelerator, digits300, capsys,
                                                  verbose):
-    X, y = digits
+    X, y = digits300
     small(accelerator=accelerator, verbose=verbose).fit(X, y)
     out = capsys.readouterr().out
     assert ("train_loss" in out) == bool(verbose)
 
 
-def test_accelerator_must_be_one(digits):
-    X, y = digits
+def test_accelerator_must_be_one(digits300):
+    X, y = digits300
     with pytest.raises(ValueError, match="The 'accelerator' parameter of "
                                          "SiameseTransformer must be an object "
                                          "implementing 'prepare', 'backward' and "

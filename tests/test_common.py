@@ -14,7 +14,6 @@ import pytest
 import torch
 from joblib import Parallel, delayed
 from sklearn.base import clone
-from sklearn.datasets import load_digits
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sksiamese import (
@@ -57,14 +56,8 @@ def test_sklearn_estimator_checks(estimator, check):
 
 
 # -- the same contract, on data each estimator is meant for -------------------------
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return X[:300] / 16.0, y[:300]
-
-
-def _pairs(digits):
-    X, y = digits
+def _pairs(digits300):
+    X, y = digits300
     rng = np.random.default_rng(0)
     left = rng.integers(len(X), size=200)
     right = np.where(np.arange(200) % 2 == 0,
@@ -100,15 +93,15 @@ CASES = {
 NAMES = list(CASES)
 
 
-def _case(name, digits, seed=0):
+def _case(name, digits300, seed=0):
     make, data, output = CASES[name]
-    X, y = data(digits)
+    X, y = data(digits300)
     return make(seed), X, y, output
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_clone_gives_an_unfitted_copy(name, digits):
-    est, X, y, _ = _case(name, digits)
+def test_clone_gives_an_unfitted_copy(name, digits300):
+    est, X, y, _ = _case(name, digits300)
     est.fit(X, y)
     copy = clone(est)
     assert copy.get_params().keys() == est.get_params().keys()
@@ -116,8 +109,8 @@ def test_clone_gives_an_unfitted_copy(name, digits):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_pickle_round_trip_gives_identical_outputs(name, digits):
-    est, X, y, output = _case(name, digits)
+def test_pickle_round_trip_gives_identical_outputs(name, digits300):
+    est, X, y, output = _case(name, digits300)
     est.fit(X, y)
     restored = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(getattr(restored, output)(X),
@@ -125,14 +118,14 @@ def test_pickle_round_trip_gives_identical_outputs(name, digits):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_same_seed_same_result_and_global_rngs_untouched(name, digits):
+def test_same_seed_same_result_and_global_rngs_untouched(name, digits300):
     torch.manual_seed(123)
     np.random.seed(123)
     torch_state = torch.get_rng_state()
     numpy_state = np.random.get_state()[1].copy()
     outputs = []
     for seed in (7, 7, 8):
-        est, X, y, output = _case(name, digits, seed)
+        est, X, y, output = _case(name, digits300, seed)
         outputs.append(getattr(est.fit(X, y), output)(X))
     np.testing.assert_array_equal(outputs[0], outputs[1])
     assert not np.array_equal(outputs[0], outputs[2])
@@ -142,8 +135,8 @@ def test_same_seed_same_result_and_global_rngs_untouched(name, digits):
 
 @pytest.mark.parametrize("backend", ["threading", "loky"])
 @pytest.mark.parametrize("name", NAMES)
-def test_same_seed_same_result_in_any_joblib_backend(name, backend, digits):
-    est, X, y, output = _case(name, digits)
+def test_same_seed_same_result_in_any_joblib_backend(name, backend, digits300):
+    est, X, y, output = _case(name, digits300)
     sequential = getattr(clone(est).fit(X, y), output)(X)
     before = torch.get_rng_state()
     results = Parallel(n_jobs=2, backend=backend)(
@@ -155,8 +148,8 @@ def test_same_seed_same_result_in_any_joblib_backend(name, backend, digits):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_parameters_are_validated_in_fit_not_in_init(name, digits):
-    est, X, y, _ = _case(name, digits)
+def test_parameters_are_validated_in_fit_not_in_init(name, digits300):
+    est, X, y, _ = _case(name, digits300)
     bad = {"SiameseTransformer": {"lr": -1.0}, "SiamesePairClassifier": {"lr": -1.0},
            "SiamesePairRegressor": {"lr": -1.0},
            "OneShotClassifier": {"temperature": -1.0}}[name]

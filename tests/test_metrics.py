@@ -6,7 +6,6 @@ import pytest
 from scipy.interpolate import interp1d
 from scipy.optimize import brentq
 from sklearn.cluster import KMeans
-from sklearn.datasets import load_digits
 from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import (
     adjusted_mutual_info_score,
@@ -46,14 +45,8 @@ from sksiamese.metrics import (
 
 
 @pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return X[:400], y[:400]
-
-
-@pytest.fixture(scope="module")
-def fitted(digits):
-    X, y = digits
+def fitted(digits400_raw):
+    X, y = digits400_raw
     return SiameseTransformer(max_epochs=2, random_state=0).fit(X[y < 5], y[y < 5])
 
 
@@ -152,8 +145,8 @@ def test_groups_leave_out_groups_with_too_few_classes():
                                  n_episodes=50, random_state=0) == 1.0
 
 
-def test_n_way_k_shot_embeds_with_the_transformer(digits, fitted):
-    X, y = digits
+def test_n_way_k_shot_embeds_with_the_transformer(digits400_raw, fitted):
+    X, y = digits400_raw
     new = y >= 5
     kwargs = {"n_way": 5, "n_episodes": 200, "random_state": 0}
     expected = n_way_k_shot_accuracy(None, fitted.transform(X[new]), y[new], **kwargs)
@@ -162,8 +155,8 @@ def test_n_way_k_shot_embeds_with_the_transformer(digits, fitted):
                                  **kwargs) == expected
 
 
-def test_n_way_k_shot_takes_the_transformer_distance(digits):
-    X, y = digits
+def test_n_way_k_shot_takes_the_transformer_distance(digits400_raw):
+    X, y = digits400_raw
     # Unnormalised: on the unit sphere both distances rank alike.
     emb = SiameseTransformer(distance="cosine", max_epochs=1, normalize=False,
                              random_state=0)
@@ -236,8 +229,8 @@ def test_n_way_k_shot_rejects_a_non_transformer():
 
 
 # -- scorers and model selection ------------------------------------------------
-def test_grid_search_over_class_disjoint_folds(digits):
-    X, y = digits
+def test_grid_search_over_class_disjoint_folds(digits400_raw):
+    X, y = digits400_raw
     scorer = make_n_way_k_shot_scorer(n_way=5, n_episodes=100, random_state=0)
     seen = []
 
@@ -267,8 +260,8 @@ def test_grid_search_over_class_disjoint_folds(digits):
     np.testing.assert_array_equal(plain.cv_results_["mean_test_score"], scores)
 
 
-def test_n_way_k_shot_scorer_equals_the_metric(digits, fitted):
-    X, y = digits
+def test_n_way_k_shot_scorer_equals_the_metric(digits400_raw, fitted):
+    X, y = digits400_raw
     scorer = make_n_way_k_shot_scorer(n_way=4, k_shot=2, n_queries=3,
                                       n_episodes=50, random_state=1)
     assert scorer(fitted, X[y >= 5], y[y >= 5]) == n_way_k_shot_accuracy(
@@ -277,8 +270,8 @@ def test_n_way_k_shot_scorer_equals_the_metric(digits, fitted):
     assert repr(scorer).startswith("make_n_way_k_shot_scorer(n_way=4, k_shot=2")
 
 
-def test_retrieval_scorer_in_cross_val_score_with_a_pipeline(digits):
-    X, y = digits
+def test_retrieval_scorer_in_cross_val_score_with_a_pipeline(digits400_raw):
+    X, y = digits400_raw
     pipe = make_pipeline(StandardScaler(),
                          SiameseTransformer(max_epochs=2, random_state=0))
     scores = cross_val_score(pipe, X, y, groups=y, cv=GroupKFold(n_splits=2),
@@ -510,8 +503,8 @@ def test_verification_errors(y_true, distances, message):
 
 
 @pytest.mark.parametrize("distance", ["euclidean", "cosine"])
-def test_pair_distances_match_a_loop(digits, fitted, distance):
-    X, _ = digits
+def test_pair_distances_match_a_loop(digits400_raw, fitted, distance):
+    X, _ = digits400_raw
     pairs = np.stack([X[:10], X[10:20]], axis=1)
     E = fitted.transform(X[:20])
     got = pair_distances(fitted, pairs, distance=distance)
@@ -528,12 +521,6 @@ def test_pair_distances_checks_the_shape():
 
 
 # -- extreme scales and missing values ----------------------------------------------
-@pytest.fixture(scope="module")
-def digits300():
-    X, y = load_digits(return_X_y=True)
-    return X[:300] / 16, y[:300]
-
-
 @pytest.mark.parametrize("scale", [1e200, 1e-200])
 @pytest.mark.parametrize("distance", ["euclidean", "cosine"])
 def test_metrics_do_not_change_at_extreme_scales(digits300, scale, distance):
@@ -607,7 +594,7 @@ def test_open_set_scores_match_counting(open_set):
 def test_open_set_scorer_tunes_the_threshold_in_grid_search(open_set):
     X_s, y_s, X_q, y_q = open_set
     X, y = np.r_[X_s, X_q], np.r_[y_s, y_q]
-    # One split: the support set trains, the held-out queries (with digits
+    # One split: the support set trains, the held-out queries (with digits400_raw
     # 5-9, which the support set lacks) validate.
     split = PredefinedSplit(np.r_[np.full(len(y_s), -1), np.zeros(len(y_q))])
     grid = GridSearchCV(OneShotClassifier(None), {"threshold": [0.5, 1.5, 3.0, None]},

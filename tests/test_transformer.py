@@ -17,12 +17,6 @@ from sksiamese import SiameseTransformer
 from sksiamese.losses import TripletLoss
 
 
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return X / 16.0, y
-
-
 def small(**params):
     defaults = {"max_epochs": 2, "batch_size": 32, "random_state": 0}
     return SiameseTransformer(**{**defaults, **params})
