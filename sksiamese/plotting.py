@@ -1,6 +1,7 @@
 """Pictures of embeddings, pair distances and training curves, as sklearn Displays."""
 
-from numbers import Real
+from collections.abc import Mapping
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -37,10 +38,66 @@ def _pyplot(caller):
 
 
 def _axes(ax, caller):
+    """The axes to draw on, in a figure with a layout engine.
+
+    A new figure is made with ``layout="constrained"``; a given figure without
+    a layout engine gets that one, so that the legends placed beside the axes
+    and the axis labels stay inside the figure.
+    """
     plt = _pyplot(caller)
     if ax is None:
-        _, ax = plt.subplots()
+        _, ax = plt.subplots(layout="constrained")
+    figure = ax.figure
+    root = getattr(figure, "figure", None) or figure
+    if root.get_layout_engine() is None:
+        root.set_layout_engine("constrained")
     return ax
+
+
+def _legend_beside(ax, handles=None, labels=None, *, below=False, step_over=(),
+                   **kwargs):
+    """A legend outside the axes, where it covers none of their data.
+
+    Right of the axes, or ``below`` them, under the x-axis' tick labels and
+    label. ``step_over`` holds axes (a twin made by ``ax.twinx()``) whose
+    labels on the right the legend is placed beyond. The offsets are in points,
+    measured on the labels, so they hold however the layout engine later
+    resizes the axes.
+    """
+    from matplotlib.transforms import offset_copy
+
+    figure = ax.figure
+    renderer = getattr(figure.canvas, "get_renderer", lambda: None)()
+    # Where the canvas cannot measure: 5 font sizes.
+    guess = 5 * _pyplot("plot").rcParams["font.size"]
+    offset = 0.0
+    if below:
+        if renderer is None:
+            offset = guess
+        else:
+            bottom = ax.xaxis.get_tightbbox(renderer)
+            if bottom is not None:
+                offset = (ax.bbox.y0 - bottom.y0) * 72 / figure.dpi
+        transform = offset_copy(ax.transAxes, fig=figure, y=-offset - 4,
+                                units="points")
+        anchor, loc = (0.5, 0), "upper center"
+    else:
+        for other in step_over:
+            right = (guess if renderer is None else
+                     (other.get_tightbbox(renderer).x1 - other.bbox.x1)
+                     * 72 / figure.dpi)
+            offset = max(offset, right)
+        transform = offset_copy(ax.transAxes, fig=figure, x=offset + 6,
+                                units="points")
+        anchor, loc = (1, 1), "upper left"
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+        for other in step_over:
+            more = other.get_legend_handles_labels()
+            handles, labels = handles + more[0], labels + more[1]
+    kwargs = {"loc": loc, "borderaxespad": 0.0, **kwargs}
+    return ax.legend(handles, labels, bbox_to_anchor=anchor,
+                     bbox_transform=transform, **kwargs)
 
 
 # -- the embedding ------------------------------------------------------------
@@ -94,6 +151,66 @@ def _project(embedding, projection, random_state):
     return coords[:, :2], (f"{name} 1", f"{name} 2")
 
 
+# Points of the classes (or groups) not highlighted: light, and behind.
+_GREY = (0.78, 0.78, 0.78, 1.0)
+
+
+def _group_of_class(classes, y, groups):
+    """``{class: group}`` from a mapping or from the group of each point."""
+    if isinstance(groups, Mapping):
+        missing = [c for c in classes if c not in groups]
+        if missing:
+            raise ValueError(
+                f"groups has no group for the classes "
+                f"{np.array(missing[:5]).tolist()}; map every "
+                "class of y to its group."
+            )
+        return {c: groups[c] for c in classes}
+    groups = np.asarray(groups)
+    if groups.shape != y.shape:
+        raise ValueError(
+            "groups should be a mapping from class to group or hold the group "
+            f"of each point, of shape {y.shape}; got shape {groups.shape}."
+        )
+    mapping = {}
+    for cls in classes:
+        found = np.unique(groups[y == cls])
+        if len(found) > 1:
+            raise ValueError(
+                f"The points of class {np.asarray(cls).tolist()!r} are in several "
+                f"groups ({found[:3].tolist()}); each class should be in one group."
+            )
+        mapping[cls] = found[0]
+    return mapping
+
+
+def _highlighted(units, sizes, highlight):
+    """The classes (or groups) to colour, in the order of ``units``."""
+    order = np.argsort(-np.asarray(sizes), kind="stable")
+    if highlight is None:
+        return units.tolist()
+    if isinstance(highlight, str):
+        if highlight != "auto":
+            raise ValueError(
+                f"highlight must be 'auto', an int, a list of classes or None; got "
+                f"{highlight!r}."
+            )
+        highlight = len(units) if len(units) <= 20 else 10
+    if isinstance(highlight, Integral) and not isinstance(highlight, bool):
+        if highlight < 1:
+            raise ValueError(f"highlight must be at least 1; got {highlight}.")
+        return units[np.sort(order[:highlight])].tolist()
+    wanted = list(np.atleast_1d(np.asarray(highlight, dtype=object)))
+    unknown = [u for u in wanted if u not in set(units.tolist())]
+    if unknown:
+        more = "..." if len(units) > 10 else ""
+        raise ValueError(
+            f"highlight names {np.array(unknown[:5]).tolist()}, which are not "
+            f"among the classes (or groups) drawn: {units[:10].tolist()}{more}."
+        )
+    return [u for u in units.tolist() if u in wanted]
+
+
 class EmbeddingDisplay:
     """The samples in the embedding space, in 2-D, coloured by class.
 
@@ -107,7 +224,8 @@ class EmbeddingDisplay:
     embedding : ndarray of shape (n_samples, 2)
         Coordinates of the points.
     y : array-like of shape (n_samples,), default=None
-        Class of each point; each class gets its own colour and legend entry.
+        Class of each point; each class gets its own colour and legend entry
+        (see ``highlight`` and ``groups`` of :meth:`plot` for many classes).
     target_names : array-like, default=None
         Names shown in the legend: ``target_names[c]`` for the integer class
         ``c``. By default the classes themselves.
@@ -122,7 +240,10 @@ class EmbeddingDisplay:
         Figure containing the plot.
     scatters_ : list of matplotlib PathCollection
         One scatter plot per class, in the order of ``np.unique(y)`` (one in
-        all where ``y`` is None).
+        all where ``y`` is None), grey for the classes not highlighted.
+    highlighted_ : list
+        The classes (or, with ``groups``, the groups) drawn in colour, each
+        with its legend entry; empty where ``y`` is None.
 
     See Also
     --------
@@ -157,16 +278,32 @@ class EmbeddingDisplay:
         self.target_names = target_names
         self.axis_labels = axis_labels
 
-    def plot(self, ax=None, *, legend="auto", **kwargs):
+    def plot(self, ax=None, *, legend="auto", highlight="auto", groups=None,
+             **kwargs):
         """Draw the points.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
-            Axes to draw on; a new figure by default.
+            Axes to draw on; a new figure by default. A figure without a layout
+            engine is given ``layout="constrained"``, so that the legend,
+            placed right of the axes where it hides no point, stays inside it.
         legend : bool or "auto", default="auto"
-            Whether to show a legend of the classes; "auto" shows it for at
-            most 20 classes.
+            Whether to show a legend of the coloured classes (or groups);
+            "auto" shows it where at most 20 are coloured.
+        highlight : "auto", int, array-like or None, default="auto"
+            Which classes (or, with ``groups``, which groups) get a colour and
+            a legend entry; the others are drawn in grey, behind them, and
+            share one legend entry. ``"auto"`` colours all of them where there
+            are at most 20 and the 10 with the most points otherwise (a palette
+            of more than 20 colours repeats itself, and a legend of hundreds of
+            entries is not read); an int colours that many of the most
+            populous; a list colours those it names; None colours all.
+        groups : mapping or array-like of shape (n_samples,), default=None
+            A coarser grouping to colour by, such as the alphabet of each
+            Omniglot character: a mapping from each class to its group, or the
+            group of each point (every point of a class in the same group).
+            Each group gets one colour and one legend entry.
         **kwargs : dict
             Passed to ``matplotlib.axes.Axes.scatter`` (``s``, ``alpha``,
             ``marker``, ...).
@@ -174,7 +311,8 @@ class EmbeddingDisplay:
         Returns
         -------
         display : EmbeddingDisplay
-            This display, with ``ax_``, ``figure_`` and ``scatters_`` set.
+            This display, with ``ax_``, ``figure_``, ``scatters_`` and
+            ``highlighted_`` set.
         """
         ax = _axes(ax, "EmbeddingDisplay")
         coords = np.asarray(self.embedding, dtype=np.float64)
@@ -186,9 +324,9 @@ class EmbeddingDisplay:
             )
         kwargs = {"s": 12, "alpha": 0.8, **kwargs}
         self.scatters_ = []
+        self.highlighted_ = []
         if self.y is None:
             self.scatters_.append(ax.scatter(coords[:, 0], coords[:, 1], **kwargs))
-            n_classes = 0
         else:
             y = np.asarray(self.y)
             if y.shape != (len(coords),):
@@ -196,26 +334,53 @@ class EmbeddingDisplay:
                     f"y should have shape ({len(coords)},), one class per point; "
                     f"got shape {y.shape}."
                 )
-            classes = np.unique(y)
-            n_classes = len(classes)
+            classes, counts = np.unique(y, return_counts=True)
             self._check_target_names(classes)
-            palette = "tab10" if n_classes <= 10 else "tab20"
+            unit_of = (dict(zip(classes, classes, strict=True)) if groups is None
+                       else _group_of_class(classes, y, groups))
+            units = np.unique(np.array(list(unit_of.values())))
+            sizes = [sum(n for c, n in zip(classes, counts, strict=True)
+                         if unit_of[c] == u) for u in units]
+            self.highlighted_ = _highlighted(units, sizes, highlight)
+            n_coloured = len(self.highlighted_)
+            palette = "tab10" if n_coloured <= 10 else "tab20"
             colors = _pyplot("EmbeddingDisplay").get_cmap(palette).colors
-            for i, cls in enumerate(classes):
+            colour_of = {u: colors[i % len(colors)]
+                         for i, u in enumerate(self.highlighted_)}
+            handles, grey = {}, []
+            for cls in classes:
                 mask = y == cls
-                self.scatters_.append(
-                    ax.scatter(
-                        coords[mask, 0],
-                        coords[mask, 1],
-                        label=self._name(cls),
-                        color=colors[i % len(colors)],
-                        **kwargs,
-                    )
+                unit = unit_of[cls]
+                coloured = unit in colour_of
+                scatter = ax.scatter(
+                    coords[mask, 0],
+                    coords[mask, 1],
+                    label=self._name(cls) if groups is None else str(unit),
+                    color=colour_of[unit] if coloured else _GREY,
+                    zorder=2 if coloured else 1,
+                    **kwargs,
                 )
+                self.scatters_.append(scatter)
+                if coloured:
+                    handles.setdefault(unit, scatter)
+                else:
+                    grey.append(unit)
+            show = legend is True or (legend == "auto" and n_coloured <= 20)
+            if show and n_coloured:
+                what = "class" if groups is None else "group"
+                entries = [handles[u] for u in self.highlighted_]
+                labels = [h.get_label() for h in entries]
+                if grey:
+                    n_grey = len(set(grey))
+                    plural = {"class": "classes", "group": "groups"}[what]
+                    entries.append(self.scatters_[
+                        next(i for i, c in enumerate(classes)
+                             if unit_of[c] not in colour_of)])
+                    labels.append(f"{n_grey} other {plural if n_grey > 1 else what}")
+                _legend_beside(ax, entries, labels, title=what, fontsize="small",
+                               markerscale=1.5, ncols=1 if len(entries) <= 12 else 2)
         ax.set_xlabel(self.axis_labels[0])
         ax.set_ylabel(self.axis_labels[1])
-        if n_classes and (legend is True or (legend == "auto" and n_classes <= 20)):
-            ax.legend(title="class", fontsize="small", markerscale=1.5)
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
@@ -249,6 +414,8 @@ class EmbeddingDisplay:
         target_names=None,
         ax=None,
         legend="auto",
+        highlight="auto",
+        groups=None,
         **kwargs,
     ):
         """Plot embeddings already computed, projected to 2-D where wider.
@@ -273,7 +440,15 @@ class EmbeddingDisplay:
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure by default.
         legend : bool or "auto", default="auto"
-            Whether to show a legend; "auto" shows it for at most 20 classes.
+            Whether to show a legend; "auto" shows it where at most 20
+            classes (or groups) are coloured.
+        highlight : "auto", int, array-like or None, default="auto"
+            Which classes (or groups) are coloured, the others grey and behind;
+            "auto" colours all up to 20 and the 10 most populous beyond (see
+            :meth:`plot`).
+        groups : mapping or array-like of shape (n_samples,), default=None
+            Colour by a coarser grouping: a mapping from class to group, or
+            the group of each sample (see :meth:`plot`).
         **kwargs : dict
             Passed to ``matplotlib.axes.Axes.scatter``.
 
@@ -284,7 +459,8 @@ class EmbeddingDisplay:
         """
         coords, labels = _project(embedding, projection, random_state)
         disp = cls(coords, y, target_names=target_names, axis_labels=labels)
-        return disp.plot(ax=ax, legend=legend, **kwargs)
+        return disp.plot(ax=ax, legend=legend, highlight=highlight,
+                         groups=groups, **kwargs)
 
     @classmethod
     def from_estimator(
@@ -298,6 +474,8 @@ class EmbeddingDisplay:
         target_names=None,
         ax=None,
         legend="auto",
+        highlight="auto",
+        groups=None,
         **kwargs,
     ):
         """Plot the embedding of ``X`` by a fitted transformer.
@@ -321,7 +499,15 @@ class EmbeddingDisplay:
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure by default.
         legend : bool or "auto", default="auto"
-            Whether to show a legend; "auto" shows it for at most 20 classes.
+            Whether to show a legend; "auto" shows it where at most 20
+            classes (or groups) are coloured.
+        highlight : "auto", int, array-like or None, default="auto"
+            Which classes (or groups) are coloured, the others grey and behind;
+            "auto" colours all up to 20 and the 10 most populous beyond (see
+            :meth:`plot`).
+        groups : mapping or array-like of shape (n_samples,), default=None
+            Colour by a coarser grouping: a mapping from class to group, or
+            the group of each sample (see :meth:`plot`).
         **kwargs : dict
             Passed to ``matplotlib.axes.Axes.scatter``.
 
@@ -339,6 +525,8 @@ class EmbeddingDisplay:
             target_names=target_names,
             ax=ax,
             legend=legend,
+            highlight=highlight,
+            groups=groups,
             **kwargs,
         )
 
@@ -501,7 +689,7 @@ class PairDistanceDisplay:
             title = f"AUC = {self.roc_auc_:.3f}, EER = {self.eer_:.3f}"
         ax.set_xlabel(self.xlabel)
         ax.set_ylabel("density" if density else "pairs")
-        ax.legend(title=title)
+        _legend_beside(ax, title=title)
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
@@ -716,6 +904,15 @@ def _verification_scores(estimator, X, y, on, distance, max_pairs, random_state)
     return same, rowwise(E[i], E[j], distance)
 
 
+# Axis labels of the verification curves: what a rate counts, in words.
+_CURVE_LABELS = {
+    "RocCurveDisplay": ("False positive rate\n(different classes called same)",
+                        "True positive rate\n(same class called same)"),
+    "DetCurveDisplay": ("False positive rate\n(different classes called same)",
+                        "False negative rate\n(same class called different)"),
+}
+
+
 def _curve_display(display, kind, estimator, X, y, on, distance, max_pairs,
                    random_state, name, ax, kwargs):
     same, distances = _verification_scores(estimator, X, y, on, distance,
@@ -724,13 +921,20 @@ def _curve_display(display, kind, estimator, X, y, on, distance, max_pairs,
     eer = equal_error_rate(same, distances)[0]
     if name is None:
         name = "raw features" if estimator is None else type(estimator).__name__
-    _pyplot(kind)
-    # scikit-learn adds the AUC to a ROC curve's name itself.
-    label = (f"{name}, EER = {eer:.3f}" if display.__name__ == "RocCurveDisplay"
-             else f"{name} (AUC = {auc:.3f}, EER = {eer:.3f})")
+    ax = _axes(ax, kind)
+    # One label for both curves; scikit-learn's own would add the ROC's AUC to
+    # two digits.
+    label = f"{name} (AUC = {auc:.3f}, EER = {eer:.3f})"
     # Scores for scikit-learn: higher is "same", so minus the distance.
-    disp = display.from_predictions(same, -distances, pos_label=1, name=label,
+    disp = display.from_predictions(same, -distances, pos_label=1, name=name,
                                     ax=ax, **kwargs)
+    disp.line_.set_label(label)
+    xlabel, ylabel = _CURVE_LABELS[display.__name__]
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    # Below the axes, where it hides no curve (scikit-learn's sits inside);
+    # there it leaves the square axes their width.
+    _legend_beside(ax, below=True, fontsize="small")
     disp.roc_auc_, disp.eer_ = auc, eer
     return disp
 
@@ -742,7 +946,9 @@ def roc_curve_display(estimator, X, y, *, on="samples", distance=None,
 
     Drawn by scikit-learn's ``RocCurveDisplay`` from minus the distances (a
     pair is "same" when close), with the AUC and the equal error rate in the
-    legend.
+    legend, as ``"name (AUC = 0.935, EER = 0.143)"`` (the same as on the DET
+    curve), below the axes; the axis labels say that the positive pairs are
+    those of the same class.
 
     Parameters
     ----------
@@ -768,7 +974,9 @@ def roc_curve_display(estimator, X, y, *, on="samples", distance=None,
     name : str, default=None
         Name in the legend; the estimator's class name by default.
     ax : matplotlib Axes, default=None
-        Axes to draw on; a new figure by default.
+        Axes to draw on; a new figure by default. A figure without a layout
+        engine is given ``layout="constrained"``, so that the legend and the
+        axis labels stay inside it.
     **kwargs : dict
         Passed to ``RocCurveDisplay.from_predictions``.
 
@@ -790,7 +998,7 @@ def roc_curve_display(estimator, X, y, *, on="samples", distance=None,
     >>> X, y = load_digits(return_X_y=True)
     >>> disp = roc_curve_display(None, X[:200], y[:200], name="pixels")
     >>> disp.line_.get_label()
-    'pixels, EER = 0.121 (AUC = 0.94)'
+    'pixels (AUC = 0.942, EER = 0.121)'
     >>> plt.close("all")
     """
     from sklearn.metrics import RocCurveDisplay
