@@ -1045,11 +1045,14 @@ def _numeric(value):
 
 
 class TrainingCurveDisplay:
-    """Per-epoch training curves (losses by default) from a skorch history.
+    """Per-epoch training curves (losses and held-out scores) from a skorch history.
 
     Build it with :meth:`from_estimator` (a fitted estimator with a
     ``history_``, such as :class:`~sksiamese.SiameseTransformer`) or
-    :meth:`from_history`.
+    :meth:`from_history`. Losses are drawn on the left axis; other values
+    (the held-out scores ``valid_precision_at_1``, ``valid_one_shot_accuracy``
+    recorded with ``validation_fraction``), where drawn beside losses, on a
+    second axis on the right. Epochs are marked with integer ticks.
 
     Parameters
     ----------
@@ -1057,15 +1060,24 @@ class TrainingCurveDisplay:
         Epoch numbers, the horizontal axis.
     curves : dict of str to ndarray of shape (n_epochs,)
         One curve per name; NaN where an epoch has no value.
+    best_epoch : int, default=None
+        An epoch to mark on every curve, such as the ``best_epoch_`` whose
+        weights early stopping kept; none if None.
 
     Attributes
     ----------
     ax_ : matplotlib Axes
-        Axes with the curves.
+        Axes with the curves (the losses, where there are other curves too).
+    score_ax_ : matplotlib Axes or None
+        The second axis, on the right, of the curves that are not losses,
+        where losses are drawn too; None otherwise.
     figure_ : matplotlib Figure
         Figure containing the plot.
     lines_ : dict of str to matplotlib Line2D
         The line of each curve.
+    best_epoch_line_ : matplotlib Line2D or None
+        The vertical line at ``best_epoch``; each curve also has a star marker
+        there.
 
     Examples
     --------
@@ -1081,47 +1093,94 @@ class TrainingCurveDisplay:
     >>> plt.close("all")
     """
 
-    def __init__(self, epochs, curves):
+    def __init__(self, epochs, curves, *, best_epoch=None):
         self.epochs = epochs
         self.curves = curves
+        self.best_epoch = best_epoch
 
-    def plot(self, ax=None, *, log_scale=False, **kwargs):
+    def plot(self, ax=None, *, log_scale=False, name=None, **kwargs):
         """Draw the curves.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
-            Axes to draw on; a new figure by default.
+            Axes to draw on; a new figure by default. A figure without a layout
+            engine is given ``layout="constrained"``, so that the legend,
+            placed right of the axes where it hides no curve, stays inside it.
         log_scale : bool, default=False
-            Use a logarithmic vertical axis.
+            Use a logarithmic vertical axis (for the losses).
+        name : str, default=None
+            Added to each curve's legend entry, as ``"train_loss (adam)"``, to
+            tell apart the curves of several models drawn on one axes.
         **kwargs : dict
-            Passed to ``matplotlib.axes.Axes.plot`` (``marker``, ...).
+            Passed to ``matplotlib.axes.Axes.plot`` (``marker``, ...). By
+            default each curve has small round markers, so that a curve of a
+            single epoch shows, and held-out curves are dashed.
 
         Returns
         -------
         display : TrainingCurveDisplay
-            This display, with ``ax_``, ``figure_`` and ``lines_`` set.
+            This display, with ``ax_``, ``score_ax_``, ``figure_``, ``lines_``
+            and ``best_epoch_line_`` set.
         """
+        from matplotlib.ticker import MaxNLocator
+
         ax = _axes(ax, "TrainingCurveDisplay")
         epochs = np.asarray(self.epochs)
+        losses = [k for k in self.curves if k.endswith("loss")]
+        others = [k for k in self.curves if not k.endswith("loss")]
+        self.score_ax_ = ax.twinx() if losses and others else None
         self.lines_ = {}
-        for name, values in self.curves.items():
-            (self.lines_[name],) = ax.plot(
-                epochs, np.asarray(values, dtype=float), label=name, **kwargs
+        for key, values in self.curves.items():
+            on = self.score_ax_ if self.score_ax_ is not None and key in others \
+                else ax
+            style = {"marker": "o", "markersize": 3,
+                     "linestyle": "--" if key.startswith("valid_") else "-"}
+            if self.score_ax_ is not None:
+                # The twin's colours would start again at C0.
+                style["color"] = f"C{len(ax.lines) + len(self.score_ax_.lines)}"
+            label = key if name is None else f"{key} ({name})"
+            (self.lines_[key],) = on.plot(
+                epochs, np.asarray(values, dtype=float), label=label,
+                **{**style, **kwargs}
             )
         if log_scale:
             ax.set_yscale("log")
         ax.set_xlabel("epoch")
-        ax.set_ylabel(
-            "loss" if all(k.endswith("loss") for k in self.curves) else "value"
-        )
-        ax.legend()
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        main = losses if self.score_ax_ is not None else list(self.curves)
+        ax.set_ylabel("loss" if all(k.endswith("loss") for k in main) else "value")
+        if self.score_ax_ is not None:
+            self.score_ax_.set_ylabel(
+                "held-out score" if all(k.startswith("valid_") for k in others)
+                else "value")
+        self.best_epoch_line_ = None
+        if self.best_epoch is not None:
+            self._mark_best(ax, epochs)
+        _legend_beside(ax, step_over=() if self.score_ax_ is None
+                       else (self.score_ax_,))
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
 
+    def _mark_best(self, ax, epochs):
+        """A vertical line at ``best_epoch`` and a star on each curve there."""
+        at = np.flatnonzero(epochs == self.best_epoch)
+        self.best_epoch_line_ = ax.axvline(
+            self.best_epoch, color="black", linestyle=":", linewidth=1,
+            label=f"best epoch ({self.best_epoch})")
+        if not len(at):
+            return
+        for line in self.lines_.values():
+            value = line.get_ydata()[at[0]]
+            if np.isfinite(value):
+                line.axes.plot([self.best_epoch], [value], marker="*",
+                               markersize=12, color=line.get_color(),
+                               linestyle="none", label="_best epoch")
+
     @classmethod
-    def from_history(cls, history, *, keys=None, ax=None, log_scale=False, **kwargs):
+    def from_history(cls, history, *, keys=None, best_epoch=None, ax=None,
+                     log_scale=False, name=None, **kwargs):
         """Plot curves from a skorch ``History`` (or a list of per-epoch dicts).
 
         Parameters
@@ -1131,11 +1190,16 @@ class TrainingCurveDisplay:
         keys : list of str, default=None
             Which entries to plot, for example ``["train_loss", "valid_loss"]``
             or ``["valid_acc"]``. None plots every numeric entry whose name
-            ends in ``"loss"``.
+            ends in ``"loss"`` and the held-out scores, whose names start with
+            ``"valid_"``, where they were recorded.
+        best_epoch : int, default=None
+            An epoch to mark, such as an estimator's ``best_epoch_``.
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure by default.
         log_scale : bool, default=False
             Use a logarithmic vertical axis.
+        name : str, default=None
+            Added to each legend entry, to tell models apart (see :meth:`plot`).
         **kwargs : dict
             Passed to ``matplotlib.axes.Axes.plot``.
 
@@ -1162,6 +1226,9 @@ class TrainingCurveDisplay:
                     "The history has no numeric entry ending in 'loss'; pass keys "
                     f"to choose among {numeric}."
                 )
+            # Held-out scores, not skorch's counts of batches.
+            keys += [k for k in numeric if k.startswith("valid_")
+                     and not k.endswith(("loss", "_count"))]
         else:
             keys = [keys] if isinstance(keys, str) else list(keys)
             missing = [k for k in keys if k not in numeric]
@@ -1178,11 +1245,12 @@ class TrainingCurveDisplay:
             )
             for k in keys
         }
-        return cls(epochs, curves).plot(ax=ax, log_scale=log_scale, **kwargs)
+        return cls(epochs, curves, best_epoch=best_epoch).plot(
+            ax=ax, log_scale=log_scale, name=name, **kwargs)
 
     @classmethod
     def from_estimator(
-        cls, estimator, *, keys=None, ax=None, log_scale=False, **kwargs
+        cls, estimator, *, keys=None, ax=None, log_scale=False, name=None, **kwargs
     ):
         """Plot the training curves of a fitted estimator's ``history_``.
 
@@ -1191,13 +1259,17 @@ class TrainingCurveDisplay:
         estimator : fitted estimator
             An estimator with a skorch ``history_``: a fitted
             :class:`~sksiamese.SiameseTransformer` or
-            :class:`~sksiamese.SiamesePairClassifier`.
+            :class:`~sksiamese.SiamesePairClassifier`. Its ``best_epoch_``,
+            where it has one (early stopping), is marked on the curves.
         keys : list of str, default=None
-            Which entries to plot; None plots those ending in ``"loss"``.
+            Which entries to plot; None plots those ending in ``"loss"`` and
+            the held-out scores (``"valid_..."``) where they were recorded.
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure by default.
         log_scale : bool, default=False
             Use a logarithmic vertical axis.
+        name : str, default=None
+            Added to each legend entry, to tell models apart (see :meth:`plot`).
         **kwargs : dict
             Passed to ``matplotlib.axes.Axes.plot``.
 
@@ -1215,5 +1287,7 @@ class TrainingCurveDisplay:
                 "use TrainingCurveDisplay.from_history."
             )
         return cls.from_history(
-            estimator.history_, keys=keys, ax=ax, log_scale=log_scale, **kwargs
+            estimator.history_, keys=keys,
+            best_epoch=getattr(estimator, "best_epoch_", None), ax=ax,
+            log_scale=log_scale, name=name, **kwargs
         )

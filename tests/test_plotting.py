@@ -557,8 +557,9 @@ HISTORY = [
 
 
 def test_training_curves_from_history():
-    disp = TrainingCurveDisplay.from_history(HISTORY)
+    disp = TrainingCurveDisplay.from_history(HISTORY, keys=["train_loss", "valid_loss"])
     assert list(disp.lines_) == ["train_loss", "valid_loss"]
+    assert disp.score_ax_ is None
     assert_array_equal(disp.lines_["train_loss"].get_xdata(), [1, 2, 3])
     assert_array_equal(disp.lines_["train_loss"].get_ydata(), [1.0, 0.5, 0.25])
     # An epoch without a value leaves a gap.
@@ -574,6 +575,49 @@ def test_training_curves_from_history():
     assert acc.ax_.get_ylabel() == "value"
     assert acc.ax_.get_yscale() == "log"
     assert acc.lines_["valid_acc"].get_marker() == "o"
+
+
+def test_training_curves_draw_held_out_scores_by_default():
+    disp = TrainingCurveDisplay.from_history(HISTORY)
+    # The losses on the left, the held-out score on a second axis.
+    assert list(disp.lines_) == ["train_loss", "valid_loss", "valid_acc"]
+    assert disp.lines_["train_loss"].axes is disp.ax_
+    assert disp.lines_["valid_loss"].axes is disp.ax_
+    assert disp.lines_["valid_acc"].axes is disp.score_ax_
+    assert disp.score_ax_.get_ylabel() == "held-out score"
+    assert disp.ax_.get_ylabel() == "loss"
+    assert_array_equal(disp.lines_["valid_acc"].get_ydata(), [0.5, 0.7, 0.8])
+    assert legend_texts(disp.ax_) == ["train_loss", "valid_loss", "valid_acc"]
+    colours = {line.get_color() for line in disp.lines_.values()}
+    assert len(colours) == 3
+    assert disp.lines_["valid_loss"].get_linestyle() == "--"
+    # Integer epochs on the axis.
+    disp.figure_.canvas.draw()
+    ticks = [t for t in disp.ax_.get_xticks()
+             if disp.ax_.get_xlim()[0] <= t <= disp.ax_.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    assert_legend_hides_no_data(disp.ax_, disp.score_ax_)
+    # The legend is beyond the second axis' labels too.
+    renderer = disp.figure_.canvas.get_renderer()
+    legend_box = disp.ax_.get_legend().get_window_extent(renderer)
+    assert legend_box.x0 >= disp.score_ax_.get_tightbbox(renderer).x1 - 1
+    assert_labels_inside_figure(disp.figure_)
+
+
+def test_training_curves_mark_the_best_epoch():
+    disp = TrainingCurveDisplay.from_history(HISTORY, best_epoch=2, name="adam")
+    assert list(disp.best_epoch_line_.get_xdata()) == [2, 2]
+    assert "best epoch (2)" in legend_texts(disp.ax_)
+    assert "train_loss (adam)" in legend_texts(disp.ax_)
+    stars = [line for ax in (disp.ax_, disp.score_ax_) for line in ax.lines
+             if line.get_marker() == "*"]
+    # train_loss and valid_acc have a value at epoch 2; valid_loss has none.
+    assert sorted((line.get_xdata()[0], line.get_ydata()[0]) for line in stars) == [
+        (2, 0.5), (2, 0.7)]
+    assert_legend_hides_no_data(disp.ax_, disp.score_ax_)
+    # A single epoch still shows, as a marker.
+    one = TrainingCurveDisplay.from_history(HISTORY[:1], keys="train_loss")
+    assert one.lines_["train_loss"].get_marker() == "o"
 
 
 def test_training_curves_errors():
@@ -609,6 +653,23 @@ def test_training_curves_from_siamese_transformer(blobs):
     assert_allclose(
         disp.lines_["train_loss"].get_ydata(), emb.history_[:, "train_loss"]
     )
+    assert disp.best_epoch_line_ is None
+    # Early stopping's best epoch is marked, and the held-out scores drawn.
+    from sklearn.datasets import load_digits
+
+    digits, classes = load_digits(return_X_y=True)
+    stopped = SiameseTransformer(max_epochs=4, random_state=0,
+                                 validation_fraction=0.3, early_stopping=True,
+                                 n_iter_no_change=2).fit(digits[:400], classes[:400])
+    assert stopped.best_epoch_ is not None
+    shown = TrainingCurveDisplay.from_estimator(stopped)
+    assert shown.best_epoch_line_.get_xdata()[0] == stopped.best_epoch_
+    assert "valid_precision_at_1" in shown.lines_
+    assert shown.lines_["valid_precision_at_1"].axes is shown.score_ax_
+    # skorch's count of held-out batches is no score.
+    assert "valid_batch_count" in stopped.history_[-1]
+    assert not any(key.endswith("_count") for key in shown.lines_)
+    assert_legend_hides_no_data(shown.ax_, shown.score_ax_)
 
 
 # -- ROC and DET curves ---------------------------------------------------------
