@@ -803,3 +803,53 @@ def test_pair_distance_display_refuses_non_finite_distances(value):
     with pytest.raises(ValueError, match=r"distances holds 1 NaN or infinite values "
                                          r"\(at \[1\]\)"):
         PairDistanceDisplay.from_distances([0.1, value, 0.3], [1, 0, 1])
+
+
+# -- the demo's figure (examples/demo_digits.py) --------------------------------
+def load_demo():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "demo_digits.py"
+    spec = importlib.util.spec_from_file_location("demo_digits", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_demo_figure_draws_the_tables_embedding(tmp_path):
+    from sklearn.datasets import load_digits
+
+    demo = load_demo()
+    X, y = load_digits(return_X_y=True)
+    emb = SiameseTransformer(n_components=16, max_epochs=2, random_state=0)
+    emb.fit(X[:300] / 16, y[:300])
+    path = demo.write_figure(emb, X[300:500] / 16, y[300:500], tmp_path)
+    assert path.stat().st_size > 10_000
+    fig = plt.gcf()
+    (ax,) = fig.axes
+    # The model of the table, projected, and the title says so.
+    assert "16-D" in ax.get_title() and "PCA" in ax.get_title()
+    assert ax.get_xlabel() == "PCA 1"
+    expected = PCA(n_components=2, random_state=0).fit_transform(
+        emb.transform(X[300:500] / 16))
+    assert_allclose(np.vstack([s.get_offsets() for s in ax.collections]),
+                    np.vstack([expected[y[300:500] == c] for c in range(10)]),
+                    atol=1e-5)
+    assert_legend_hides_no_data(ax)
+    assert_labels_inside_figure(fig)
+
+
+def test_demo_prints_per_epoch_tables_without_colour_off_a_terminal():
+    import io
+
+    from skorch.callbacks import PrintLog
+
+    demo = load_demo()
+    row = {"epoch": 1, "train_loss": 0.5, "train_loss_best": True, "dur": 0.1}
+    table = PrintLog().initialize().table(row)
+    assert "\x1b[" in table  # skorch colours the best value
+    buffer = io.StringIO()
+    print(table, file=demo.WithoutColour(buffer))
+    assert "\x1b[" not in buffer.getvalue()
+    assert "0.5000" in buffer.getvalue()
