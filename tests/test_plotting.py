@@ -367,6 +367,24 @@ def test_pair_distances_histograms_and_threshold():
     assert area == pytest.approx(1.0)
 
 
+def test_pair_distance_legend_hides_no_bar():
+    rng = np.random.default_rng(0)
+    # Tall bars at both ends, where a legend inside the axes would sit.
+    distances = np.r_[rng.uniform(0, 0.2, 300), rng.uniform(1.8, 2, 300),
+                      rng.uniform(0, 2, 100)]
+    y = np.r_[np.ones(300), np.zeros(300), np.arange(100) % 2]
+    disp = PairDistanceDisplay.from_distances(distances, y, threshold="best")
+    assert disp.ax_.get_legend().get_title().get_text().startswith("AUC = ")
+    assert_legend_hides_no_data(disp.ax_)
+    assert_labels_inside_figure(disp.figure_)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for ax in axes:
+        PairDistanceDisplay.from_distances(distances, y, ax=ax, bins=40)
+    for ax in axes:
+        assert_legend_hides_no_data(ax)
+    assert_labels_inside_figure(fig)
+
+
 def test_pair_distances_best_threshold():
     rng = np.random.default_rng(1)
     distances = np.r_[rng.gamma(2, 0.3, 70), rng.gamma(6, 0.3, 90)]
@@ -567,6 +585,7 @@ def test_training_curves_from_history():
     assert (disp.ax_.get_xlabel(), disp.ax_.get_ylabel()) == ("epoch", "loss")
     assert legend_texts(disp.ax_) == ["train_loss", "valid_loss"]
     assert disp.ax_.get_yscale() == "linear"
+    assert_legend_hides_no_data(disp.ax_)
 
     acc = TrainingCurveDisplay.from_history(
         HISTORY, keys="valid_acc", log_scale=True, marker="o"
