@@ -16,11 +16,15 @@ beside its raw-pixel baseline:
   1-shot accuracy on alphabets never seen, with a CNN trained on 20
   characters of 10 drawings each, beside raw pixels and NCA;
 
-and writes a picture of a 2-D embedding coloured by digit, like the classic
-MNIST Siamese figure. Run with ``make demo`` or ``python examples/demo_digits.py``.
+and writes a picture of the test digits in the 16-D embedding of the table's
+first rows, projected to 2-D with PCA and coloured by digit. Run with ``make
+demo`` or ``python examples/demo_digits.py``. Where the output is no terminal
+(a file, a pipe), the per-epoch tables are printed without skorch's colours.
 """
 
 import argparse
+import re
+import sys
 import time
 from pathlib import Path
 
@@ -104,7 +108,28 @@ def few_class(train, test, params, episodes):
     }
 
 
+class WithoutColour:
+    """A text stream that drops ANSI colour codes before writing to ``stream``.
+
+    skorch's per-epoch table colours each column's best value for a terminal;
+    in a file or a pipe the codes only clutter the text.
+    """
+
+    codes = re.compile(r"\x1b\[[0-9;]*m")
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        return self.stream.write(self.codes.sub("", text))
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
 def main():
+    if not sys.stdout.isatty():
+        sys.stdout = WithoutColour(sys.stdout)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=None,
                         help="epochs of every fit (default: the library's own "
@@ -207,13 +232,19 @@ def main():
           "transfers worse than raw pixels;\n with 100 training classes from "
           "one generator, transfer to new classes works.)")
 
-    picture = write_figure(X_train, y_train, X_test, y_test, params, args.output)
+    picture = write_figure(emb, X_test, y_test, args.output)
     if picture:
-        print(f"\n2-D embedding of the test digits written to {picture}")
+        print(f"\nThe test digits in the 16-D embedding of the table's first rows, "
+              f"projected to 2-D with PCA, written to {picture}")
     print(f"Total time: {time.perf_counter() - start:.1f} s")
 
 
-def write_figure(X_train, y_train, X_test, y_test, params, output):
+def write_figure(emb, X_test, y_test, output):
+    """The test digits in ``emb``'s embedding, the one the table measures.
+
+    The embedding has 16 dimensions: PCA brings it to two, the two directions
+    along which the embedded digits spread most, and the title says so.
+    """
     try:
         import matplotlib
 
@@ -223,15 +254,16 @@ def write_figure(X_train, y_train, X_test, y_test, params, output):
         print("\nmatplotlib is not installed: no figure (pip install "
               "'sksiamese[plot]').")
         return None
-    emb_2d = SiameseTransformer(n_components=2, **params).fit(X_train, y_train)
-    display = EmbeddingDisplay.from_estimator(emb_2d, X_test, y_test)
-    display.ax_.set_title("Siamese embedding of held-out digits (triplet loss)")
-    # Beside the axes, where the legend hides no point.
-    display.ax_.legend(title="class", fontsize="small", markerscale=1.5,
-                       loc="upper left", bbox_to_anchor=(1.01, 1))
+    # The legend goes beside the axes, where it hides no point.
+    display = EmbeddingDisplay.from_estimator(emb, X_test, y_test,
+                                              projection="pca", random_state=0)
+    display.ax_.set_title(
+        f"Held-out digits in the {emb.n_components}-D Siamese embedding of the "
+        f"table\n({emb.loss} loss), projected to 2-D with PCA")
+    display.figure_.set_size_inches(7, 5.5)
     path = Path(output) / "digits_embedding_2d.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    display.figure_.savefig(path, dpi=120, bbox_inches="tight")
+    display.figure_.savefig(path, dpi=120)
     return path
 
 

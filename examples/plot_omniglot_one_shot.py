@@ -39,6 +39,7 @@ from sklearn.frozen import FrozenEstimator
 from sksiamese import OneShotClassifier, SiameseTransformer
 from sksiamese.datasets import fetch_omniglot
 from sksiamese.metrics import n_way_k_shot_accuracy
+from sksiamese.plotting import EmbeddingDisplay
 
 background = fetch_omniglot("background_small1", image_size=28)
 other = fetch_omniglot("background_small2", image_size=28)
@@ -74,6 +75,27 @@ emb = SiameseTransformer(
 start = time.perf_counter()
 emb.fit(background.images, background.target)
 print(f"trained in {time.perf_counter() - start:.0f} s")
+
+# %%
+# The unseen characters in the embedding
+# --------------------------------------
+# 106 characters are too many to colour one by one: no palette tells them
+# apart, and a legend of 106 entries is not read.
+# :class:`~sksiamese.plotting.EmbeddingDisplay` colours by a coarser
+# grouping instead (``groups``, here each character's alphabet), or
+# colours a few chosen characters (``highlight``) and draws the others in
+# grey, behind them; left to itself beyond 20 classes it highlights the 10
+# with the most drawings. PCA brings the 64 dimensions to two.
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
+by_alphabet = EmbeddingDisplay.from_estimator(emb, X_new, y_new,
+                                              groups=alphabet_new, ax=axes[0], s=6)
+by_alphabet.ax_.get_legend().set_title("alphabet")
+axes[0].set_title("coloured by alphabet")
+tagalog = np.unique(y_new[alphabet_new == "Tagalog"])
+EmbeddingDisplay.from_estimator(emb, X_new, y_new, highlight=tagalog[:6],
+                                ax=axes[1], s=6)
+axes[1].set_title("six Tagalog characters, the others grey")
+plt.show()
 
 # %%
 # One drawing per character, a whole alphabet at a time

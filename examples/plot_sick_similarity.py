@@ -223,7 +223,9 @@ axes[1].set_ylabel("predict")
 axes[1].plot([1, 5], [1, 5], color="black", linestyle=":", linewidth=1)
 axes[2].set_ylabel("decision_function")
 axes[2].axhline(0, color="black", linestyle="--", linewidth=1)
-axes[0].legend(title="entailment", loc="upper left")
+# One legend for the three panels, below them, where it hides no pair.
+fig.legend(*axes[0].get_legend_handles_labels(), title="entailment",
+           loc="outside lower center", ncols=3)
 plt.show()
 
 # %%
@@ -232,14 +234,16 @@ plt.show()
 # :class:`~sksiamese.plotting.PairDistanceDisplay` draws the cosine distance
 # between the two embeddings for the "same" and "different" trial pairs, with
 # the classifier's threshold; the training curves are those of both models
-# (the regressor's loss is a squared error, the classifier's contrastive).
+# (the regressor's loss is a squared error, the classifier's contrastive),
+# with, for the classifier, its loss and its accuracy (on the right-hand
+# axis) on the training pairs it held out to calibrate its threshold.
 fig, axes = plt.subplots(1, 3, figsize=(15, 4), layout="constrained")
 PairDistanceDisplay.from_estimator(clf, X_trial[clear], y_clear, ax=axes[0])
 axes[0].set_title("classifier: clear trial pairs")
 TrainingCurveDisplay.from_estimator(reg, ax=axes[1])
 axes[1].set_title("regressor: training loss")
 TrainingCurveDisplay.from_estimator(clf, ax=axes[2])
-axes[2].set_title("classifier: training loss")
+axes[2].set_title("classifier: loss, and accuracy on held-out pairs")
 plt.show()
 
 # %%

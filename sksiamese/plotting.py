@@ -1,6 +1,7 @@
 """Pictures of embeddings, pair distances and training curves, as sklearn Displays."""
 
-from numbers import Real
+from collections.abc import Mapping
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -37,10 +38,66 @@ def _pyplot(caller):
 
 
 def _axes(ax, caller):
+    """The axes to draw on, in a figure with a layout engine.
+
+    A new figure is made with ``layout="constrained"``; a given figure without
+    a layout engine gets that one, so that the legends placed beside the axes
+    and the axis labels stay inside the figure.
+    """
     plt = _pyplot(caller)
     if ax is None:
-        _, ax = plt.subplots()
+        _, ax = plt.subplots(layout="constrained")
+    figure = ax.figure
+    root = getattr(figure, "figure", None) or figure
+    if root.get_layout_engine() is None:
+        root.set_layout_engine("constrained")
     return ax
+
+
+def _legend_beside(ax, handles=None, labels=None, *, below=False, step_over=(),
+                   **kwargs):
+    """A legend outside the axes, where it covers none of their data.
+
+    Right of the axes, or ``below`` them, under the x-axis' tick labels and
+    label. ``step_over`` holds axes (a twin made by ``ax.twinx()``) whose
+    labels on the right the legend is placed beyond. The offsets are in points,
+    measured on the labels, so they hold however the layout engine later
+    resizes the axes.
+    """
+    from matplotlib.transforms import offset_copy
+
+    figure = ax.figure
+    renderer = getattr(figure.canvas, "get_renderer", lambda: None)()
+    # Where the canvas cannot measure: 5 font sizes.
+    guess = 5 * _pyplot("plot").rcParams["font.size"]
+    offset = 0.0
+    if below:
+        if renderer is None:
+            offset = guess
+        else:
+            bottom = ax.xaxis.get_tightbbox(renderer)
+            if bottom is not None:
+                offset = (ax.bbox.y0 - bottom.y0) * 72 / figure.dpi
+        transform = offset_copy(ax.transAxes, fig=figure, y=-offset - 4,
+                                units="points")
+        anchor, loc = (0.5, 0), "upper center"
+    else:
+        for other in step_over:
+            right = (guess if renderer is None else
+                     (other.get_tightbbox(renderer).x1 - other.bbox.x1)
+                     * 72 / figure.dpi)
+            offset = max(offset, right)
+        transform = offset_copy(ax.transAxes, fig=figure, x=offset + 6,
+                                units="points")
+        anchor, loc = (1, 1), "upper left"
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+        for other in step_over:
+            more = other.get_legend_handles_labels()
+            handles, labels = handles + more[0], labels + more[1]
+    kwargs = {"loc": loc, "borderaxespad": 0.0, **kwargs}
+    return ax.legend(handles, labels, bbox_to_anchor=anchor,
+                     bbox_transform=transform, **kwargs)
 
 
 # -- the embedding ------------------------------------------------------------
@@ -94,6 +151,66 @@ def _project(embedding, projection, random_state):
     return coords[:, :2], (f"{name} 1", f"{name} 2")
 
 
+# Points of the classes (or groups) not highlighted: light, and behind.
+_GREY = (0.78, 0.78, 0.78, 1.0)
+
+
+def _group_of_class(classes, y, groups):
+    """``{class: group}`` from a mapping or from the group of each point."""
+    if isinstance(groups, Mapping):
+        missing = [c for c in classes if c not in groups]
+        if missing:
+            raise ValueError(
+                f"groups has no group for the classes "
+                f"{np.array(missing[:5]).tolist()}; map every "
+                "class of y to its group."
+            )
+        return {c: groups[c] for c in classes}
+    groups = np.asarray(groups)
+    if groups.shape != y.shape:
+        raise ValueError(
+            "groups should be a mapping from class to group or hold the group "
+            f"of each point, of shape {y.shape}; got shape {groups.shape}."
+        )
+    mapping = {}
+    for cls in classes:
+        found = np.unique(groups[y == cls])
+        if len(found) > 1:
+            raise ValueError(
+                f"The points of class {np.asarray(cls).tolist()!r} are in several "
+                f"groups ({found[:3].tolist()}); each class should be in one group."
+            )
+        mapping[cls] = found[0]
+    return mapping
+
+
+def _highlighted(units, sizes, highlight):
+    """The classes (or groups) to colour, in the order of ``units``."""
+    order = np.argsort(-np.asarray(sizes), kind="stable")
+    if highlight is None:
+        return units.tolist()
+    if isinstance(highlight, str):
+        if highlight != "auto":
+            raise ValueError(
+                f"highlight must be 'auto', an int, a list of classes or None; got "
+                f"{highlight!r}."
+            )
+        highlight = len(units) if len(units) <= 20 else 10
+    if isinstance(highlight, Integral) and not isinstance(highlight, bool):
+        if highlight < 1:
+            raise ValueError(f"highlight must be at least 1; got {highlight}.")
+        return units[np.sort(order[:highlight])].tolist()
+    wanted = list(np.atleast_1d(np.asarray(highlight, dtype=object)))
+    unknown = [u for u in wanted if u not in set(units.tolist())]
+    if unknown:
+        more = "..." if len(units) > 10 else ""
+        raise ValueError(
+            f"highlight names {np.array(unknown[:5]).tolist()}, which are not "
+            f"among the classes (or groups) drawn: {units[:10].tolist()}{more}."
+        )
+    return [u for u in units.tolist() if u in wanted]
+
+
 class EmbeddingDisplay:
     """The samples in the embedding space, in 2-D, coloured by class.
 
@@ -107,7 +224,8 @@ class EmbeddingDisplay:
     embedding : ndarray of shape (n_samples, 2)
         Coordinates of the points.
     y : array-like of shape (n_samples,), default=None
-        Class of each point; each class gets its own colour and legend entry.
+        Class of each point; each class gets its own colour and legend entry
+        (see ``highlight`` and ``groups`` of :meth:`plot` for many classes).
     target_names : array-like, default=None
         Names shown in the legend: ``target_names[c]`` for the integer class
         ``c``. By default the classes themselves.
@@ -122,7 +240,10 @@ class EmbeddingDisplay:
         Figure containing the plot.
     scatters_ : list of matplotlib PathCollection
         One scatter plot per class, in the order of ``np.unique(y)`` (one in
-        all where ``y`` is None).
+        all where ``y`` is None), grey for the classes not highlighted.
+    highlighted_ : list
+        The classes (or, with ``groups``, the groups) drawn in colour, each
+        with its legend entry; empty where ``y`` is None.
 
     See Also
     --------
@@ -157,16 +278,32 @@ class EmbeddingDisplay:
         self.target_names = target_names
         self.axis_labels = axis_labels
 
-    def plot(self, ax=None, *, legend="auto", **kwargs):
+    def plot(self, ax=None, *, legend="auto", highlight="auto", groups=None,
+             **kwargs):
         """Draw the points.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
-            Axes to draw on; a new figure by default.
+            Axes to draw on; a new figure by default. A figure without a layout
+            engine is given ``layout="constrained"``, so that the legend,
+            placed right of the axes where it hides no point, stays inside it.
         legend : bool or "auto", default="auto"
-            Whether to show a legend of the classes; "auto" shows it for at
-            most 20 classes.
+            Whether to show a legend of the coloured classes (or groups);
+            "auto" shows it where at most 20 are coloured.
+        highlight : "auto", int, array-like or None, default="auto"
+            Which classes (or, with ``groups``, which groups) get a colour and
+            a legend entry; the others are drawn in grey, behind them, and
+            share one legend entry. ``"auto"`` colours all of them where there
+            are at most 20 and the 10 with the most points otherwise (a palette
+            of more than 20 colours repeats itself, and a legend of hundreds of
+            entries is not read); an int colours that many of the most
+            populous; a list colours those it names; None colours all.
+        groups : mapping or array-like of shape (n_samples,), default=None
+            A coarser grouping to colour by, such as the alphabet of each
+            Omniglot character: a mapping from each class to its group, or the
+            group of each point (every point of a class in the same group).
+            Each group gets one colour and one legend entry.
         **kwargs : dict
             Passed to ``matplotlib.axes.Axes.scatter`` (``s``, ``alpha``,
             ``marker``, ...).
@@ -174,7 +311,8 @@ class EmbeddingDisplay:
         Returns
         -------
         display : EmbeddingDisplay
-            This display, with ``ax_``, ``figure_`` and ``scatters_`` set.
+            This display, with ``ax_``, ``figure_``, ``scatters_`` and
+            ``highlighted_`` set.
         """
         ax = _axes(ax, "EmbeddingDisplay")
         coords = np.asarray(self.embedding, dtype=np.float64)
@@ -186,9 +324,9 @@ class EmbeddingDisplay:
             )
         kwargs = {"s": 12, "alpha": 0.8, **kwargs}
         self.scatters_ = []
+        self.highlighted_ = []
         if self.y is None:
             self.scatters_.append(ax.scatter(coords[:, 0], coords[:, 1], **kwargs))
-            n_classes = 0
         else:
             y = np.asarray(self.y)
             if y.shape != (len(coords),):
@@ -196,26 +334,53 @@ class EmbeddingDisplay:
                     f"y should have shape ({len(coords)},), one class per point; "
                     f"got shape {y.shape}."
                 )
-            classes = np.unique(y)
-            n_classes = len(classes)
+            classes, counts = np.unique(y, return_counts=True)
             self._check_target_names(classes)
-            palette = "tab10" if n_classes <= 10 else "tab20"
+            unit_of = (dict(zip(classes, classes, strict=True)) if groups is None
+                       else _group_of_class(classes, y, groups))
+            units = np.unique(np.array(list(unit_of.values())))
+            sizes = [sum(n for c, n in zip(classes, counts, strict=True)
+                         if unit_of[c] == u) for u in units]
+            self.highlighted_ = _highlighted(units, sizes, highlight)
+            n_coloured = len(self.highlighted_)
+            palette = "tab10" if n_coloured <= 10 else "tab20"
             colors = _pyplot("EmbeddingDisplay").get_cmap(palette).colors
-            for i, cls in enumerate(classes):
+            colour_of = {u: colors[i % len(colors)]
+                         for i, u in enumerate(self.highlighted_)}
+            handles, grey = {}, []
+            for cls in classes:
                 mask = y == cls
-                self.scatters_.append(
-                    ax.scatter(
-                        coords[mask, 0],
-                        coords[mask, 1],
-                        label=self._name(cls),
-                        color=colors[i % len(colors)],
-                        **kwargs,
-                    )
+                unit = unit_of[cls]
+                coloured = unit in colour_of
+                scatter = ax.scatter(
+                    coords[mask, 0],
+                    coords[mask, 1],
+                    label=self._name(cls) if groups is None else str(unit),
+                    color=colour_of[unit] if coloured else _GREY,
+                    zorder=2 if coloured else 1,
+                    **kwargs,
                 )
+                self.scatters_.append(scatter)
+                if coloured:
+                    handles.setdefault(unit, scatter)
+                else:
+                    grey.append(unit)
+            show = legend is True or (legend == "auto" and n_coloured <= 20)
+            if show and n_coloured:
+                what = "class" if groups is None else "group"
+                entries = [handles[u] for u in self.highlighted_]
+                labels = [h.get_label() for h in entries]
+                if grey:
+                    n_grey = len(set(grey))
+                    plural = {"class": "classes", "group": "groups"}[what]
+                    entries.append(self.scatters_[
+                        next(i for i, c in enumerate(classes)
+                             if unit_of[c] not in colour_of)])
+                    labels.append(f"{n_grey} other {plural if n_grey > 1 else what}")
+                _legend_beside(ax, entries, labels, title=what, fontsize="small",
+                               markerscale=1.5, ncols=1 if len(entries) <= 12 else 2)
         ax.set_xlabel(self.axis_labels[0])
         ax.set_ylabel(self.axis_labels[1])
-        if n_classes and (legend is True or (legend == "auto" and n_classes <= 20)):
-            ax.legend(title="class", fontsize="small", markerscale=1.5)
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
@@ -249,6 +414,8 @@ class EmbeddingDisplay:
         target_names=None,
         ax=None,
         legend="auto",
+        highlight="auto",
+        groups=None,
         **kwargs,
     ):
         """Plot embeddings already computed, projected to 2-D where wider.
@@ -273,7 +440,15 @@ class EmbeddingDisplay:
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure by default.
         legend : bool or "auto", default="auto"
-            Whether to show a legend; "auto" shows it for at most 20 classes.
+            Whether to show a legend; "auto" shows it where at most 20
+            classes (or groups) are coloured.
+        highlight : "auto", int, array-like or None, default="auto"
+            Which classes (or groups) are coloured, the others grey and behind;
+            "auto" colours all up to 20 and the 10 most populous beyond (see
+            :meth:`plot`).
+        groups : mapping or array-like of shape (n_samples,), default=None
+            Colour by a coarser grouping: a mapping from class to group, or
+            the group of each sample (see :meth:`plot`).
         **kwargs : dict
             Passed to ``matplotlib.axes.Axes.scatter``.
 
@@ -284,7 +459,8 @@ class EmbeddingDisplay:
         """
         coords, labels = _project(embedding, projection, random_state)
         disp = cls(coords, y, target_names=target_names, axis_labels=labels)
-        return disp.plot(ax=ax, legend=legend, **kwargs)
+        return disp.plot(ax=ax, legend=legend, highlight=highlight,
+                         groups=groups, **kwargs)
 
     @classmethod
     def from_estimator(
@@ -298,6 +474,8 @@ class EmbeddingDisplay:
         target_names=None,
         ax=None,
         legend="auto",
+        highlight="auto",
+        groups=None,
         **kwargs,
     ):
         """Plot the embedding of ``X`` by a fitted transformer.
@@ -321,7 +499,15 @@ class EmbeddingDisplay:
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure by default.
         legend : bool or "auto", default="auto"
-            Whether to show a legend; "auto" shows it for at most 20 classes.
+            Whether to show a legend; "auto" shows it where at most 20
+            classes (or groups) are coloured.
+        highlight : "auto", int, array-like or None, default="auto"
+            Which classes (or groups) are coloured, the others grey and behind;
+            "auto" colours all up to 20 and the 10 most populous beyond (see
+            :meth:`plot`).
+        groups : mapping or array-like of shape (n_samples,), default=None
+            Colour by a coarser grouping: a mapping from class to group, or
+            the group of each sample (see :meth:`plot`).
         **kwargs : dict
             Passed to ``matplotlib.axes.Axes.scatter``.
 
@@ -339,6 +525,8 @@ class EmbeddingDisplay:
             target_names=target_names,
             ax=ax,
             legend=legend,
+            highlight=highlight,
+            groups=groups,
             **kwargs,
         )
 
@@ -501,7 +689,7 @@ class PairDistanceDisplay:
             title = f"AUC = {self.roc_auc_:.3f}, EER = {self.eer_:.3f}"
         ax.set_xlabel(self.xlabel)
         ax.set_ylabel("density" if density else "pairs")
-        ax.legend(title=title)
+        _legend_beside(ax, title=title)
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
@@ -716,6 +904,15 @@ def _verification_scores(estimator, X, y, on, distance, max_pairs, random_state)
     return same, rowwise(E[i], E[j], distance)
 
 
+# Axis labels of the verification curves: what a rate counts, in words.
+_CURVE_LABELS = {
+    "RocCurveDisplay": ("False positive rate\n(different classes called same)",
+                        "True positive rate\n(same class called same)"),
+    "DetCurveDisplay": ("False positive rate\n(different classes called same)",
+                        "False negative rate\n(same class called different)"),
+}
+
+
 def _curve_display(display, kind, estimator, X, y, on, distance, max_pairs,
                    random_state, name, ax, kwargs):
     same, distances = _verification_scores(estimator, X, y, on, distance,
@@ -724,13 +921,20 @@ def _curve_display(display, kind, estimator, X, y, on, distance, max_pairs,
     eer = equal_error_rate(same, distances)[0]
     if name is None:
         name = "raw features" if estimator is None else type(estimator).__name__
-    _pyplot(kind)
-    # scikit-learn adds the AUC to a ROC curve's name itself.
-    label = (f"{name}, EER = {eer:.3f}" if display.__name__ == "RocCurveDisplay"
-             else f"{name} (AUC = {auc:.3f}, EER = {eer:.3f})")
+    ax = _axes(ax, kind)
+    # One label for both curves; scikit-learn's own would add the ROC's AUC to
+    # two digits.
+    label = f"{name} (AUC = {auc:.3f}, EER = {eer:.3f})"
     # Scores for scikit-learn: higher is "same", so minus the distance.
-    disp = display.from_predictions(same, -distances, pos_label=1, name=label,
+    disp = display.from_predictions(same, -distances, pos_label=1, name=name,
                                     ax=ax, **kwargs)
+    disp.line_.set_label(label)
+    xlabel, ylabel = _CURVE_LABELS[display.__name__]
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    # Below the axes, where it hides no curve (scikit-learn's sits inside);
+    # there it leaves the square axes their width.
+    _legend_beside(ax, below=True, fontsize="small")
     disp.roc_auc_, disp.eer_ = auc, eer
     return disp
 
@@ -742,7 +946,9 @@ def roc_curve_display(estimator, X, y, *, on="samples", distance=None,
 
     Drawn by scikit-learn's ``RocCurveDisplay`` from minus the distances (a
     pair is "same" when close), with the AUC and the equal error rate in the
-    legend.
+    legend, as ``"name (AUC = 0.935, EER = 0.143)"`` (the same as on the DET
+    curve), below the axes; the axis labels say that the positive pairs are
+    those of the same class.
 
     Parameters
     ----------
@@ -768,7 +974,9 @@ def roc_curve_display(estimator, X, y, *, on="samples", distance=None,
     name : str, default=None
         Name in the legend; the estimator's class name by default.
     ax : matplotlib Axes, default=None
-        Axes to draw on; a new figure by default.
+        Axes to draw on; a new figure by default. A figure without a layout
+        engine is given ``layout="constrained"``, so that the legend and the
+        axis labels stay inside it.
     **kwargs : dict
         Passed to ``RocCurveDisplay.from_predictions``.
 
@@ -790,7 +998,7 @@ def roc_curve_display(estimator, X, y, *, on="samples", distance=None,
     >>> X, y = load_digits(return_X_y=True)
     >>> disp = roc_curve_display(None, X[:200], y[:200], name="pixels")
     >>> disp.line_.get_label()
-    'pixels, EER = 0.121 (AUC = 0.94)'
+    'pixels (AUC = 0.942, EER = 0.121)'
     >>> plt.close("all")
     """
     from sklearn.metrics import RocCurveDisplay
@@ -837,11 +1045,14 @@ def _numeric(value):
 
 
 class TrainingCurveDisplay:
-    """Per-epoch training curves (losses by default) from a skorch history.
+    """Per-epoch training curves (losses and held-out scores) from a skorch history.
 
     Build it with :meth:`from_estimator` (a fitted estimator with a
     ``history_``, such as :class:`~sksiamese.SiameseTransformer`) or
-    :meth:`from_history`.
+    :meth:`from_history`. Losses are drawn on the left axis; other values
+    (the held-out scores ``valid_precision_at_1``, ``valid_one_shot_accuracy``
+    recorded with ``validation_fraction``), where drawn beside losses, on a
+    second axis on the right. Epochs are marked with integer ticks.
 
     Parameters
     ----------
@@ -849,15 +1060,24 @@ class TrainingCurveDisplay:
         Epoch numbers, the horizontal axis.
     curves : dict of str to ndarray of shape (n_epochs,)
         One curve per name; NaN where an epoch has no value.
+    best_epoch : int, default=None
+        An epoch to mark on every curve, such as the ``best_epoch_`` whose
+        weights early stopping kept; none if None.
 
     Attributes
     ----------
     ax_ : matplotlib Axes
-        Axes with the curves.
+        Axes with the curves (the losses, where there are other curves too).
+    score_ax_ : matplotlib Axes or None
+        The second axis, on the right, of the curves that are not losses,
+        where losses are drawn too; None otherwise.
     figure_ : matplotlib Figure
         Figure containing the plot.
     lines_ : dict of str to matplotlib Line2D
         The line of each curve.
+    best_epoch_line_ : matplotlib Line2D or None
+        The vertical line at ``best_epoch``; each curve also has a star marker
+        there.
 
     Examples
     --------
@@ -873,47 +1093,94 @@ class TrainingCurveDisplay:
     >>> plt.close("all")
     """
 
-    def __init__(self, epochs, curves):
+    def __init__(self, epochs, curves, *, best_epoch=None):
         self.epochs = epochs
         self.curves = curves
+        self.best_epoch = best_epoch
 
-    def plot(self, ax=None, *, log_scale=False, **kwargs):
+    def plot(self, ax=None, *, log_scale=False, name=None, **kwargs):
         """Draw the curves.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
-            Axes to draw on; a new figure by default.
+            Axes to draw on; a new figure by default. A figure without a layout
+            engine is given ``layout="constrained"``, so that the legend,
+            placed right of the axes where it hides no curve, stays inside it.
         log_scale : bool, default=False
-            Use a logarithmic vertical axis.
+            Use a logarithmic vertical axis (for the losses).
+        name : str, default=None
+            Added to each curve's legend entry, as ``"train_loss (adam)"``, to
+            tell apart the curves of several models drawn on one axes.
         **kwargs : dict
-            Passed to ``matplotlib.axes.Axes.plot`` (``marker``, ...).
+            Passed to ``matplotlib.axes.Axes.plot`` (``marker``, ...). By
+            default each curve has small round markers, so that a curve of a
+            single epoch shows, and held-out curves are dashed.
 
         Returns
         -------
         display : TrainingCurveDisplay
-            This display, with ``ax_``, ``figure_`` and ``lines_`` set.
+            This display, with ``ax_``, ``score_ax_``, ``figure_``, ``lines_``
+            and ``best_epoch_line_`` set.
         """
+        from matplotlib.ticker import MaxNLocator
+
         ax = _axes(ax, "TrainingCurveDisplay")
         epochs = np.asarray(self.epochs)
+        losses = [k for k in self.curves if k.endswith("loss")]
+        others = [k for k in self.curves if not k.endswith("loss")]
+        self.score_ax_ = ax.twinx() if losses and others else None
         self.lines_ = {}
-        for name, values in self.curves.items():
-            (self.lines_[name],) = ax.plot(
-                epochs, np.asarray(values, dtype=float), label=name, **kwargs
+        for key, values in self.curves.items():
+            on = self.score_ax_ if self.score_ax_ is not None and key in others \
+                else ax
+            style = {"marker": "o", "markersize": 3,
+                     "linestyle": "--" if key.startswith("valid_") else "-"}
+            if self.score_ax_ is not None:
+                # The twin's colours would start again at C0.
+                style["color"] = f"C{len(ax.lines) + len(self.score_ax_.lines)}"
+            label = key if name is None else f"{key} ({name})"
+            (self.lines_[key],) = on.plot(
+                epochs, np.asarray(values, dtype=float), label=label,
+                **{**style, **kwargs}
             )
         if log_scale:
             ax.set_yscale("log")
         ax.set_xlabel("epoch")
-        ax.set_ylabel(
-            "loss" if all(k.endswith("loss") for k in self.curves) else "value"
-        )
-        ax.legend()
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        main = losses if self.score_ax_ is not None else list(self.curves)
+        ax.set_ylabel("loss" if all(k.endswith("loss") for k in main) else "value")
+        if self.score_ax_ is not None:
+            self.score_ax_.set_ylabel(
+                "held-out score" if all(k.startswith("valid_") for k in others)
+                else "value")
+        self.best_epoch_line_ = None
+        if self.best_epoch is not None:
+            self._mark_best(ax, epochs)
+        _legend_beside(ax, step_over=() if self.score_ax_ is None
+                       else (self.score_ax_,))
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
 
+    def _mark_best(self, ax, epochs):
+        """A vertical line at ``best_epoch`` and a star on each curve there."""
+        at = np.flatnonzero(epochs == self.best_epoch)
+        self.best_epoch_line_ = ax.axvline(
+            self.best_epoch, color="black", linestyle=":", linewidth=1,
+            label=f"best epoch ({self.best_epoch})")
+        if not len(at):
+            return
+        for line in self.lines_.values():
+            value = line.get_ydata()[at[0]]
+            if np.isfinite(value):
+                line.axes.plot([self.best_epoch], [value], marker="*",
+                               markersize=12, color=line.get_color(),
+                               linestyle="none", label="_best epoch")
+
     @classmethod
-    def from_history(cls, history, *, keys=None, ax=None, log_scale=False, **kwargs):
+    def from_history(cls, history, *, keys=None, best_epoch=None, ax=None,
+                     log_scale=False, name=None, **kwargs):
         """Plot curves from a skorch ``History`` (or a list of per-epoch dicts).
 
         Parameters
@@ -923,11 +1190,16 @@ class TrainingCurveDisplay:
         keys : list of str, default=None
             Which entries to plot, for example ``["train_loss", "valid_loss"]``
             or ``["valid_acc"]``. None plots every numeric entry whose name
-            ends in ``"loss"``.
+            ends in ``"loss"`` and the held-out scores, whose names start with
+            ``"valid_"``, where they were recorded.
+        best_epoch : int, default=None
+            An epoch to mark, such as an estimator's ``best_epoch_``.
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure by default.
         log_scale : bool, default=False
             Use a logarithmic vertical axis.
+        name : str, default=None
+            Added to each legend entry, to tell models apart (see :meth:`plot`).
         **kwargs : dict
             Passed to ``matplotlib.axes.Axes.plot``.
 
@@ -954,6 +1226,9 @@ class TrainingCurveDisplay:
                     "The history has no numeric entry ending in 'loss'; pass keys "
                     f"to choose among {numeric}."
                 )
+            # Held-out scores, not skorch's counts of batches.
+            keys += [k for k in numeric if k.startswith("valid_")
+                     and not k.endswith(("loss", "_count"))]
         else:
             keys = [keys] if isinstance(keys, str) else list(keys)
             missing = [k for k in keys if k not in numeric]
@@ -970,11 +1245,12 @@ class TrainingCurveDisplay:
             )
             for k in keys
         }
-        return cls(epochs, curves).plot(ax=ax, log_scale=log_scale, **kwargs)
+        return cls(epochs, curves, best_epoch=best_epoch).plot(
+            ax=ax, log_scale=log_scale, name=name, **kwargs)
 
     @classmethod
     def from_estimator(
-        cls, estimator, *, keys=None, ax=None, log_scale=False, **kwargs
+        cls, estimator, *, keys=None, ax=None, log_scale=False, name=None, **kwargs
     ):
         """Plot the training curves of a fitted estimator's ``history_``.
 
@@ -983,13 +1259,17 @@ class TrainingCurveDisplay:
         estimator : fitted estimator
             An estimator with a skorch ``history_``: a fitted
             :class:`~sksiamese.SiameseTransformer` or
-            :class:`~sksiamese.SiamesePairClassifier`.
+            :class:`~sksiamese.SiamesePairClassifier`. Its ``best_epoch_``,
+            where it has one (early stopping), is marked on the curves.
         keys : list of str, default=None
-            Which entries to plot; None plots those ending in ``"loss"``.
+            Which entries to plot; None plots those ending in ``"loss"`` and
+            the held-out scores (``"valid_..."``) where they were recorded.
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure by default.
         log_scale : bool, default=False
             Use a logarithmic vertical axis.
+        name : str, default=None
+            Added to each legend entry, to tell models apart (see :meth:`plot`).
         **kwargs : dict
             Passed to ``matplotlib.axes.Axes.plot``.
 
@@ -1007,5 +1287,7 @@ class TrainingCurveDisplay:
                 "use TrainingCurveDisplay.from_history."
             )
         return cls.from_history(
-            estimator.history_, keys=keys, ax=ax, log_scale=log_scale, **kwargs
+            estimator.history_, keys=keys,
+            best_epoch=getattr(estimator, "best_epoch_", None), ax=ax,
+            log_scale=log_scale, name=name, **kwargs
         )

@@ -52,6 +52,61 @@ def legend_texts(ax):
     return [t.get_text() for t in ax.get_legend().get_texts()]
 
 
+def data_points(ax):
+    """Where the axes draw their data, in display coordinates, after a draw.
+
+    Scatter offsets, line vertices and the corners of bars, each through the
+    transform its artist is drawn with (``ax.transData`` for most).
+    """
+    points = [np.empty((0, 2))]
+    for collection in ax.collections:
+        offsets = np.asarray(collection.get_offsets(), dtype=float)
+        if len(offsets):
+            points.append(collection.get_offset_transform().transform(offsets))
+    for line in ax.lines:
+        xy = np.asarray(line.get_xydata(), dtype=float)
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        if len(xy):
+            points.append(line.get_transform().transform(xy))
+    for patch in ax.patches:
+        box = patch.get_window_extent()
+        points.append(np.array([[box.x0, box.y0], [box.x1, box.y1],
+                                [box.x0, box.y1], [box.x1, box.y0]]))
+    return np.vstack(points)
+
+
+def assert_legend_hides_no_data(ax, *others):
+    """The legend of ``ax`` covers no point, line or bar of ``ax`` (or ``others``)."""
+    fig = ax.figure
+    fig.canvas.draw()
+    legend = ax.get_legend()
+    assert legend is not None
+    box = legend.get_window_extent()
+    for axes in (ax, *others):
+        points = data_points(axes)
+        assert len(points)
+        inside = ((points[:, 0] >= box.x0) & (points[:, 0] <= box.x1)
+                  & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1))
+        assert not inside.any(), points[inside][:5]
+        # Nor anything else inside the axes, where the data are drawn.
+        assert not box.overlaps(axes.bbox), (box, axes.bbox)
+    # And it stays inside the figure.
+    assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
+
+
+def assert_labels_inside_figure(fig):
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        for label in (ax.xaxis.label, ax.yaxis.label, ax.title):
+            if not label.get_text():
+                continue
+            box = label.get_window_extent(renderer)
+            assert (box.x0 >= fig.bbox.x0 and box.y0 >= fig.bbox.y0
+                    and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1), (
+                label.get_text(), box, fig.bbox)
+
+
 # -- EmbeddingDisplay ---------------------------------------------------------
 def test_embedding_2d_points_as_given():
     coords = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0]])
@@ -122,12 +177,101 @@ def test_embedding_without_labels_and_legend_rules():
     assert disp.ax_.get_legend() is None
 
     y = np.arange(50) % 25
-    many = EmbeddingDisplay.from_embedding(coords, y)
+    # Every class coloured: 25 colours are too many for a legend.
+    many = EmbeddingDisplay.from_embedding(coords, y, highlight=None)
     assert len(many.scatters_) == 25 and many.ax_.get_legend() is None
-    forced = EmbeddingDisplay.from_embedding(coords, y, legend=True)
+    forced = EmbeddingDisplay.from_embedding(coords, y, legend=True, highlight=None)
     assert len(legend_texts(forced.ax_)) == 25
     few = EmbeddingDisplay.from_embedding(coords, y % 2, legend=False)
     assert few.ax_.get_legend() is None
+
+
+def test_embedding_legend_hides_no_point():
+    rng = np.random.default_rng(0)
+    # Points up to the axes' corners, where a legend inside would fall.
+    coords = rng.uniform(-1, 1, size=(400, 2))
+    disp = EmbeddingDisplay.from_embedding(coords, np.arange(400) % 10)
+    assert len(legend_texts(disp.ax_)) == 10
+    assert_legend_hides_no_data(disp.ax_)
+    assert disp.figure_.get_layout_engine() is not None
+    assert_labels_inside_figure(disp.figure_)
+    # On axes of the user's figure too, on the right of two panels.
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 4))
+    EmbeddingDisplay.from_embedding(coords, np.arange(400) % 10, ax=right)
+    assert_legend_hides_no_data(right)
+
+
+def many_classes():
+    """30 classes; class c has 2 + c points, so 20-29 are the most populous."""
+    rng = np.random.default_rng(0)
+    y = np.concatenate([np.full(2 + c, c) for c in range(30)])
+    return rng.normal(size=(len(y), 2)), y
+
+
+def test_embedding_many_classes_highlights_the_most_populous():
+    coords, y = many_classes()
+    disp = EmbeddingDisplay.from_embedding(coords, y)
+    assert disp.highlighted_ == list(range(20, 30))
+    assert len(disp.scatters_) == 30
+    assert legend_texts(disp.ax_) == [str(c) for c in range(20, 30)] + [
+        "20 other classes"]
+    colours = [tuple(s.get_facecolor()[0][:3]) for s in disp.scatters_]
+    grey = colours[0]
+    assert grey[0] == grey[1] == grey[2]  # grey, and the same for all others
+    assert set(colours[:20]) == {grey}
+    assert len(set(colours[20:])) == 10 and grey not in colours[20:]
+    assert all(s.get_zorder() < disp.scatters_[-1].get_zorder()
+               for s in disp.scatters_[:20])
+    # The legend's last entry is the grey points'.
+    handles = disp.ax_.get_legend().legend_handles
+    assert tuple(handles[-1].get_facecolor()[0][:3]) == grey
+    assert_legend_hides_no_data(disp.ax_)
+
+    chosen = EmbeddingDisplay.from_embedding(coords, y, highlight=[3, 7])
+    assert legend_texts(chosen.ax_) == ["3", "7", "28 other classes"]
+    five = EmbeddingDisplay.from_embedding(coords, y, highlight=5)
+    assert five.highlighted_ == [25, 26, 27, 28, 29]
+    named = EmbeddingDisplay.from_embedding(
+        coords[y < 3], y[y < 3], target_names=["a", "b", "c"], highlight=[1])
+    assert legend_texts(named.ax_) == ["b", "2 other classes"]
+
+
+def test_embedding_coloured_by_groups():
+    coords, y = many_classes()
+    alphabet = {c: ["Greek", "Latin", "Runic"][c % 3] for c in range(30)}
+    disp = EmbeddingDisplay.from_embedding(coords, y, groups=alphabet)
+    assert disp.highlighted_ == ["Greek", "Latin", "Runic"]
+    legend = disp.ax_.get_legend()
+    assert legend.get_title().get_text() == "group"
+    assert legend_texts(disp.ax_) == ["Greek", "Latin", "Runic"]
+    colours = [tuple(s.get_facecolor()[0]) for s in disp.scatters_]
+    for c in range(30):
+        assert colours[c] == colours[c % 3]
+    assert len(set(colours)) == 3
+    # The group of each point says the same.
+    per_point = EmbeddingDisplay.from_embedding(
+        coords, y, groups=[alphabet[c] for c in y], highlight=["Runic"])
+    assert legend_texts(per_point.ax_) == ["Runic", "2 other groups"]
+    assert [tuple(s.get_facecolor()[0]) for s in per_point.scatters_][2::3] == [
+        tuple(per_point.scatters_[2].get_facecolor()[0])] * 10
+    assert_legend_hides_no_data(per_point.ax_)
+
+
+def test_embedding_highlight_and_groups_errors():
+    coords, y = many_classes()
+    with pytest.raises(ValueError, match=r"highlight names \[99\], which are not "
+                                         r"among the classes"):
+        EmbeddingDisplay.from_embedding(coords, y, highlight=[99])
+    with pytest.raises(ValueError, match="highlight must be 'auto', an int"):
+        EmbeddingDisplay.from_embedding(coords, y, highlight="all")
+    with pytest.raises(ValueError, match=r"groups has no group for the classes "
+                                         r"\[29\]"):
+        EmbeddingDisplay.from_embedding(coords, y, groups={c: 0 for c in range(29)})
+    with pytest.raises(ValueError, match=r"The points of class 0 are in several "
+                                         r"groups"):
+        EmbeddingDisplay.from_embedding(coords, y, groups=np.arange(len(y)))
+    with pytest.raises(ValueError, match=r"groups should be a mapping"):
+        EmbeddingDisplay.from_embedding(coords, y, groups=[0, 1])
 
 
 def test_embedding_from_siamese_transformer_on_given_axes(blobs):
@@ -221,6 +365,24 @@ def test_pair_distances_histograms_and_threshold():
     assert dens.ax_.get_ylabel() == "density"
     area = sum(p.get_height() * p.get_width() for p in dens.same_patches_)
     assert area == pytest.approx(1.0)
+
+
+def test_pair_distance_legend_hides_no_bar():
+    rng = np.random.default_rng(0)
+    # Tall bars at both ends, where a legend inside the axes would sit.
+    distances = np.r_[rng.uniform(0, 0.2, 300), rng.uniform(1.8, 2, 300),
+                      rng.uniform(0, 2, 100)]
+    y = np.r_[np.ones(300), np.zeros(300), np.arange(100) % 2]
+    disp = PairDistanceDisplay.from_distances(distances, y, threshold="best")
+    assert disp.ax_.get_legend().get_title().get_text().startswith("AUC = ")
+    assert_legend_hides_no_data(disp.ax_)
+    assert_labels_inside_figure(disp.figure_)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for ax in axes:
+        PairDistanceDisplay.from_distances(distances, y, ax=ax, bins=40)
+    for ax in axes:
+        assert_legend_hides_no_data(ax)
+    assert_labels_inside_figure(fig)
 
 
 def test_pair_distances_best_threshold():
@@ -413,8 +575,9 @@ HISTORY = [
 
 
 def test_training_curves_from_history():
-    disp = TrainingCurveDisplay.from_history(HISTORY)
+    disp = TrainingCurveDisplay.from_history(HISTORY, keys=["train_loss", "valid_loss"])
     assert list(disp.lines_) == ["train_loss", "valid_loss"]
+    assert disp.score_ax_ is None
     assert_array_equal(disp.lines_["train_loss"].get_xdata(), [1, 2, 3])
     assert_array_equal(disp.lines_["train_loss"].get_ydata(), [1.0, 0.5, 0.25])
     # An epoch without a value leaves a gap.
@@ -422,6 +585,7 @@ def test_training_curves_from_history():
     assert (disp.ax_.get_xlabel(), disp.ax_.get_ylabel()) == ("epoch", "loss")
     assert legend_texts(disp.ax_) == ["train_loss", "valid_loss"]
     assert disp.ax_.get_yscale() == "linear"
+    assert_legend_hides_no_data(disp.ax_)
 
     acc = TrainingCurveDisplay.from_history(
         HISTORY, keys="valid_acc", log_scale=True, marker="o"
@@ -430,6 +594,49 @@ def test_training_curves_from_history():
     assert acc.ax_.get_ylabel() == "value"
     assert acc.ax_.get_yscale() == "log"
     assert acc.lines_["valid_acc"].get_marker() == "o"
+
+
+def test_training_curves_draw_held_out_scores_by_default():
+    disp = TrainingCurveDisplay.from_history(HISTORY)
+    # The losses on the left, the held-out score on a second axis.
+    assert list(disp.lines_) == ["train_loss", "valid_loss", "valid_acc"]
+    assert disp.lines_["train_loss"].axes is disp.ax_
+    assert disp.lines_["valid_loss"].axes is disp.ax_
+    assert disp.lines_["valid_acc"].axes is disp.score_ax_
+    assert disp.score_ax_.get_ylabel() == "held-out score"
+    assert disp.ax_.get_ylabel() == "loss"
+    assert_array_equal(disp.lines_["valid_acc"].get_ydata(), [0.5, 0.7, 0.8])
+    assert legend_texts(disp.ax_) == ["train_loss", "valid_loss", "valid_acc"]
+    colours = {line.get_color() for line in disp.lines_.values()}
+    assert len(colours) == 3
+    assert disp.lines_["valid_loss"].get_linestyle() == "--"
+    # Integer epochs on the axis.
+    disp.figure_.canvas.draw()
+    ticks = [t for t in disp.ax_.get_xticks()
+             if disp.ax_.get_xlim()[0] <= t <= disp.ax_.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    assert_legend_hides_no_data(disp.ax_, disp.score_ax_)
+    # The legend is beyond the second axis' labels too.
+    renderer = disp.figure_.canvas.get_renderer()
+    legend_box = disp.ax_.get_legend().get_window_extent(renderer)
+    assert legend_box.x0 >= disp.score_ax_.get_tightbbox(renderer).x1 - 1
+    assert_labels_inside_figure(disp.figure_)
+
+
+def test_training_curves_mark_the_best_epoch():
+    disp = TrainingCurveDisplay.from_history(HISTORY, best_epoch=2, name="adam")
+    assert list(disp.best_epoch_line_.get_xdata()) == [2, 2]
+    assert "best epoch (2)" in legend_texts(disp.ax_)
+    assert "train_loss (adam)" in legend_texts(disp.ax_)
+    stars = [line for ax in (disp.ax_, disp.score_ax_) for line in ax.lines
+             if line.get_marker() == "*"]
+    # train_loss and valid_acc have a value at epoch 2; valid_loss has none.
+    assert sorted((line.get_xdata()[0], line.get_ydata()[0]) for line in stars) == [
+        (2, 0.5), (2, 0.7)]
+    assert_legend_hides_no_data(disp.ax_, disp.score_ax_)
+    # A single epoch still shows, as a marker.
+    one = TrainingCurveDisplay.from_history(HISTORY[:1], keys="train_loss")
+    assert one.lines_["train_loss"].get_marker() == "o"
 
 
 def test_training_curves_errors():
@@ -465,6 +672,23 @@ def test_training_curves_from_siamese_transformer(blobs):
     assert_allclose(
         disp.lines_["train_loss"].get_ydata(), emb.history_[:, "train_loss"]
     )
+    assert disp.best_epoch_line_ is None
+    # Early stopping's best epoch is marked, and the held-out scores drawn.
+    from sklearn.datasets import load_digits
+
+    digits, classes = load_digits(return_X_y=True)
+    stopped = SiameseTransformer(max_epochs=4, random_state=0,
+                                 validation_fraction=0.3, early_stopping=True,
+                                 n_iter_no_change=2).fit(digits[:400], classes[:400])
+    assert stopped.best_epoch_ is not None
+    shown = TrainingCurveDisplay.from_estimator(stopped)
+    assert shown.best_epoch_line_.get_xdata()[0] == stopped.best_epoch_
+    assert "valid_precision_at_1" in shown.lines_
+    assert shown.lines_["valid_precision_at_1"].axes is shown.score_ax_
+    # skorch's count of held-out batches is no score.
+    assert "valid_batch_count" in stopped.history_[-1]
+    assert not any(key.endswith("_count") for key in shown.lines_)
+    assert_legend_hides_no_data(shown.ax_, shown.score_ax_)
 
 
 # -- ROC and DET curves ---------------------------------------------------------
@@ -494,14 +718,19 @@ def test_verification_curves_are_sklearns_on_every_pair(blobs, function):
         fpr, tpr, _ = roc_curve(same, -d)
         assert_allclose(disp.fpr, fpr, atol=1e-12)
         assert_allclose(disp.tpr, tpr)
-        assert disp.line_.get_label() == (f"blobs, EER = {disp.eer_:.3f} "
-                                          f"(AUC = {disp.roc_auc_:.2f})")
     else:
         fpr, fnr, _ = det_curve(same, -d, drop_intermediate=True)
         assert_allclose(disp.fpr, fpr, atol=1e-12)
         assert_allclose(disp.fnr, fnr, atol=1e-12)
-        assert disp.line_.get_label() == (f"blobs (AUC = {disp.roc_auc_:.3f}, "
-                                          f"EER = {disp.eer_:.3f})")
+    # One label, with the same digits, on both curves.
+    assert disp.line_.get_label() == (f"blobs (AUC = {disp.roc_auc_:.3f}, "
+                                      f"EER = {disp.eer_:.3f})")
+    assert legend_texts(disp.ax_) == [disp.line_.get_label()]
+    # The positive pairs are named as a person who passed classes knows them.
+    for text in (disp.ax_.get_xlabel(), disp.ax_.get_ylabel()):
+        assert "Positive label" not in text and "same class" in text or (
+            "different classes called same" in text)
+    assert_legend_hides_no_data(disp.ax_)
 
 
 def test_verification_curves_on_pairs_and_on_a_sample_of_pairs(blobs):
@@ -514,12 +743,38 @@ def test_verification_curves_on_pairs_and_on_a_sample_of_pairs(blobs):
     disp = roc_curve_display(None, pairs, same, on="pairs")
     assert disp.roc_auc_ == pytest.approx(
         verification_roc_auc(same, pair_distances(None, pairs)))
-    assert disp.line_.get_label().startswith("raw features, EER = ")
+    assert disp.line_.get_label().startswith("raw features (AUC = ")
     sampled = det_curve_display(Identity(), X, y, max_pairs=300, random_state=0)
     again = det_curve_display(Identity(), X, y, max_pairs=300, random_state=0)
     assert len(sampled.fpr) > 2
     assert_allclose(sampled.fpr, again.fpr)
     assert sampled.roc_auc_ > 0.9
+
+
+def test_roc_and_det_side_by_side_keep_labels_and_legends_inside(blobs):
+    # A 9x4 figure made without a layout engine: the ROC's y-label was cut off.
+    X, y = blobs
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4))
+    for name, model in (("raw", None), ("identity", Identity())):
+        roc = roc_curve_display(model, X, y, name=name, ax=left)
+        det = det_curve_display(model, X, y, name=name, ax=right)
+    assert fig.get_layout_engine() is not None
+    assert_labels_inside_figure(fig)
+    assert_legend_hides_no_data(left)
+    assert_legend_hides_no_data(right)
+    roc_labels, det_labels = legend_texts(left), legend_texts(right)
+    assert len(roc_labels) == 2 and roc_labels == det_labels
+    assert roc_labels[1] == (f"identity (AUC = {roc.roc_auc_:.3f}, "
+                             f"EER = {roc.eer_:.3f})")
+    assert det.roc_auc_ == roc.roc_auc_
+    assert left.get_ylabel() == "True positive rate\n(same class called same)"
+    assert right.get_ylabel() == "False negative rate\n(same class called different)"
+    assert left.get_xlabel() == right.get_xlabel() == (
+        "False positive rate\n(different classes called same)")
+    # A figure of its own has a layout engine too.
+    alone = roc_curve_display(None, X, y)
+    assert alone.figure_.get_layout_engine() is not None
+    assert_labels_inside_figure(alone.figure_)
 
 
 def test_verification_curve_errors(blobs):
@@ -567,3 +822,53 @@ def test_pair_distance_display_refuses_non_finite_distances(value):
     with pytest.raises(ValueError, match=r"distances holds 1 NaN or infinite values "
                                          r"\(at \[1\]\)"):
         PairDistanceDisplay.from_distances([0.1, value, 0.3], [1, 0, 1])
+
+
+# -- the demo's figure (examples/demo_digits.py) --------------------------------
+def load_demo():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "demo_digits.py"
+    spec = importlib.util.spec_from_file_location("demo_digits", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_demo_figure_draws_the_tables_embedding(tmp_path):
+    from sklearn.datasets import load_digits
+
+    demo = load_demo()
+    X, y = load_digits(return_X_y=True)
+    emb = SiameseTransformer(n_components=16, max_epochs=2, random_state=0)
+    emb.fit(X[:300] / 16, y[:300])
+    path = demo.write_figure(emb, X[300:500] / 16, y[300:500], tmp_path)
+    assert path.stat().st_size > 10_000
+    fig = plt.gcf()
+    (ax,) = fig.axes
+    # The model of the table, projected, and the title says so.
+    assert "16-D" in ax.get_title() and "PCA" in ax.get_title()
+    assert ax.get_xlabel() == "PCA 1"
+    expected = PCA(n_components=2, random_state=0).fit_transform(
+        emb.transform(X[300:500] / 16))
+    assert_allclose(np.vstack([s.get_offsets() for s in ax.collections]),
+                    np.vstack([expected[y[300:500] == c] for c in range(10)]),
+                    atol=1e-5)
+    assert_legend_hides_no_data(ax)
+    assert_labels_inside_figure(fig)
+
+
+def test_demo_prints_per_epoch_tables_without_colour_off_a_terminal():
+    import io
+
+    from skorch.callbacks import PrintLog
+
+    demo = load_demo()
+    row = {"epoch": 1, "train_loss": 0.5, "train_loss_best": True, "dur": 0.1}
+    table = PrintLog().initialize().table(row)
+    assert "\x1b[" in table  # skorch colours the best value
+    buffer = io.StringIO()
+    print(table, file=demo.WithoutColour(buffer))
+    assert "\x1b[" not in buffer.getvalue()
+    assert "0.5000" in buffer.getvalue()
