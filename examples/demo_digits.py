@@ -23,8 +23,6 @@ demo`` or ``python examples/demo_digits.py``. Where the output is no terminal
 """
 
 import argparse
-import re
-import sys
 import time
 from pathlib import Path
 
@@ -108,28 +106,7 @@ def few_class(train, test, params, episodes):
     }
 
 
-class WithoutColour:
-    """A text stream that drops ANSI colour codes before writing to ``stream``.
-
-    skorch's per-epoch table colours each column's best value for a terminal;
-    in a file or a pipe the codes only clutter the text.
-    """
-
-    codes = re.compile(r"\x1b\[[0-9;]*m")
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def write(self, text):
-        return self.stream.write(self.codes.sub("", text))
-
-    def __getattr__(self, name):
-        return getattr(self.stream, name)
-
-
 def main():
-    if not sys.stdout.isatty():
-        sys.stdout = WithoutColour(sys.stdout)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=None,
                         help="epochs of every fit (default: the library's own "

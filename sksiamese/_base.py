@@ -30,7 +30,7 @@ from skorch.helper import predefined_split
 from skorch.utils import noop
 
 from . import _distances
-from ._callbacks import CosineSchedule, Diverged, default_callbacks
+from ._callbacks import CosineSchedule, Diverged, default_callbacks, print_log
 from ._checks import encoder_failure, try_training_batch
 from ._criteria import own_parameters
 from ._finetune import (
@@ -668,12 +668,14 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         """
         opt_cls, opt_kwargs = optimizer_spec(self._setting("optimizer"))
         accelerator = self.accelerator
-        net_class, placement = SiameseNet, {"device": resolve_device(self.device)}
+        net_class, placement = SiameseNet, {"device": resolve_device(self.device),
+                                            "callbacks__print_log": print_log()}
         if accelerator is not None:
             net_class = AcceleratedSiameseNet
             placement = {
                 "accelerator": accelerator,
                 "device": None,
+                "callbacks__print_log": print_log(),
                 # The accelerator's print writes on the main process only;
                 # skorch uses any sink other than print whatever the verbosity.
                 "callbacks__print_log__sink": (accelerator.print if self.verbose

@@ -2,10 +2,12 @@
 
 import copy
 import math
+import re
+import sys
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback, ProgressBar
+from skorch.callbacks import Callback, PrintLog, ProgressBar
 
 from . import _distances, _scores
 from ._net import Batches, TensorData, _take, bare_module, evaluating
@@ -268,6 +270,27 @@ class MiningDiagnostics(Callback):
         for key, value in zip(keys, means, strict=True):
             if not math.isnan(value):
                 net.history.record(key, value)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class PlainPrintLog(PrintLog):
+    """skorch's per-epoch table without its colour codes.
+
+    skorch colours each column's best value for a terminal; written to a
+    file or a pipe, the codes only clutter the text.
+    """
+
+    def format_row(self, row, key, color):
+        value = super().format_row(row, key, color)
+        return _ANSI.sub("", value) if isinstance(value, str) else value
+
+
+def print_log():
+    """skorch's ``PrintLog`` where the output is a terminal, else without colour."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    return PrintLog() if callable(isatty) and isatty() else PlainPrintLog()
 
 
 def default_callbacks(verbose, extra, own=()):

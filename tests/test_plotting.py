@@ -859,16 +859,20 @@ def test_demo_figure_draws_the_tables_embedding(tmp_path):
     assert_labels_inside_figure(fig)
 
 
-def test_demo_prints_per_epoch_tables_without_colour_off_a_terminal():
-    import io
+def test_per_epoch_tables_have_no_colour_off_a_terminal(capsys, monkeypatch):
+    import sys
 
-    from skorch.callbacks import PrintLog
+    from sklearn.datasets import load_digits
 
-    demo = load_demo()
-    row = {"epoch": 1, "train_loss": 0.5, "train_loss_best": True, "dur": 0.1}
-    table = PrintLog().initialize().table(row)
-    assert "\x1b[" in table  # skorch colours the best value
-    buffer = io.StringIO()
-    print(table, file=demo.WithoutColour(buffer))
-    assert "\x1b[" not in buffer.getvalue()
-    assert "0.5000" in buffer.getvalue()
+    from sksiamese import SiameseTransformer
+
+    X, y = load_digits(return_X_y=True)
+    SiameseTransformer(max_epochs=2, verbose=1, random_state=0).fit(X[:200] / 16,
+                                                                     y[:200])
+    out = capsys.readouterr().out
+    assert "train_loss" in out and "\x1b[" not in out
+    # A terminal gets skorch's colours.
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    SiameseTransformer(max_epochs=2, verbose=1, random_state=0).fit(X[:200] / 16,
+                                                                     y[:200])
+    assert "\x1b[" in capsys.readouterr().out
