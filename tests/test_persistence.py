@@ -600,3 +600,21 @@ def test_tampered_best_epoch_is_named(fitted, value, shown):
     with pytest.raises(ValueError, match=_kind("best_epoch_", shown)
                        + ": it should be None or a positive int"):
         load_model(tampered(fitted, change))
+
+
+# -- files written by earlier versions ---------------------------------------
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def test_files_of_format_1_still_load():
+    # Written by tests/data/make_format1_models.py at commit 3d92b48, before
+    # the estimators declared what they save: the same file format.
+    expected = np.load(os.path.join(DATA, "format1_expected.npz"))
+    emb = load_model(os.path.join(DATA, "format1_transformer.pt"))
+    np.testing.assert_array_equal(emb.transform(expected["X"]), expected["transform"])
+    clf = load_model(os.path.join(DATA, "format1_pair_classifier.pt"))
+    np.testing.assert_array_equal(clf.predict_proba(expected["pairs"]),
+                                  expected["proba"])
+    np.testing.assert_array_equal(clf.predict(expected["pairs"]), expected["predict"])
+    reg = load_model(os.path.join(DATA, "format1_pair_regressor.pt"))
+    np.testing.assert_array_equal(reg.predict(expected["pairs"]), expected["regress"])
