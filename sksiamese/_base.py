@@ -26,7 +26,7 @@ from skorch.callbacks import Callback, EarlyStopping
 from skorch.helper import predefined_split
 from skorch.utils import noop
 
-from . import _distances
+from . import _distances, _schema
 from ._callbacks import Diverged, TransferScoring, default_callbacks
 from ._checks import encoder_failure, try_training_batch
 from ._criteria import own_parameters
@@ -258,6 +258,11 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
     _balanced = True
     _ARCHITECTURE = ()
     _FITTED_ATTRIBUTES = ()
+
+    def __init_subclass__(cls, **kwargs):
+        # persistence finds the estimator of a saved name in _schema's registry.
+        super().__init_subclass__(**kwargs)
+        _schema.register(cls)
 
     def _validate_params(self):
         super()._validate_params()

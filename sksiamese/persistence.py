@@ -6,17 +6,15 @@ import numbers
 import os
 import warnings
 import zipfile
-from collections.abc import Callable
-from typing import NamedTuple
 
 import numpy as np
 import torch
-from sklearn.base import ClassifierMixin, clone
+from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
+from . import __version__, _schema
 from ._base import draw_seed, embed, seeded
 from ._net import resolve_device
-from ._validation import side_widths
 from .encoders import input_spec
 
 __all__ = ["FORMAT_VERSION", "load_model", "save_model"]
@@ -32,155 +30,6 @@ _BUILD_MARGIN_BYTES = 2**20
 # What an array of the file may decode to beyond 16 bytes per stored value: a
 # fixed-width string dtype multiplies its widest string by every entry.
 _ARRAY_MARGIN_BYTES = 2**26
-
-
-def _estimators():
-    """The estimators that save their network: the public ``SiameseBase`` ones."""
-    import sksiamese
-
-    from ._base import SiameseBase
-
-    return {name: getattr(sksiamese, name) for name in sksiamese.__all__
-            if isinstance(getattr(sksiamese, name), type)
-            and issubclass(getattr(sksiamese, name), SiameseBase)}
-
-
-def _is_count(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def _is_shape(value):
-    return isinstance(value, tuple) and len(value) >= 1 and all(map(_is_count, value))
-
-
-def _is_real(value):
-    return isinstance(value, float) and math.isfinite(value)
-
-
-def _is_labels(value):
-    if not (isinstance(value, np.ndarray) and value.ndim == 1 and len(value) >= 1):
-        return False
-    if value.dtype.kind == "O" and not all(isinstance(v, (str, bytes, numbers.Real))
-                                           for v in value):
-        return False
-    if value.dtype.kind == "f" and not np.isfinite(value).all():
-        return False
-    return len(np.unique(value)) == len(value)
-
-
-def _is_names(value, n_features):
-    return (isinstance(value, np.ndarray) and value.ndim == 1
-            and len(value) == n_features and all(isinstance(v, str) for v in value))
-
-
-def _fits_input(shape, n_features, input_shape):
-    """Whether a fitted sample shape can come from ``n_features`` columns reshaped."""
-    if input_shape is None:
-        return shape[0] == n_features
-    spec = tuple(int(s) for s in input_shape)
-    return (len(spec) == len(shape)
-            and all(s in (-1, t) for s, t in zip(spec, shape, strict=True))
-            and math.prod(shape) % n_features == 0)
-
-
-def _fits_pair(shapes, fitted, est):
-    """Whether the two towers' sample shapes hold the values of a pair row's sides."""
-    row = fitted["pair_shape_"]
-    if len(row) > 1:
-        sizes = (math.prod(row[1:]),) * 2
-    else:
-        sizes = side_widths(row[0], est.split)
-    return (tuple(map(math.prod, shapes)) == sizes
-            and not (est.share_weights and shapes[0] != shapes[1]))
-
-
-class _Attribute(NamedTuple):
-    kind: str  # what the value must be, for error messages
-    check: Callable  # check(value, fitted, est) -> bool
-    optional: bool = False
-    builds: bool = False  # the network's shapes depend on it
-
-
-# What each fitted attribute that an estimator saves must be. The checks are
-# by attribute, not by estimator: each check sees the value, the attributes
-# checked before it (``fitted``) and the estimator with its loaded parameters
-# (``est``), which is how one check serves every estimator that has it.
-_CHECKS = {
-    "classes_": _Attribute("a 1-D array of distinct labels, numbers or strings",
-                           lambda v, fitted, est: _is_labels(v)),
-    "n_features_in_": _Attribute("a positive int",
-                                 lambda v, fitted, est: _is_count(v)),
-    "sample_shape_": _Attribute(
-        "a tuple of positive ints that n_features_in_ columns reshaped by "
-        "input_shape give",
-        lambda v, fitted, est: _is_shape(v) and _fits_input(
-            v, fitted["n_features_in_"], est.input_shape),
-        builds=True),
-    "pair_shape_": _Attribute(
-        "a tuple of positive ints that starts with n_features_in_ (which "
-        "is 2 where pairs have more than two axes)",
-        lambda v, fitted, est: (_is_shape(v)
-                                and v[0] == fitted["n_features_in_"]
-                                and (len(v) == 1 or v[0] == 2))),
-    "sample_shapes_": _Attribute(
-        "two tuples of positive ints, one per side, each holding as many "
-        "values as its side of a pair_shape_ row (and equal where "
-        "share_weights=True)",
-        lambda v, fitted, est: (isinstance(v, tuple) and len(v) == 2
-                                and all(map(_is_shape, v))
-                                and _fits_pair(v, fitted, est)),
-        builds=True),
-    "n_components_": _Attribute("a positive int", lambda v, fitted, est: _is_count(v)),
-    "threshold_": _Attribute("a finite float", lambda v, fitted, est: _is_real(v)),
-    "proba_slope_": _Attribute("a positive finite float",
-                               lambda v, fitted, est: _is_real(v) and v > 0),
-    "y_min_": _Attribute("a finite float", lambda v, fitted, est: _is_real(v)),
-    "y_max_": _Attribute(
-        "a finite float above y_min_, less than the largest float away from it",
-        lambda v, fitted, est: (_is_real(v) and v > fitted["y_min_"]
-                                and math.isfinite(v - fitted["y_min_"]))),
-    "pos_label_": _Attribute(
-        "one of classes_",
-        lambda v, fitted, est: (isinstance(v, (bool, int, float, str))
-                                and v in fitted["classes_"].tolist())),
-}
-# Saved where the estimator has them, and not needed to load: files written
-# before pos_label existed mean classes_[1], and have no threshold rates.
-_OPTIONAL_CHECKS = {
-    "threshold_rates_": _Attribute(
-        "a dict of rates between 0 and 1",
-        lambda v, fitted, est: isinstance(v, dict) and all(
-            isinstance(k, str) and _is_real(r) and 0 <= r <= 1 for k, r in v.items()),
-        optional=True),
-    "feature_names_in_": _Attribute(
-        "a 1-D array of n_features_in_ strings",
-        lambda v, fitted, est: _is_names(v, fitted["n_features_in_"]),
-        optional=True),
-    # The epoch whose held-out score was best (None: no validation).
-    "best_epoch_": _Attribute("None or a positive int",
-                              lambda v, fitted, est: v is None or _is_count(v),
-                              optional=True),
-}
-_MAY_BE_MISSING = ("pos_label_",)
-
-
-def _fitted_attributes(name):
-    """What estimator ``name`` saves of its fitted state, and what each must be.
-
-    The estimator class says which attributes it needs (its
-    ``_FITTED_ATTRIBUTES``, in the order they are checked); this module says
-    what each must be. Returns ``{attribute: _Attribute}``.
-    """
-    cls = _estimators()[name]
-    specs = {}
-    for key in cls._FITTED_ATTRIBUTES:
-        spec = _CHECKS[key]
-        if key == "classes_" and issubclass(cls, ClassifierMixin):
-            # A classifier of pairs tells two labels apart.
-            spec = _Attribute("a 1-D array of two distinct labels, numbers or strings",
-                              lambda v, fitted, est: _is_labels(v) and len(v) == 2)
-        specs[key] = spec._replace(optional=True) if key in _MAY_BE_MISSING else spec
-    return {**specs, **_OPTIONAL_CHECKS}
 
 
 # -- plain values ------------------------------------------------------------
@@ -314,7 +163,7 @@ def save_model(estimator, path):
     True
     """
     name = type(estimator).__name__
-    classes = _estimators()
+    classes = _schema.registered()
     if name not in classes or type(estimator) is not classes[name]:
         raise TypeError(
             f"save_model saves {', '.join(list(classes)[:-1])} and "
@@ -327,10 +176,8 @@ def save_model(estimator, path):
     plain = {k: _encode(v) for k, v in params.items() if _is_plain(v)}
     not_saved = sorted(set(params) - set(plain))
     attributes = {k: _encode(getattr(estimator, k))
-                  for k, spec in _fitted_attributes(name).items()
+                  for k, spec in _schema.schema(type(estimator)).items()
                   if not spec.optional or hasattr(estimator, k)}
-    from . import __version__
-
     state = {k: v.detach().cpu().clone()
              for k, v in estimator.net_.module_.state_dict().items()}
     payload = {
@@ -456,7 +303,7 @@ def _read_from(file, path):
             "sksiamese.persistence.save_model."
         )
     version = payload.get("format_version")
-    if not _is_count(version) or version > FORMAT_VERSION:
+    if not _schema.is_count(version) or version > FORMAT_VERSION:
         raise ValueError(
             f"{_where(path)} has format version {version!r}, which this sksiamese "
             f"(reading versions up to {FORMAT_VERSION}) cannot read: it was "
@@ -475,7 +322,7 @@ def _read_from(file, path):
 
 def _template(payload, estimator, path):
     name = payload["estimator"]
-    classes = _estimators()
+    classes = _schema.registered()
     if name not in classes:
         raise ValueError(
             f"{_where(path)} holds a {name!r}, which is not an estimator that "
@@ -502,7 +349,7 @@ def _template(payload, estimator, path):
 
 def _set_attributes(est, name, attributes, path):
     fitted = {}
-    for key, spec in _fitted_attributes(name).items():
+    for key, spec in _schema.schema(type(est)).items():
         if key not in attributes:
             if spec.optional:
                 continue
@@ -602,7 +449,7 @@ def _check_architecture(est, name, state, path):
     Returns the network, built on the meta device (for the encoders that
     sksiamese names, or any other that supports it).
     """
-    specs = _fitted_attributes(name)
+    specs = _schema.schema(type(est))
     shapes = ", ".join(f"{k}={getattr(est, k)!r}" for k, spec in specs.items()
                        if spec.builds)
     try:

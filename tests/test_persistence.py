@@ -618,3 +618,41 @@ def test_files_of_format_1_still_load():
     np.testing.assert_array_equal(clf.predict(expected["pairs"]), expected["predict"])
     reg = load_model(os.path.join(DATA, "format1_pair_regressor.pt"))
     np.testing.assert_array_equal(reg.predict(expected["pairs"]), expected["regress"])
+
+
+def test_persistence_keeps_no_list_of_estimators():
+    # Each estimator declares what it saves; the registry of _schema, which
+    # the base class fills, finds a saved name's class: persistence imports
+    # no estimator module and names no estimator.
+    import ast
+
+    import sksiamese
+    from sksiamese import _schema, persistence
+
+    tree = ast.parse(open(persistence.__file__).read())
+    imported = {node.module for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.level}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names}
+    assert not imported & {"transformer", "pairs", "pair_regressor", "one_shot",
+                           "sksiamese"}, imported
+    source = open(persistence.__file__).read()
+    code = source.split('"""', 2)[2]  # past the module docstring
+    names = [n for n in sksiamese.__all__ if n != "TokenSequencer"]
+    assert all(f'"{n}"' not in code for n in names)
+    saved = _schema.registered()
+    assert {"SiameseTransformer", "SiamesePairClassifier",
+            "SiamesePairRegressor"} <= set(saved)
+    assert all(getattr(sksiamese, n) is cls for n, cls in saved.items())
+
+
+def test_a_subclass_is_not_saved_under_its_parents_name(fitted):
+    class Mine(SiameseTransformer):
+        pass
+
+    est = Mine(n_components=3, max_epochs=1, batch_size=16, random_state=0).fit(X, Y)
+    with pytest.raises(TypeError, match="got Mine"):
+        save_model(est, io.BytesIO())
+    from sksiamese import _schema
+
+    assert _schema.registered()["SiameseTransformer"] is SiameseTransformer
