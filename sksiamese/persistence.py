@@ -10,10 +10,11 @@ import zipfile
 import numpy as np
 import torch
 from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from . import __version__, _schema
-from ._base import draw_seed, embed, seeded
+from ._base import SiameseBase, draw_seed, embed, seeded
 from ._net import resolve_device
 from .encoders import input_spec
 
@@ -110,6 +111,9 @@ def _first_line(exc):
 
 
 def _short(value, width=200):
+    if isinstance(value, np.ndarray) and value.size > 10:
+        # A gallery's values say nothing in an error message; its shape does.
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
     text = repr(value)
     return text if len(text) <= width else text[:width] + "..."
 
@@ -127,19 +131,44 @@ def save_model(estimator, path):
     ``best_epoch_`` where the estimator has it). The training history and
     the optimizer's state are not saved.
 
+    A ``OneShotClassifier`` is saved with its gallery (the support
+    embeddings, their labels, the classes and prototypes), its threshold
+    (with the criterion and rates of :meth:`~OneShotClassifier.calibrate_threshold`)
+    and its fitted ``transformer_``, in the same file: a ``SiameseTransformer``
+    (or one in a ``FrozenEstimator``), or None for raw features. Other
+    transformers (a ``Pipeline``, a ``PCA``) are refused. Each estimator
+    declares what it saves (see ``sksiamese._schema``).
+
     Parameters
     ----------
-    estimator : SiameseTransformer, SiamesePairClassifier or SiamesePairRegressor
+    estimator : SiameseTransformer, SiamesePairClassifier, SiamesePairRegressor \
+            or OneShotClassifier
         A fitted estimator.
     path : str, path-like or binary file object
         Where to write, as for ``torch.save``.
 
     Returns
     -------
-    not_saved : list of str
-        Names of the parameters that are not plain values, and so not saved:
-        ``load_model`` needs a template estimator that sets them, except for
-        ``callbacks`` and ``accelerator``, which are None without one.
+    None
+
+    Raises
+    ------
+    TypeError
+        If the estimator (or a ``OneShotClassifier``'s transformer) is not one
+        that ``save_model`` saves.
+    sklearn.exceptions.NotFittedError
+        If the estimator is not fitted.
+    OSError
+        If the file cannot be written.
+
+    Warns
+    -----
+    UserWarning
+        If parameters that are not plain values (a custom encoder or loss
+        module or class, an optimizer class) were not saved: ``load_model``
+        will need a template estimator that sets them. ``callbacks`` and
+        ``accelerator``, which only training uses, are not saved either, and
+        are None after loading without a template; they are not warned about.
 
     See Also
     --------
@@ -157,11 +186,46 @@ def save_model(estimator, path):
     >>> emb = emb.fit(X[:300], y[:300])
     >>> path = os.path.join(tempfile.mkdtemp(), "digits.pt")
     >>> save_model(emb, path)
-    []
     >>> loaded = load_model(path)
     >>> bool(np.array_equal(loaded.transform(X[:5]), emb.transform(X[:5])))
     True
     """
+    payload = _payload(estimator)
+    try:
+        torch.save(payload, path)
+    except (OSError, RuntimeError) as exc:
+        # torch reports an unwritable path from inside its C++ writer.
+        raise OSError(
+            f"save_model could not write {path!r}: {exc}. Check that its "
+            "folder exists and is writable."
+        ) from exc
+    needed = _needs_template(payload)
+    if needed:
+        warnings.warn(
+            f"save_model did not save the parameters {', '.join(needed)} of the "
+            f"{payload['estimator']}: they are not plain values (a module, class "
+            "or callback). load_model will need a template estimator built with "
+            f"them: load_model(path, estimator={payload['estimator']}(...)).",
+            UserWarning, stacklevel=2,
+        )
+
+
+def _needs_template(payload, prefix=""):
+    """The saved parameters that a template must supply at load, nested ones too."""
+    needed = [prefix + p for p in payload["params_not_saved"]
+              if p not in _TRAINING_ONLY]
+    for key, entry in payload.get("models", {}).items():
+        if entry is not None:
+            needed += _needs_template(entry["payload"], f"{prefix}{key}.")
+    return needed
+
+
+def _is_network(cls):
+    return issubclass(cls, SiameseBase)
+
+
+def _payload(estimator):
+    """The file's content for ``estimator``: plain values and tensors only."""
     name = type(estimator).__name__
     classes = _schema.registered()
     if name not in classes or type(estimator) is not classes[name]:
@@ -171,15 +235,24 @@ def save_model(estimator, path):
             "objects with pickle or joblib (and load those only from trusted "
             "sources)."
         )
-    check_is_fitted(estimator, "net_")
+    network = _is_network(type(estimator))
+    check_is_fitted(estimator, "net_" if network else None)
+    links = getattr(type(estimator), "_PERSISTED_LINKS", {})
     params = estimator.get_params(deep=False)
-    plain = {k: _encode(v) for k, v in params.items() if _is_plain(v)}
-    not_saved = sorted(set(params) - set(plain))
-    attributes = {k: _encode(getattr(estimator, k))
-                  for k, spec in _schema.schema(type(estimator)).items()
-                  if not spec.optional or hasattr(estimator, k)}
-    state = {k: v.detach().cpu().clone()
-             for k, v in estimator.net_.module_.state_dict().items()}
+    plain = {k: _encode(v) for k, v in params.items()
+             if k not in links and _is_plain(v)}
+    not_saved = sorted(set(params) - set(plain) - set(links))
+    attributes, arrays, models = {}, {}, {}
+    for key, spec in _schema.schema(type(estimator)).items():
+        if spec.optional and not hasattr(estimator, key):
+            continue
+        value = getattr(estimator, key)
+        if spec.stored == "array":
+            arrays[key] = _tensor(value, key, name)
+        elif spec.stored == "model":
+            models[key] = _model_entry(value, key, name)
+        else:
+            attributes[key] = _encode(value)
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -188,23 +261,51 @@ def save_model(estimator, path):
         "params": plain,
         "params_not_saved": not_saved,
         "attributes": attributes,
-        "state_dict": state,
+        "state_dict": {},
     }
-    criterion = _criterion_state(estimator.net_)
-    if criterion:
-        # A loss with parameters of its own (ArcFace's class centres): not
-        # needed to embed, but to continue training where it stopped. Files
-        # without it (older ones, losses without parameters) load as before.
-        payload["criterion_state_dict"] = criterion
+    # Entries that files of estimators without them (all of format 1's) lack.
+    for key, entry in (("arrays", arrays), ("models", models)):
+        if entry:
+            payload[key] = entry
+    if links:
+        payload["links"] = {
+            param: "same" if params[param] is getattr(estimator, attr) else "clone"
+            for param, attr in links.items()}
+    if network:
+        payload["state_dict"] = {
+            k: v.detach().cpu().clone()
+            for k, v in estimator.net_.module_.state_dict().items()}
+        criterion = _criterion_state(estimator.net_)
+        if criterion:
+            # A loss with parameters of its own (ArcFace's class centres): not
+            # needed to embed, but to continue training where it stopped.
+            # Files without it (older ones, losses without parameters) load
+            # as before.
+            payload["criterion_state_dict"] = criterion
+    return payload
+
+
+def _tensor(value, key, name):
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"save_model cannot save the {name}'s {key}: it holds "
+                         f"{array.dtype} values, not numbers.")
+    return torch.from_numpy(np.array(array, copy=True))
+
+
+def _model_entry(value, key, name):
+    """``value`` (None, an estimator save_model saves, or one frozen) as a payload."""
+    if value is None:
+        return None
+    frozen = isinstance(value, FrozenEstimator)
     try:
-        torch.save(payload, path)
-    except (OSError, RuntimeError) as exc:
-        # torch reports an unwritable path from inside its C++ writer.
-        raise OSError(
-            f"save_model could not write {path!r}: {exc}. Check that its "
-            "folder exists and is writable."
-        ) from exc
-    return not_saved
+        return {"frozen": frozen,
+                "payload": _payload(value.estimator if frozen else value)}
+    except TypeError as exc:
+        raise TypeError(
+            f"save_model cannot save this {name}: its {key} is a "
+            f"{type(value).__name__}, and {exc}"
+        ) from None
 
 
 def _criterion_state(net):
@@ -296,6 +397,11 @@ def _read_from(file, path):
                "as a pickle does; unpickling runs code, so load it with pickle "
                "or joblib only if you trust its source." if unsafe else "")
         ) from exc
+    return _check_payload(payload, path)
+
+
+def _check_payload(payload, path):
+    """``payload``, if it has the entries of a model file (nested ones too)."""
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(
             f"{_where(path)} is not an sksiamese model file (it has no "
@@ -316,6 +422,12 @@ def _read_from(file, path):
             raise ValueError(
                 f"{_where(path)} is damaged: its {key!r} entry should be a "
                 f"{kind.__name__}, not {type(payload.get(key)).__name__}."
+            )
+    for key in ("arrays", "models", "links"):
+        if not isinstance(payload.get(key, {}), dict):
+            raise ValueError(
+                f"{_where(path)} is damaged: its {key!r} entry should be a "
+                f"dict, not {type(payload[key]).__name__}."
             )
     return payload
 
@@ -338,7 +450,8 @@ def _template(payload, estimator, path):
                 f"estimator={name}(...) built with them, for example "
                 f"load_model(path, estimator={name}({missing[0]}=...))."
             )
-        return classes[name]()
+        # A parameter restored from a fitted attribute is set after it.
+        return classes[name](**dict.fromkeys(_links(classes[name])))
     if type(estimator) is not classes[name]:
         raise TypeError(
             f"{_where(path)} holds a {name}, but the template estimator is a "
@@ -347,15 +460,68 @@ def _template(payload, estimator, path):
     return clone(estimator)
 
 
-def _set_attributes(est, name, attributes, path):
+def _links(cls):
+    """``{parameter: fitted attribute}``: parameters saved as a fitted attribute."""
+    return getattr(cls, "_PERSISTED_LINKS", {})
+
+
+def _stored(payload, key, spec, path):
+    """Where the file holds attribute ``key``, or None if it does not."""
+    if spec.stored == "value":
+        return payload["attributes"].get(key)
+    return payload.get(f"{spec.stored}s", {}).get(key)
+
+
+def _has(payload, key, spec):
+    if spec.stored == "value":
+        return key in payload["attributes"]
+    return key in payload.get(f"{spec.stored}s", {})
+
+
+def _array(value, key, path):
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(f"{_where(path)} is damaged: the fitted attribute {key} "
+                         f"should be stored as a tensor, not {type(value).__name__}.")
+    try:
+        return value.numpy(force=True)
+    except (TypeError, RuntimeError) as exc:
+        raise ValueError(f"{_where(path)} is damaged: the fitted attribute {key} "
+                         f"is a tensor numpy cannot hold ({exc}).") from None
+
+
+def _model(entry, key, template, device, path):
+    """The estimator a ``"model"`` entry holds (in a FrozenEstimator if it was)."""
+    if entry is None:
+        return None
+    if not (isinstance(entry, dict) and isinstance(entry.get("frozen"), bool)
+            and "payload" in entry):
+        raise ValueError(f"{_where(path)} is damaged: its saved {key} should be a "
+                         "dict with 'frozen' and 'payload' entries.")
+    template = template.estimator if isinstance(template, FrozenEstimator) else template
+    try:
+        model = _load(_check_payload(entry["payload"], path), template, device, path)
+    except ValueError as exc:
+        raise ValueError(f"{_where(path)} holds a {key} that cannot be loaded: "
+                         f"{exc}") from exc
+    return FrozenEstimator(model) if entry["frozen"] else model
+
+
+def _set_attributes(est, payload, path, templates, device):
+    """Check the fitted attributes of the file, then set them (all or none)."""
     fitted = {}
     for key, spec in _schema.schema(type(est)).items():
-        if key not in attributes:
+        if not _has(payload, key, spec):
             if spec.optional:
                 continue
             raise ValueError(f"{_where(path)} is damaged: the fitted attribute {key} "
                              "is missing.")
-        value = _decoded(attributes[key], f"the fitted attribute {key}", path)
+        value = _stored(payload, key, spec, path)
+        if spec.stored == "array":
+            value = _array(value, key, path)
+        elif spec.stored == "model":
+            value = _model(value, key, templates.get(key), device, path)
+        else:
+            value = _decoded(value, f"the fitted attribute {key}", path)
         try:
             valid = spec.check(value, fitted, est)
         except Exception:  # a check that cannot even run on the value
@@ -369,6 +535,20 @@ def _set_attributes(est, name, attributes, path):
         fitted[key] = value
     for key, value in fitted.items():
         setattr(est, key, value)
+
+
+def _set_links(est, payload, path):
+    """Set the parameters saved as fitted attributes, as they were at save."""
+    saved = payload.get("links", {})
+    for param, attr in _links(type(est)).items():
+        how = saved.get(param)
+        if how not in ("same", "clone"):
+            raise ValueError(f"{_where(path)} is damaged: it does not say how the "
+                             f"parameter {param} relates to {attr} ('same' or "
+                             f"'clone'); it says {_short(how)}.")
+        value = getattr(est, attr)
+        est.set_params(**{param: value if how == "same" or value is None
+                          else clone(value)})
 
 
 def _build_net(est, name, device=None):
@@ -603,24 +783,30 @@ def load_model(path, estimator=None, *, device=None):
     ----------
     path : str, path-like or binary file object
         The file, as for ``torch.load``.
-    estimator : SiameseTransformer, SiamesePairClassifier or SiamesePairRegressor, \
-            default=None
+    estimator : SiameseTransformer, SiamesePairClassifier, SiamesePairRegressor \
+            or OneShotClassifier, default=None
         A template, needed where the saved estimator had parameters that are
         not plain values (a custom encoder or loss module or class, an
         optimizer class): it supplies those, and must be of the saved class.
         A clone of it is loaded; the saved plain parameters override its
         own. Without it, ``callbacks`` and ``accelerator`` that were not plain
-        values are None.
+        values are None. For a ``OneShotClassifier`` whose transformer needs
+        one, the template's ``transformer`` is the transformer's template:
+        ``estimator=OneShotClassifier(SiameseTransformer(MyEncoder))``.
     device : str or torch.device, default=None
-        Where the network goes; None keeps the saved ``device`` parameter,
-        or, where that device is not available here (a model trained on a
-        GPU, loaded on a machine without one), the CPU, with a warning.
+        Where the network goes (a ``OneShotClassifier``'s transformer's);
+        None keeps the saved ``device`` parameter, or, where that device is
+        not available here (a model trained on a GPU, loaded on a machine
+        without one), the CPU, with a warning.
 
     Returns
     -------
-    estimator : SiameseTransformer, SiamesePairClassifier or SiamesePairRegressor
+    estimator : SiameseTransformer, SiamesePairClassifier, SiamesePairRegressor \
+            or OneShotClassifier
         The fitted estimator. Its ``history_`` is empty: the training history
-        is not saved.
+        is not saved. A ``OneShotClassifier`` has its ``transformer`` parameter
+        as it was: the loaded ``transformer_`` itself where it was fitted or
+        frozen, else an unfitted clone of it.
 
     Raises
     ------
@@ -673,16 +859,24 @@ def load_model(path, estimator=None, *, device=None):
     >>> emb = SiameseTransformer(Linear, n_components=2, max_epochs=1,
     ...                          random_state=0).fit(X, y)
     >>> buffer = io.BytesIO()
-    >>> save_model(emb, buffer)
-    ['encoder']
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     save_model(emb, buffer)
+    >>> print(caught[0].message)  # doctest: +ELLIPSIS
+    save_model did not save the parameters encoder of the SiameseTransformer: ...
     >>> _ = buffer.seek(0)
     >>> loaded = load_model(buffer, estimator=SiameseTransformer(Linear))
     >>> bool(np.array_equal(loaded.transform(X), emb.transform(X)))
     True
     """
-    payload = _read(path)
+    return _load(_read(path), estimator, device, path)
+
+
+def _load(payload, estimator, device, path):
+    """The estimator ``payload`` describes, checked; ``estimator`` is its template."""
     est = _template(payload, estimator, path)
     name = payload["estimator"]
+    network = _is_network(type(est))
     params = {k: _decoded(v, f"its parameter {k!r}", path)
               for k, v in payload["params"].items()}
     unknown = set(params) - set(est.get_params(deep=False))
@@ -691,12 +885,24 @@ def load_model(path, estimator=None, *, device=None):
             f"{_where(path)} sets parameters {sorted(unknown)} that {name} does not "
             "have: it was written by another version of sksiamese, or damaged."
         )
+    # The templates of the estimators saved inside (a transformer's, say).
+    templates = {attr: getattr(est, param)
+                 for param, attr in _links(type(est)).items()}
     est.set_params(**params)
-    if device is not None:
+    if device is not None and network:
         est.set_params(device=device)
     est._validate_params()
-    _check_device(est, device, path)
-    _set_attributes(est, name, payload["attributes"], path)
+    if network:
+        _check_device(est, device, path)
+    _set_attributes(est, payload, path, templates, device)
+    _set_links(est, payload, path)
+    if network:
+        _load_network(est, name, payload, path)
+    return est
+
+
+def _load_network(est, name, payload, path):
+    """Build ``est``'s network and load the file's weights into it, with checks."""
     state = payload["state_dict"]
     _check_state(state, path)
     meta = _check_architecture(est, name, state, path)
