@@ -498,6 +498,11 @@ def _model(entry, key, template, device, path):
         raise ValueError(f"{_where(path)} is damaged: its saved {key} should be a "
                          "dict with 'frozen' and 'payload' entries.")
     template = template.estimator if isinstance(template, FrozenEstimator) else template
+    if isinstance(entry["payload"], dict) and entry["payload"].get("models"):
+        # One level: a gallery's transformer holds no estimator of its own (a
+        # file nesting them without end would exhaust the stack).
+        raise ValueError(f"{_where(path)} is damaged: its saved {key} holds "
+                         "estimators of its own, which save_model never writes.")
     try:
         model = _load(_check_payload(entry["payload"], path), template, device, path)
     except ValueError as exc:

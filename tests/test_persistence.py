@@ -820,6 +820,10 @@ def _nested(change):
     (_nested(_set("state_dict", value=[])),
      "holds a transformer_ that cannot be loaded: .*'state_dict' entry should be"),
     (_set("models", value=[]), "its 'models' entry should be a dict, not list"),
+    (_nested(_set("models", value={"transformer_": None})),
+     "its saved transformer_ holds estimators of its own"),
+    (_nested(_set("estimator", value="OneShotClassifier")),
+     "holds a transformer_ that cannot be loaded"),
 ])
 def test_tampered_one_shot_file_gives_a_clear_error(gallery, change, message):
     with pytest.raises(ValueError, match=message):
