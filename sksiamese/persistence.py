@@ -903,6 +903,9 @@ def _load(payload, estimator, device, path):
     _set_links(est, payload, path)
     if network:
         _load_network(est, name, payload, path)
+    elif payload["state_dict"]:
+        raise ValueError(f"{_where(path)} is damaged: it holds weights, but a "
+                         f"{name} has no network of its own.")
     return est
 
 

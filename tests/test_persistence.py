@@ -726,6 +726,10 @@ def test_one_shot_with_a_fitted_transformer_round_trip(fitted, tmp_path):
     np.testing.assert_array_equal(loaded.transformer_.transform(X), fitted.transform(X))
     assert loaded.threshold_criterion_ == "f1"
     assert loaded.threshold_rates_ == clf.threshold_rates_
+    # Saved again, it loads the same; device= places its transformer.
+    again = load_model(saved(loaded), device="cpu")
+    _same_answers(again, clf, X[30:])
+    assert again.transformer_.device == "cpu"
 
 
 def test_one_shot_keeps_a_frozen_or_cloned_transformer_as_it_was(fitted):
@@ -820,6 +824,8 @@ def _nested(change):
     (_nested(_set("state_dict", value=[])),
      "holds a transformer_ that cannot be loaded: .*'state_dict' entry should be"),
     (_set("models", value=[]), "its 'models' entry should be a dict, not list"),
+    (_set("state_dict", value={"w": torch.zeros(2)}),
+     "it holds weights, but a OneShotClassifier has no network"),
     (_nested(_set("models", value={"transformer_": None})),
      "its saved transformer_ holds estimators of its own"),
     (_nested(_set("estimator", value="OneShotClassifier")),
