@@ -29,7 +29,7 @@ from skorch.callbacks import Callback, EarlyStopping
 from skorch.helper import predefined_split
 from skorch.utils import noop
 
-from . import _distances
+from . import _distances, _schema
 from ._callbacks import CosineSchedule, Diverged, default_callbacks, print_log
 from ._checks import encoder_failure, try_training_batch
 from ._criteria import own_parameters
@@ -397,6 +397,11 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
                 return int(width)
             return self._AUTO_SETTINGS[name]
         return encoder_recipe(self.encoder).get(name, self._AUTO_SETTINGS[name])
+
+    def __init_subclass__(cls, **kwargs):
+        # persistence finds the estimator of a saved name in _schema's registry.
+        super().__init_subclass__(**kwargs)
+        _schema.register(cls)
 
     def _validate_params(self):
         super()._validate_params()

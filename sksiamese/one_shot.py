@@ -18,6 +18,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from . import _schema
 from ._ann import FaissIndex
 from ._distances import (
     DISTANCES,
@@ -33,6 +34,7 @@ from ._distances import (
 from ._embedding import (
     class_distances,
     embed,
+    final_step,
     flat_features,
     per_class_min,
     prototypes,
@@ -70,6 +72,76 @@ def _unchanged_on_error(method):
     return wrapper
 
 
+def _fits_gallery(E, fitted, est):
+    """Whether ``E`` is a gallery that the saved embedding (or raw features) makes."""
+    transformer = fitted["transformer_"]
+    if transformer is None:
+        # Raw features, flattened: whole samples of n_features_in_ columns.
+        width = fitted.get("n_features_in_")
+        fits = width is None or E.shape[1] % width == 0
+    else:
+        fits = E.shape[1] == getattr(final_step(transformer), "n_components_",
+                                     E.shape[1])
+    with np.errstate(over="ignore", invalid="ignore"):
+        squares = np.einsum("ij,ij->i", E.astype(np.float64), E.astype(np.float64))
+    return (_schema.is_matrix(E) and len(E) >= 1 and fits
+            and np.isfinite(squares).all()
+            and (est.rule != "knn" or est.n_neighbors <= len(E)))
+
+
+def _fits_codes(codes, fitted, est):
+    return (isinstance(codes, np.ndarray) and codes.dtype.kind == "i"
+            and codes.shape == fitted["support_labels_"].shape
+            and codes.min() >= 0 and codes.max() < len(fitted["classes_"])
+            and np.array_equal(fitted["classes_"][codes], fitted["support_labels_"]))
+
+
+# What save_model keeps of a fitted OneShotClassifier, in the order it is
+# checked (each check sees the attributes before it): the embedding, the
+# gallery and what is derived from it (checked against it), the threshold.
+_PERSISTED = {
+    "n_features_in_": _schema.CATALOGUE["n_features_in_"]._replace(optional=True),
+    "feature_names_in_": _schema.OPTIONAL["feature_names_in_"],
+    "transformer_": _schema.Attribute(
+        "None, or a fitted SiameseTransformer (possibly in a FrozenEstimator)",
+        lambda v, fitted, est: v is None or hasattr(v, "transform"),
+        stored="model"),
+    "distance_": _schema.Attribute(f"one of {DISTANCES}",
+                                   lambda v, fitted, est: v in DISTANCES),
+    "support_embeddings_": _schema.Attribute(
+        "a 2-D array of finite floats, a row per support sample and a column "
+        "per dimension of the embedding (at least n_neighbors rows for "
+        "rule='knn')", _fits_gallery, stored="array"),
+    "support_labels_": _schema.Attribute(
+        "a 1-D array of labels, numbers or strings, one per support sample",
+        lambda v, fitted, est: (_schema.is_label_array(v)
+                                and len(v) == len(fitted["support_embeddings_"]))),
+    "classes_": _schema.Attribute(
+        "the distinct support_labels_, sorted",
+        lambda v, fitted, est: (v.dtype == fitted["support_labels_"].dtype
+                                and np.array_equal(
+                                    v, np.unique(fitted["support_labels_"])))),
+    "_support_codes": _schema.Attribute(
+        "the index in classes_ of each of support_labels_", _fits_codes,
+        stored="array"),
+    "prototypes_": _schema.Attribute(
+        "the mean support embedding of each class",
+        lambda v, fitted, est: np.array_equal(v, prototypes(
+            fitted["support_embeddings_"], fitted["_support_codes"],
+            len(fitted["classes_"]), fitted["distance_"])),
+        stored="array"),
+    "threshold_": _schema.Attribute(
+        "None or a float >= 0",
+        lambda v, fitted, est: v is None or (isinstance(v, float) and v >= 0)),
+    "threshold_criterion_": _schema.Attribute(
+        "'accuracy', 'f1', 'eer' or a float between 0 and 1",
+        lambda v, fitted, est: v in ("accuracy", "f1", "eer") or (
+            _schema.is_real(v) and 0 < v < 1),
+        optional=True),
+    "threshold_rates_": _schema.OPTIONAL["threshold_rates_"],
+}
+
+
 def _is_fitted(estimator):
     try:
         check_is_fitted(estimator)
@@ -78,6 +150,7 @@ def _is_fitted(estimator):
     return True
 
 
+@_schema.register
 class OneShotClassifier(ClassifierMixin, BaseEstimator):
     """Classify by distance to a few labelled examples in a learned embedding.
 
@@ -241,6 +314,11 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         "unknown_label": [Real, str],
         "algorithm": [StrOptions({"brute", "faiss"})],
     }
+
+    _PERSISTED_ATTRIBUTES = _PERSISTED
+    # The transformer parameter is saved as transformer_: the same object
+    # where it was (fitted, or frozen), else an unfitted clone of it.
+    _PERSISTED_LINKS = {"transformer": "transformer_"}
 
     def __init__(self, transformer, *, rule="nearest", n_neighbors=5, distance=None,
                  temperature=1.0, threshold=None, unknown_label=-1,

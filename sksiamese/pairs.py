@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EpochScoring
 from torch import nn
 
-from . import _distances
+from . import _distances, _schema
 from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, Training, draw_seed
 from ._criteria import EmbeddingPairLoss
 from ._finetune import check_lr_prefixes
@@ -332,6 +332,8 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
     _FITTED_ATTRIBUTES = ("classes_", "n_features_in_", "pair_shape_",
                           "sample_shapes_", "n_components_", "threshold_",
                           "proba_slope_", "pos_label_")
+    _PERSISTED_ATTRIBUTES = _schema.attributes(_FITTED_ATTRIBUTES,
+                                               classes_=_schema.TWO_LABELS)
 
     def __init__(
         self,

@@ -5,17 +5,16 @@ import numbers
 import os
 import warnings
 import zipfile
-from collections.abc import Callable
-from typing import NamedTuple
 
 import numpy as np
 import torch
-from sklearn.base import ClassifierMixin, clone
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import draw_seed, embed, seeded
+from . import __version__, _schema
+from ._base import SiameseBase, draw_seed, embed, seeded
 from ._net import resolve_device
-from ._validation import side_widths
 from .encoders import input_spec
 
 __all__ = ["FORMAT_VERSION", "load_model", "save_model"]
@@ -31,155 +30,6 @@ _BUILD_MARGIN_BYTES = 2**20
 # What an array of the file may decode to beyond 16 bytes per stored value: a
 # fixed-width string dtype multiplies its widest string by every entry.
 _ARRAY_MARGIN_BYTES = 2**26
-
-
-def _estimators():
-    """The estimators that save their network: the public ``SiameseBase`` ones."""
-    import sksiamese
-
-    from ._base import SiameseBase
-
-    return {name: getattr(sksiamese, name) for name in sksiamese.__all__
-            if isinstance(getattr(sksiamese, name), type)
-            and issubclass(getattr(sksiamese, name), SiameseBase)}
-
-
-def _is_count(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def _is_shape(value):
-    return isinstance(value, tuple) and len(value) >= 1 and all(map(_is_count, value))
-
-
-def _is_real(value):
-    return isinstance(value, float) and math.isfinite(value)
-
-
-def _is_labels(value):
-    if not (isinstance(value, np.ndarray) and value.ndim == 1 and len(value) >= 1):
-        return False
-    if value.dtype.kind == "O" and not all(isinstance(v, (str, bytes, numbers.Real))
-                                           for v in value):
-        return False
-    if value.dtype.kind == "f" and not np.isfinite(value).all():
-        return False
-    return len(np.unique(value)) == len(value)
-
-
-def _is_names(value, n_features):
-    return (isinstance(value, np.ndarray) and value.ndim == 1
-            and len(value) == n_features and all(isinstance(v, str) for v in value))
-
-
-def _fits_input(shape, n_features, input_shape):
-    """Whether a fitted sample shape can come from ``n_features`` columns reshaped."""
-    if input_shape is None:
-        return shape[0] == n_features
-    spec = tuple(int(s) for s in input_shape)
-    return (len(spec) == len(shape)
-            and all(s in (-1, t) for s, t in zip(spec, shape, strict=True))
-            and math.prod(shape) % n_features == 0)
-
-
-def _fits_pair(shapes, fitted, est):
-    """Whether the two towers' sample shapes hold the values of a pair row's sides."""
-    row = fitted["pair_shape_"]
-    if len(row) > 1:
-        sizes = (math.prod(row[1:]),) * 2
-    else:
-        sizes = side_widths(row[0], est.split)
-    return (tuple(map(math.prod, shapes)) == sizes
-            and not (est.share_weights and shapes[0] != shapes[1]))
-
-
-class _Attribute(NamedTuple):
-    kind: str  # what the value must be, for error messages
-    check: Callable  # check(value, fitted, est) -> bool
-    optional: bool = False
-    builds: bool = False  # the network's shapes depend on it
-
-
-# What each fitted attribute that an estimator saves must be. The checks are
-# by attribute, not by estimator: each check sees the value, the attributes
-# checked before it (``fitted``) and the estimator with its loaded parameters
-# (``est``), which is how one check serves every estimator that has it.
-_CHECKS = {
-    "classes_": _Attribute("a 1-D array of distinct labels, numbers or strings",
-                           lambda v, fitted, est: _is_labels(v)),
-    "n_features_in_": _Attribute("a positive int",
-                                 lambda v, fitted, est: _is_count(v)),
-    "sample_shape_": _Attribute(
-        "a tuple of positive ints that n_features_in_ columns reshaped by "
-        "input_shape give",
-        lambda v, fitted, est: _is_shape(v) and _fits_input(
-            v, fitted["n_features_in_"], est.input_shape),
-        builds=True),
-    "pair_shape_": _Attribute(
-        "a tuple of positive ints that starts with n_features_in_ (which "
-        "is 2 where pairs have more than two axes)",
-        lambda v, fitted, est: (_is_shape(v)
-                                and v[0] == fitted["n_features_in_"]
-                                and (len(v) == 1 or v[0] == 2))),
-    "sample_shapes_": _Attribute(
-        "two tuples of positive ints, one per side, each holding as many "
-        "values as its side of a pair_shape_ row (and equal where "
-        "share_weights=True)",
-        lambda v, fitted, est: (isinstance(v, tuple) and len(v) == 2
-                                and all(map(_is_shape, v))
-                                and _fits_pair(v, fitted, est)),
-        builds=True),
-    "n_components_": _Attribute("a positive int", lambda v, fitted, est: _is_count(v)),
-    "threshold_": _Attribute("a finite float", lambda v, fitted, est: _is_real(v)),
-    "proba_slope_": _Attribute("a positive finite float",
-                               lambda v, fitted, est: _is_real(v) and v > 0),
-    "y_min_": _Attribute("a finite float", lambda v, fitted, est: _is_real(v)),
-    "y_max_": _Attribute(
-        "a finite float above y_min_, less than the largest float away from it",
-        lambda v, fitted, est: (_is_real(v) and v > fitted["y_min_"]
-                                and math.isfinite(v - fitted["y_min_"]))),
-    "pos_label_": _Attribute(
-        "one of classes_",
-        lambda v, fitted, est: (isinstance(v, (bool, int, float, str))
-                                and v in fitted["classes_"].tolist())),
-}
-# Saved where the estimator has them, and not needed to load: files written
-# before pos_label existed mean classes_[1], and have no threshold rates.
-_OPTIONAL_CHECKS = {
-    "threshold_rates_": _Attribute(
-        "a dict of rates between 0 and 1",
-        lambda v, fitted, est: isinstance(v, dict) and all(
-            isinstance(k, str) and _is_real(r) and 0 <= r <= 1 for k, r in v.items()),
-        optional=True),
-    "feature_names_in_": _Attribute(
-        "a 1-D array of n_features_in_ strings",
-        lambda v, fitted, est: _is_names(v, fitted["n_features_in_"]),
-        optional=True),
-    # The epoch whose held-out score was best (None: no validation).
-    "best_epoch_": _Attribute("None or a positive int",
-                              lambda v, fitted, est: v is None or _is_count(v),
-                              optional=True),
-}
-_MAY_BE_MISSING = ("pos_label_",)
-
-
-def _fitted_attributes(name):
-    """What estimator ``name`` saves of its fitted state, and what each must be.
-
-    The estimator class says which attributes it needs (its
-    ``_FITTED_ATTRIBUTES``, in the order they are checked); this module says
-    what each must be. Returns ``{attribute: _Attribute}``.
-    """
-    cls = _estimators()[name]
-    specs = {}
-    for key in cls._FITTED_ATTRIBUTES:
-        spec = _CHECKS[key]
-        if key == "classes_" and issubclass(cls, ClassifierMixin):
-            # A classifier of pairs tells two labels apart.
-            spec = _Attribute("a 1-D array of two distinct labels, numbers or strings",
-                              lambda v, fitted, est: _is_labels(v) and len(v) == 2)
-        specs[key] = spec._replace(optional=True) if key in _MAY_BE_MISSING else spec
-    return {**specs, **_OPTIONAL_CHECKS}
 
 
 # -- plain values ------------------------------------------------------------
@@ -260,6 +110,9 @@ def _first_line(exc):
 
 
 def _short(value, width=200):
+    if isinstance(value, np.ndarray) and value.size > 10:
+        # A gallery's values say nothing in an error message; its shape does.
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
     text = repr(value)
     return text if len(text) <= width else text[:width] + "..."
 
@@ -277,19 +130,44 @@ def save_model(estimator, path):
     ``best_epoch_`` where the estimator has it). The training history and
     the optimizer's state are not saved.
 
+    A ``OneShotClassifier`` is saved with its gallery (the support
+    embeddings, their labels, the classes and prototypes), its threshold
+    (with the criterion and rates of :meth:`~OneShotClassifier.calibrate_threshold`)
+    and its fitted ``transformer_``, in the same file: a ``SiameseTransformer``
+    (or one in a ``FrozenEstimator``), or None for raw features. Other
+    transformers (a ``Pipeline``, a ``PCA``) are refused. Each estimator
+    declares what it saves (see ``sksiamese._schema``).
+
     Parameters
     ----------
-    estimator : SiameseTransformer, SiamesePairClassifier or SiamesePairRegressor
+    estimator : SiameseTransformer, SiamesePairClassifier, SiamesePairRegressor \
+            or OneShotClassifier
         A fitted estimator.
     path : str, path-like or binary file object
         Where to write, as for ``torch.save``.
 
     Returns
     -------
-    not_saved : list of str
-        Names of the parameters that are not plain values, and so not saved:
-        ``load_model`` needs a template estimator that sets them, except for
-        ``callbacks`` and ``accelerator``, which are None without one.
+    None
+
+    Raises
+    ------
+    TypeError
+        If the estimator (or a ``OneShotClassifier``'s transformer) is not one
+        that ``save_model`` saves.
+    sklearn.exceptions.NotFittedError
+        If the estimator is not fitted.
+    OSError
+        If the file cannot be written.
+
+    Warns
+    -----
+    UserWarning
+        If parameters that are not plain values (a custom encoder or loss
+        module or class, an optimizer class) were not saved: ``load_model``
+        will need a template estimator that sets them. ``callbacks`` and
+        ``accelerator``, which only training uses, are not saved either, and
+        are None after loading without a template; they are not warned about.
 
     See Also
     --------
@@ -307,47 +185,11 @@ def save_model(estimator, path):
     >>> emb = emb.fit(X[:300], y[:300])
     >>> path = os.path.join(tempfile.mkdtemp(), "digits.pt")
     >>> save_model(emb, path)
-    []
     >>> loaded = load_model(path)
     >>> bool(np.array_equal(loaded.transform(X[:5]), emb.transform(X[:5])))
     True
     """
-    name = type(estimator).__name__
-    classes = _estimators()
-    if name not in classes or type(estimator) is not classes[name]:
-        raise TypeError(
-            f"save_model saves {', '.join(list(classes)[:-1])} and "
-            f"{list(classes)[-1]}; got {type(estimator).__name__}. Save other "
-            "objects with pickle or joblib (and load those only from trusted "
-            "sources)."
-        )
-    check_is_fitted(estimator, "net_")
-    params = estimator.get_params(deep=False)
-    plain = {k: _encode(v) for k, v in params.items() if _is_plain(v)}
-    not_saved = sorted(set(params) - set(plain))
-    attributes = {k: _encode(getattr(estimator, k))
-                  for k, spec in _fitted_attributes(name).items()
-                  if not spec.optional or hasattr(estimator, k)}
-    from . import __version__
-
-    state = {k: v.detach().cpu().clone()
-             for k, v in estimator.net_.module_.state_dict().items()}
-    payload = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "sksiamese_version": __version__,
-        "estimator": name,
-        "params": plain,
-        "params_not_saved": not_saved,
-        "attributes": attributes,
-        "state_dict": state,
-    }
-    criterion = _criterion_state(estimator.net_)
-    if criterion:
-        # A loss with parameters of its own (ArcFace's class centres): not
-        # needed to embed, but to continue training where it stopped. Files
-        # without it (older ones, losses without parameters) load as before.
-        payload["criterion_state_dict"] = criterion
+    payload = _payload(estimator)
     try:
         torch.save(payload, path)
     except (OSError, RuntimeError) as exc:
@@ -356,7 +198,113 @@ def save_model(estimator, path):
             f"save_model could not write {path!r}: {exc}. Check that its "
             "folder exists and is writable."
         ) from exc
-    return not_saved
+    needed = _needs_template(payload)
+    if needed:
+        warnings.warn(
+            f"save_model did not save the parameters {', '.join(needed)} of the "
+            f"{payload['estimator']}: they are not plain values (a module, class "
+            "or callback). load_model will need a template estimator built with "
+            f"them: load_model(path, estimator={payload['estimator']}(...)).",
+            UserWarning, stacklevel=2,
+        )
+
+
+def _needs_template(payload, prefix=""):
+    """The saved parameters that a template must supply at load, nested ones too."""
+    needed = [prefix + p for p in payload["params_not_saved"]
+              if p not in _TRAINING_ONLY]
+    for key, entry in payload.get("models", {}).items():
+        if entry is not None:
+            needed += _needs_template(entry["payload"], f"{prefix}{key}.")
+    return needed
+
+
+def _is_network(cls):
+    return issubclass(cls, SiameseBase)
+
+
+def _payload(estimator):
+    """The file's content for ``estimator``: plain values and tensors only."""
+    name = type(estimator).__name__
+    classes = _schema.registered()
+    if name not in classes or type(estimator) is not classes[name]:
+        raise TypeError(
+            f"save_model saves {', '.join(list(classes)[:-1])} and "
+            f"{list(classes)[-1]}; got {type(estimator).__name__}. Save other "
+            "objects with pickle or joblib (and load those only from trusted "
+            "sources)."
+        )
+    network = _is_network(type(estimator))
+    check_is_fitted(estimator, "net_" if network else None)
+    links = getattr(type(estimator), "_PERSISTED_LINKS", {})
+    params = estimator.get_params(deep=False)
+    plain = {k: _encode(v) for k, v in params.items()
+             if k not in links and _is_plain(v)}
+    not_saved = sorted(set(params) - set(plain) - set(links))
+    attributes, arrays, models = {}, {}, {}
+    for key, spec in _schema.schema(type(estimator)).items():
+        if spec.optional and not hasattr(estimator, key):
+            continue
+        value = getattr(estimator, key)
+        if spec.stored == "array":
+            arrays[key] = _tensor(value, key, name)
+        elif spec.stored == "model":
+            models[key] = _model_entry(value, key, name)
+        else:
+            attributes[key] = _encode(value)
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "sksiamese_version": __version__,
+        "estimator": name,
+        "params": plain,
+        "params_not_saved": not_saved,
+        "attributes": attributes,
+        "state_dict": {},
+    }
+    # Entries that files of estimators without them (all of format 1's) lack.
+    for key, entry in (("arrays", arrays), ("models", models)):
+        if entry:
+            payload[key] = entry
+    if links:
+        payload["links"] = {
+            param: "same" if params[param] is getattr(estimator, attr) else "clone"
+            for param, attr in links.items()}
+    if network:
+        payload["state_dict"] = {
+            k: v.detach().cpu().clone()
+            for k, v in estimator.net_.module_.state_dict().items()}
+        criterion = _criterion_state(estimator.net_)
+        if criterion:
+            # A loss with parameters of its own (ArcFace's class centres): not
+            # needed to embed, but to continue training where it stopped.
+            # Files without it (older ones, losses without parameters) load
+            # as before.
+            payload["criterion_state_dict"] = criterion
+    return payload
+
+
+def _tensor(value, key, name):
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"save_model cannot save the {name}'s {key}: it holds "
+                         f"{array.dtype} values, not numbers.")
+    return torch.from_numpy(np.array(array, copy=True))
+
+
+def _model_entry(value, key, name):
+    """``value`` (None, an estimator save_model saves, or one frozen) as a payload."""
+    if value is None:
+        return None
+    frozen = isinstance(value, FrozenEstimator)
+    try:
+        return {"frozen": frozen,
+                "payload": _payload(value.estimator if frozen else value)}
+    except TypeError as exc:
+        raise TypeError(
+            f"save_model cannot save this {name}: its {key} is a "
+            f"{type(value).__name__}, and {exc}"
+        ) from None
 
 
 def _criterion_state(net):
@@ -448,6 +396,11 @@ def _read_from(file, path):
                "as a pickle does; unpickling runs code, so load it with pickle "
                "or joblib only if you trust its source." if unsafe else "")
         ) from exc
+    return _check_payload(payload, path)
+
+
+def _check_payload(payload, path):
+    """``payload``, if it has the entries of a model file (nested ones too)."""
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(
             f"{_where(path)} is not an sksiamese model file (it has no "
@@ -455,7 +408,7 @@ def _read_from(file, path):
             "sksiamese.persistence.save_model."
         )
     version = payload.get("format_version")
-    if not _is_count(version) or version > FORMAT_VERSION:
+    if not _schema.is_count(version) or version > FORMAT_VERSION:
         raise ValueError(
             f"{_where(path)} has format version {version!r}, which this sksiamese "
             f"(reading versions up to {FORMAT_VERSION}) cannot read: it was "
@@ -469,12 +422,18 @@ def _read_from(file, path):
                 f"{_where(path)} is damaged: its {key!r} entry should be a "
                 f"{kind.__name__}, not {type(payload.get(key)).__name__}."
             )
+    for key in ("arrays", "models", "links"):
+        if not isinstance(payload.get(key, {}), dict):
+            raise ValueError(
+                f"{_where(path)} is damaged: its {key!r} entry should be a "
+                f"dict, not {type(payload[key]).__name__}."
+            )
     return payload
 
 
 def _template(payload, estimator, path):
     name = payload["estimator"]
-    classes = _estimators()
+    classes = _schema.registered()
     if name not in classes:
         raise ValueError(
             f"{_where(path)} holds a {name!r}, which is not an estimator that "
@@ -490,7 +449,8 @@ def _template(payload, estimator, path):
                 f"estimator={name}(...) built with them, for example "
                 f"load_model(path, estimator={name}({missing[0]}=...))."
             )
-        return classes[name]()
+        # A parameter restored from a fitted attribute is set after it.
+        return classes[name](**dict.fromkeys(_links(classes[name])))
     if type(estimator) is not classes[name]:
         raise TypeError(
             f"{_where(path)} holds a {name}, but the template estimator is a "
@@ -499,15 +459,73 @@ def _template(payload, estimator, path):
     return clone(estimator)
 
 
-def _set_attributes(est, name, attributes, path):
+def _links(cls):
+    """``{parameter: fitted attribute}``: parameters saved as a fitted attribute."""
+    return getattr(cls, "_PERSISTED_LINKS", {})
+
+
+def _stored(payload, key, spec, path):
+    """Where the file holds attribute ``key``, or None if it does not."""
+    if spec.stored == "value":
+        return payload["attributes"].get(key)
+    return payload.get(f"{spec.stored}s", {}).get(key)
+
+
+def _has(payload, key, spec):
+    if spec.stored == "value":
+        return key in payload["attributes"]
+    return key in payload.get(f"{spec.stored}s", {})
+
+
+def _array(value, key, path):
+    if not isinstance(value, torch.Tensor):
+        raise ValueError(f"{_where(path)} is damaged: the fitted attribute {key} "
+                         f"should be stored as a tensor, not {type(value).__name__}.")
+    try:
+        return value.numpy(force=True)
+    except (TypeError, RuntimeError) as exc:
+        raise ValueError(f"{_where(path)} is damaged: the fitted attribute {key} "
+                         f"is a tensor numpy cannot hold ({exc}).") from None
+
+
+def _model(entry, key, template, device, path):
+    """The estimator a ``"model"`` entry holds (in a FrozenEstimator if it was)."""
+    if entry is None:
+        return None
+    if not (isinstance(entry, dict) and isinstance(entry.get("frozen"), bool)
+            and "payload" in entry):
+        raise ValueError(f"{_where(path)} is damaged: its saved {key} should be a "
+                         "dict with 'frozen' and 'payload' entries.")
+    template = template.estimator if isinstance(template, FrozenEstimator) else template
+    if isinstance(entry["payload"], dict) and entry["payload"].get("models"):
+        # One level: a gallery's transformer holds no estimator of its own (a
+        # file nesting them without end would exhaust the stack).
+        raise ValueError(f"{_where(path)} is damaged: its saved {key} holds "
+                         "estimators of its own, which save_model never writes.")
+    try:
+        model = _load(_check_payload(entry["payload"], path), template, device, path)
+    except ValueError as exc:
+        raise ValueError(f"{_where(path)} holds a {key} that cannot be loaded: "
+                         f"{exc}") from exc
+    return FrozenEstimator(model) if entry["frozen"] else model
+
+
+def _set_attributes(est, payload, path, templates, device):
+    """Check the fitted attributes of the file, then set them (all or none)."""
     fitted = {}
-    for key, spec in _fitted_attributes(name).items():
-        if key not in attributes:
+    for key, spec in _schema.schema(type(est)).items():
+        if not _has(payload, key, spec):
             if spec.optional:
                 continue
             raise ValueError(f"{_where(path)} is damaged: the fitted attribute {key} "
                              "is missing.")
-        value = _decoded(attributes[key], f"the fitted attribute {key}", path)
+        value = _stored(payload, key, spec, path)
+        if spec.stored == "array":
+            value = _array(value, key, path)
+        elif spec.stored == "model":
+            value = _model(value, key, templates.get(key), device, path)
+        else:
+            value = _decoded(value, f"the fitted attribute {key}", path)
         try:
             valid = spec.check(value, fitted, est)
         except Exception:  # a check that cannot even run on the value
@@ -521,6 +539,20 @@ def _set_attributes(est, name, attributes, path):
         fitted[key] = value
     for key, value in fitted.items():
         setattr(est, key, value)
+
+
+def _set_links(est, payload, path):
+    """Set the parameters saved as fitted attributes, as they were at save."""
+    saved = payload.get("links", {})
+    for param, attr in _links(type(est)).items():
+        how = saved.get(param)
+        if how not in ("same", "clone"):
+            raise ValueError(f"{_where(path)} is damaged: it does not say how the "
+                             f"parameter {param} relates to {attr} ('same' or "
+                             f"'clone'); it says {_short(how)}.")
+        value = getattr(est, attr)
+        est.set_params(**{param: value if how == "same" or value is None
+                          else clone(value)})
 
 
 def _build_net(est, name, device=None):
@@ -597,7 +629,7 @@ def _check_architecture(est, name, state, path):
     Returns the network, built on the meta device (for the encoders that
     sksiamese names, or any other that supports it).
     """
-    specs = _fitted_attributes(name)
+    specs = _schema.schema(type(est))
     shapes = ", ".join(f"{k}={getattr(est, k)!r}" for k, spec in specs.items()
                        if spec.builds)
     try:
@@ -751,24 +783,30 @@ def load_model(path, estimator=None, *, device=None):
     ----------
     path : str, path-like or binary file object
         The file, as for ``torch.load``.
-    estimator : SiameseTransformer, SiamesePairClassifier or SiamesePairRegressor, \
-            default=None
+    estimator : SiameseTransformer, SiamesePairClassifier, SiamesePairRegressor \
+            or OneShotClassifier, default=None
         A template, needed where the saved estimator had parameters that are
         not plain values (a custom encoder or loss module or class, an
         optimizer class): it supplies those, and must be of the saved class.
         A clone of it is loaded; the saved plain parameters override its
         own. Without it, ``callbacks`` and ``accelerator`` that were not plain
-        values are None.
+        values are None. For a ``OneShotClassifier`` whose transformer needs
+        one, the template's ``transformer`` is the transformer's template:
+        ``estimator=OneShotClassifier(SiameseTransformer(MyEncoder))``.
     device : str or torch.device, default=None
-        Where the network goes; None keeps the saved ``device`` parameter,
-        or, where that device is not available here (a model trained on a
-        GPU, loaded on a machine without one), the CPU, with a warning.
+        Where the network goes (a ``OneShotClassifier``'s transformer's);
+        None keeps the saved ``device`` parameter, or, where that device is
+        not available here (a model trained on a GPU, loaded on a machine
+        without one), the CPU, with a warning.
 
     Returns
     -------
-    estimator : SiameseTransformer, SiamesePairClassifier or SiamesePairRegressor
+    estimator : SiameseTransformer, SiamesePairClassifier, SiamesePairRegressor \
+            or OneShotClassifier
         The fitted estimator. Its ``history_`` is empty: the training history
-        is not saved.
+        is not saved. A ``OneShotClassifier`` has its ``transformer`` parameter
+        as it was: the loaded ``transformer_`` itself where it was fitted or
+        frozen, else an unfitted clone of it.
 
     Raises
     ------
@@ -821,16 +859,24 @@ def load_model(path, estimator=None, *, device=None):
     >>> emb = SiameseTransformer(Linear, n_components=2, max_epochs=1,
     ...                          random_state=0).fit(X, y)
     >>> buffer = io.BytesIO()
-    >>> save_model(emb, buffer)
-    ['encoder']
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     save_model(emb, buffer)
+    >>> print(caught[0].message)  # doctest: +ELLIPSIS
+    save_model did not save the parameters encoder of the SiameseTransformer: ...
     >>> _ = buffer.seek(0)
     >>> loaded = load_model(buffer, estimator=SiameseTransformer(Linear))
     >>> bool(np.array_equal(loaded.transform(X), emb.transform(X)))
     True
     """
-    payload = _read(path)
+    return _load(_read(path), estimator, device, path)
+
+
+def _load(payload, estimator, device, path):
+    """The estimator ``payload`` describes, checked; ``estimator`` is its template."""
     est = _template(payload, estimator, path)
     name = payload["estimator"]
+    network = _is_network(type(est))
     params = {k: _decoded(v, f"its parameter {k!r}", path)
               for k, v in payload["params"].items()}
     unknown = set(params) - set(est.get_params(deep=False))
@@ -839,12 +885,27 @@ def load_model(path, estimator=None, *, device=None):
             f"{_where(path)} sets parameters {sorted(unknown)} that {name} does not "
             "have: it was written by another version of sksiamese, or damaged."
         )
+    # The templates of the estimators saved inside (a transformer's, say).
+    templates = {attr: getattr(est, param)
+                 for param, attr in _links(type(est)).items()}
     est.set_params(**params)
-    if device is not None:
+    if device is not None and network:
         est.set_params(device=device)
     est._validate_params()
-    _check_device(est, device, path)
-    _set_attributes(est, name, payload["attributes"], path)
+    if network:
+        _check_device(est, device, path)
+    _set_attributes(est, payload, path, templates, device)
+    _set_links(est, payload, path)
+    if network:
+        _load_network(est, name, payload, path)
+    elif payload["state_dict"]:
+        raise ValueError(f"{_where(path)} is damaged: it holds weights, but a "
+                         f"{name} has no network of its own.")
+    return est
+
+
+def _load_network(est, name, payload, path):
+    """Build ``est``'s network and load the file's weights into it, with checks."""
     state = payload["state_dict"]
     _check_state(state, path)
     meta = _check_architecture(est, name, state, path)

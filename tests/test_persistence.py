@@ -80,7 +80,9 @@ def fitted():
 def test_round_trip_gives_identical_embeddings(tmp_path, encoder, data, params):
     est = small(encoder, **params).fit(data, Y)
     path = tmp_path / "model.pt"
-    assert save_model(est, path) == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every parameter is saved: nothing to say
+        assert save_model(est, path) is None
     loaded = load_model(path)
     assert type(loaded) is SiameseTransformer
     np.testing.assert_array_equal(loaded.transform(data), est.transform(data))
@@ -122,7 +124,11 @@ def test_pair_classifier_round_trip(params):
 
 def test_custom_encoder_needs_a_template():
     est = small(Linear, encoder_params={"bias": False}).fit(X, Y)
-    buffer = saved(est)
+    buffer = io.BytesIO()
+    with pytest.warns(UserWarning, match=r"did not save the parameters encoder of "
+                      r"the SiameseTransformer.*load_model will need a template"):
+        assert save_model(est, buffer) is None
+    buffer.seek(0)
     message = ("was saved from a SiameseTransformer whose parameters encoder are "
                "not plain values")
     with pytest.raises(ValueError, match=message):
@@ -139,7 +145,11 @@ def test_callbacks_are_training_only_and_need_no_template():
 
     est = small(callbacks=[ProgressBar()]).fit(X, Y)
     buffer = io.BytesIO()
-    assert save_model(est, buffer) == ["callbacks"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # callbacks are not needed to load
+        assert save_model(est, buffer) is None
+    assert torch.load(io.BytesIO(buffer.getvalue()),
+                      weights_only=True)["params_not_saved"] == ["callbacks"]
     buffer.seek(0)
     loaded = load_model(buffer)
     assert loaded.callbacks is None
@@ -268,11 +278,13 @@ def test_tampered_file_gives_a_clear_error(fitted, change, error, message):
 def test_save_needs_a_fitted_supported_estimator(fitted):
     with pytest.raises(NotFittedError):
         save_model(small(), io.BytesIO())
-    one_shot = OneShotClassifier(None).fit(X, Y)
-    with pytest.raises(TypeError, match="save_model saves SiamesePairClassifier, "
-                                        "SiamesePairRegressor and SiameseTransformer; "
-                                        "got OneShotClassifier"):
-        save_model(one_shot, io.BytesIO())
+    # OneShotClassifier is saved too now (see the tests of one-shot galleries).
+    from sklearn.decomposition import PCA
+
+    with pytest.raises(TypeError, match="save_model saves OneShotClassifier, "
+                                        "SiamesePairClassifier, SiamesePairRegressor "
+                                        "and SiameseTransformer; got PCA"):
+        save_model(PCA(2).fit(X), io.BytesIO())
 
 
 # -- untrusted and damaged files ---------------------------------------------
@@ -600,3 +612,233 @@ def test_tampered_best_epoch_is_named(fitted, value, shown):
     with pytest.raises(ValueError, match=_kind("best_epoch_", shown)
                        + ": it should be None or a positive int"):
         load_model(tampered(fitted, change))
+
+
+# -- files written by earlier versions ---------------------------------------
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def test_files_of_format_1_still_load():
+    # Written by tests/data/make_format1_models.py at commit 3d92b48, before
+    # the estimators declared what they save: the same file format.
+    expected = np.load(os.path.join(DATA, "format1_expected.npz"))
+    emb = load_model(os.path.join(DATA, "format1_transformer.pt"))
+    np.testing.assert_array_equal(emb.transform(expected["X"]), expected["transform"])
+    clf = load_model(os.path.join(DATA, "format1_pair_classifier.pt"))
+    np.testing.assert_array_equal(clf.predict_proba(expected["pairs"]),
+                                  expected["proba"])
+    np.testing.assert_array_equal(clf.predict(expected["pairs"]), expected["predict"])
+    reg = load_model(os.path.join(DATA, "format1_pair_regressor.pt"))
+    np.testing.assert_array_equal(reg.predict(expected["pairs"]), expected["regress"])
+
+
+def test_persistence_keeps_no_list_of_estimators():
+    # Each estimator declares what it saves; the registry of _schema, which
+    # the base class fills, finds a saved name's class: persistence imports
+    # no estimator module and names no estimator.
+    import ast
+
+    import sksiamese
+    from sksiamese import _schema, persistence
+
+    tree = ast.parse(open(persistence.__file__).read())
+    imported = {node.module for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.level}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names}
+    assert not imported & {"transformer", "pairs", "pair_regressor", "one_shot",
+                           "sksiamese"}, imported
+    source = open(persistence.__file__).read()
+    code = source.split('"""', 2)[2]  # past the module docstring
+    names = [n for n in sksiamese.__all__ if n != "TokenSequencer"]
+    assert all(f'"{n}"' not in code for n in names)
+    saved = _schema.registered()
+    assert {"SiameseTransformer", "SiamesePairClassifier",
+            "SiamesePairRegressor"} <= set(saved)
+    assert all(getattr(sksiamese, n) is cls for n, cls in saved.items())
+
+
+def test_a_subclass_is_not_saved_under_its_parents_name(fitted):
+    class Mine(SiameseTransformer):
+        pass
+
+    est = Mine(n_components=3, max_epochs=1, batch_size=16, random_state=0).fit(X, Y)
+    with pytest.raises(TypeError, match="got Mine"):
+        save_model(est, io.BytesIO())
+    from sksiamese import _schema
+
+    assert _schema.registered()["SiameseTransformer"] is SiameseTransformer
+
+
+# -- one-shot galleries -------------------------------------------------------
+def _same_answers(loaded, clf, queries):
+    assert type(loaded) is OneShotClassifier
+    assert loaded.get_params(deep=False).keys() == clf.get_params(deep=False).keys()
+    np.testing.assert_array_equal(loaded.predict(queries), clf.predict(queries))
+    np.testing.assert_array_equal(loaded.predict_proba(queries),
+                                  clf.predict_proba(queries))
+    for got, want in zip(loaded.match(queries), clf.match(queries), strict=True):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(loaded.kneighbors(queries, 2), clf.kneighbors(queries, 2),
+                         strict=True):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(loaded.nearest_classes(queries),
+                         clf.nearest_classes(queries), strict=True):
+        np.testing.assert_array_equal(got, want)
+    for key in ("support_embeddings_", "support_labels_", "classes_", "prototypes_"):
+        np.testing.assert_array_equal(getattr(loaded, key), getattr(clf, key))
+        assert getattr(loaded, key).dtype == getattr(clf, key).dtype
+    assert loaded.threshold_ == clf.threshold_
+
+
+@pytest.mark.parametrize("params", [
+    {},
+    {"rule": "prototype", "distance": "cosine", "threshold": "auto",
+     "unknown_label": "none"},
+    {"rule": "knn", "n_neighbors": 3, "threshold": 1.5, "unknown_label": "none"},
+])
+def test_raw_feature_one_shot_round_trip(params):
+    clf = OneShotClassifier(None, **params).fit(X[:12], Y[:12])
+    loaded = load_model(saved(clf))
+    assert loaded.transformer is None and loaded.transformer_ is None
+    assert loaded.get_params() == clf.get_params()
+    _same_answers(loaded, clf, X[12:])
+    # The gallery grows on as the original's does.
+    loaded.partial_fit(X[12:16], Y[12:16])
+    clf.partial_fit(X[12:16], Y[12:16])
+    _same_answers(loaded, clf, X[16:])
+
+
+def test_one_shot_with_a_fitted_transformer_round_trip(fitted, tmp_path):
+    clf = OneShotClassifier(fitted, threshold="auto", unknown_label="new")
+    clf.fit(X[:12], Y[:12])
+    clf.calibrate_threshold(X[12:30], np.where(np.isin(Y[12:30], ["ant", "bee"]),
+                                               Y[12:30], "new"), criterion="f1")
+    path = tmp_path / "gallery.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert save_model(clf, path) is None
+    loaded = load_model(path)
+    _same_answers(loaded, clf, X[30:])
+    # The transformer parameter is the loaded transformer_, as it was.
+    assert loaded.transformer is loaded.transformer_
+    assert type(loaded.transformer_) is SiameseTransformer
+    np.testing.assert_array_equal(loaded.transformer_.transform(X), fitted.transform(X))
+    assert loaded.threshold_criterion_ == "f1"
+    assert loaded.threshold_rates_ == clf.threshold_rates_
+    # Saved again, it loads the same; device= places its transformer.
+    again = load_model(saved(loaded), device="cpu")
+    _same_answers(again, clf, X[30:])
+    assert again.transformer_.device == "cpu"
+
+
+def test_one_shot_keeps_a_frozen_or_cloned_transformer_as_it_was(fitted):
+    from sklearn.base import clone
+    from sklearn.frozen import FrozenEstimator
+
+    frozen = OneShotClassifier(FrozenEstimator(fitted)).fit(X[:12], Y[:12])
+    loaded = load_model(saved(frozen))
+    _same_answers(loaded, frozen, X[12:])
+    assert isinstance(loaded.transformer, FrozenEstimator)
+    assert loaded.transformer is loaded.transformer_
+    # An unfitted transformer is fitted as a clone; the parameter stays unfitted.
+    fitting = OneShotClassifier(clone(fitted), rule="prototype").fit(X[:24], Y[:24])
+    loaded = load_model(saved(fitting))
+    _same_answers(loaded, fitting, X[24:])
+    assert loaded.transformer is not loaded.transformer_
+    assert not hasattr(loaded.transformer, "net_")
+    assert loaded.transformer.get_params() == fitting.transformer.get_params()
+
+
+def test_one_shot_with_a_custom_encoder_needs_a_template():
+    emb = small(Linear).fit(X, Y)
+    clf = OneShotClassifier(emb).fit(X[:12], Y[:12])
+    buffer = io.BytesIO()
+    with pytest.warns(UserWarning, match="parameters transformer_.encoder of the "
+                                         "OneShotClassifier"):
+        save_model(clf, buffer)
+    buffer.seek(0)
+    with pytest.raises(ValueError, match="holds a transformer_ that cannot be loaded: "
+                                         ".*parameters encoder are not plain"):
+        load_model(buffer)
+    buffer.seek(0)
+    loaded = load_model(buffer, estimator=OneShotClassifier(SiameseTransformer(Linear)))
+    _same_answers(loaded, clf, X[12:])
+
+
+def test_one_shot_with_a_transformer_save_model_cannot_save_is_refused():
+    from sklearn.decomposition import PCA
+
+    clf = OneShotClassifier(PCA(2).fit(X)).fit(X[:12], Y[:12])
+    with pytest.raises(TypeError, match="cannot save this OneShotClassifier: its "
+                                        "transformer_ is a PCA"):
+        save_model(clf, io.BytesIO())
+    with pytest.raises(NotFittedError):
+        save_model(OneShotClassifier(None), io.BytesIO())
+
+
+@pytest.fixture(scope="module")
+def gallery(fitted):
+    clf = OneShotClassifier(fitted, threshold=1.0, unknown_label="none")
+    return clf.fit(X[:12], Y[:12])
+
+
+def _scaled(section, key, factor):
+    def change(payload):
+        payload[section][key] = payload[section][key] * factor
+    return change
+
+
+def _nested(change):
+    def nested(payload):
+        change(payload["models"]["transformer_"]["payload"])
+    return nested
+
+
+@pytest.mark.parametrize("change, message", [
+    (_set("arrays", "support_embeddings_", value=torch.zeros(12, 5)),
+     "support_embeddings_ = .* a column per dimension of the embedding"),
+    (_set("arrays", "support_embeddings_", value=torch.full((12, 3), np.nan)),
+     "support_embeddings_ = .* finite floats"),
+    (_set("arrays", "support_embeddings_", value=[1.0]),
+     "support_embeddings_ should be stored as a tensor, not list"),
+    (_scaled("arrays", "prototypes_", 2.0),
+     "prototypes_ = .* the mean support embedding of each class"),
+    (_set("arrays", "_support_codes", value=torch.zeros(12, dtype=torch.int64)),
+     "_support_codes = .* the index in classes_"),
+    (_set("attributes", "support_labels_",
+          value={"__ndarray__": ["ant"] * 3, "dtype": "<U3"}),
+     "support_labels_ = .* one per support sample"),
+    (_set("attributes", "classes_",
+          value={"__ndarray__": ["ant", "bee"], "dtype": "<U3"}),
+     "classes_ = .* the distinct support_labels_"),
+    (_set("attributes", "threshold_", value=-1.0), "threshold_ = -1.0 .* >= 0"),
+    (_set("attributes", "distance_", value="manhattan"), "distance_ = 'manhattan'"),
+    (_set("links", "transformer", value="shared"),
+     "how the parameter transformer relates to transformer_"),
+    (_set("models", "transformer_", value={"payload": 1}),
+     "its saved transformer_ should be a dict with 'frozen' and 'payload'"),
+    (_nested(_set("attributes", "n_components_", value=4)),
+     "holds a transformer_ that cannot be loaded: .*network embeds into 3 "
+     "dimensions, but n_components_ is 4"),
+    (_nested(_set("state_dict", value=[])),
+     "holds a transformer_ that cannot be loaded: .*'state_dict' entry should be"),
+    (_set("models", value=[]), "its 'models' entry should be a dict, not list"),
+    (_set("state_dict", value={"w": torch.zeros(2)}),
+     "it holds weights, but a OneShotClassifier has no network"),
+    (_nested(_set("models", value={"transformer_": None})),
+     "its saved transformer_ holds estimators of its own"),
+    (_nested(_set("estimator", value="OneShotClassifier")),
+     "holds a transformer_ that cannot be loaded"),
+])
+def test_tampered_one_shot_file_gives_a_clear_error(gallery, change, message):
+    with pytest.raises(ValueError, match=message):
+        load_model(tampered(gallery, change))
+
+
+def test_truncated_one_shot_file_is_refused(gallery, tmp_path):
+    data = saved(gallery).getvalue()
+    path = tmp_path / "gallery.pt"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="is truncated or damaged"):
+        load_model(path)
