@@ -43,7 +43,11 @@ default_role = "literal"
 autosummary_generate = True
 autosummary_ignore_module_all = False
 autosummary_imported_members = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+# Methods a class inherits from the package's base classes (SiameseBase.fit,
+# PairBase.transform_left) are its own API; scikit-learn's, torch's and
+# skorch's base classes are documented there.
+autodoc_default_options = {"members": True,
+                           "inherited-members": "BaseEstimator, Module, Callback"}
 autodoc_typehints = "none"
 # numpydoc renders the sections; autosummary lists the methods in the class
 # template, so numpydoc's own member tables would list them twice.
@@ -118,6 +122,12 @@ def _skip_metadata_requests(app, what, name, obj, skip, options):
     # scikit-learn adds set_fit_request, set_score_request, ... to every
     # estimator for metadata routing; they say nothing about sksiamese.
     if name.startswith("set_") and name.endswith("_request"):
+        return True
+    # Methods inherited from scikit-learn's mixins (score, set_output,
+    # get_metadata_routing, ...) are documented by scikit-learn, with links
+    # into its own pages.
+    module = getattr(obj, "__module__", None) or ""
+    if what == "class" and module.startswith("sklearn."):
         return True
     return None
 
