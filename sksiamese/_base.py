@@ -708,6 +708,7 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
             verbose=int(self.verbose),
             balanced=self._balanced,
             samples_per_class=self._samples_per_class(),
+            distance=self._collapse_distance(),
             generator=generator,
             **placement,
             **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},

@@ -79,6 +79,19 @@ def check_transformer(transformer):
         )
 
 
+def scoring_data(X, y):
+    """``(X, y)`` of a scorer's call; from a skorch dataset where one is given.
+
+    skorch's ``EpochScoring`` passes its ``TensorData`` whole, and (with its
+    cache) targets in the order the batches came, which for held-out
+    classes is not the rows' order: the dataset's own ``y`` is.
+    """
+    if hasattr(X, "X") and hasattr(X, "y") and not hasattr(X, "shape"):
+        labels = X.y
+        return X.X, (labels.numpy() if hasattr(labels, "numpy") else labels)
+    return X, y
+
+
 def flat_features(X):
     """Raw features as float64 rows: images and sequences are flattened."""
     X = check_array(X, allow_nd=True, dtype=[np.float64, np.float32])

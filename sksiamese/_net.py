@@ -3,12 +3,15 @@
 import contextlib
 import math
 
+import numpy as np
 import torch
+from sklearn.utils import ClassifierTags, Tags, TargetTags
 from skorch import NeuralNet
 from skorch.callbacks import LRScheduler
-from skorch.dataset import get_len
+from skorch.dataset import Dataset, get_len
 from skorch.hf import AccelerateMixin
 
+from ._distances import rowwise_distances
 from ._finetune import frozen_norms_to_eval
 from ._sampling import balanced_batches, sequential_batches
 
@@ -22,11 +25,12 @@ OPTIMIZERS = {
 }
 
 
-class TensorData:
+class TensorData(Dataset):
     """Tensors held whole; batches are taken by index, never row by row.
 
     ``X`` is a tensor, or a tuple of tensors of equal length that the module's
-    ``forward`` receives as separate arguments.
+    ``forward`` receives as separate arguments. A skorch ``Dataset``, so
+    that skorch's ``EpochScoring`` hands a scorer its ``X`` and ``y``.
     """
 
     def __init__(self, X, y=None, balanced_eval_seed=None):
@@ -126,12 +130,63 @@ class SiameseNet(NeuralNet):
     """
 
     def __init__(self, *args, balanced=True, samples_per_class=4, generator=None,
-                 augment=None, **kwargs):
+                 augment=None, distance="euclidean", **kwargs):
         super().__init__(*args, **kwargs)
         self.balanced = balanced
         self.samples_per_class = samples_per_class
         self.generator = generator
         self.augment = augment
+        self.distance = distance
+
+    # -- what a scorer sees in skorch's EpochScoring -------------------------
+    # skorch calls a scorer as scorer(net, X, y) with this net in the middle
+    # of training: the module being trained embeds (transform), and a pair
+    # network, a classifier of "same" (1) against "different" (0), scores
+    # pairs (decision_function: ranking scorers such as "roc_auc"; no
+    # threshold is calibrated until training ends), through forward, so that
+    # skorch's cached predictions line up with its cached targets.
+    def transform(self, X):
+        """Embeddings of ``X`` (samples, or a ``TensorData``) by the module now."""
+        if isinstance(X, TensorData):
+            X = X.X
+        X = torch.as_tensor(np.asarray(X)) if not isinstance(X, torch.Tensor) else X
+        module = bare_module(self)
+        with evaluating(module):
+            out = [module(_to_device(X[i:i + 1024], self.batch_device)).float().cpu()
+                   for i in range(0, len(X), 1024)]
+        return torch.cat(out).numpy()
+
+    @property
+    def classes_(self):
+        if self.balanced:
+            raise AttributeError("a net of class labels has no pair classes_")
+        return np.array([0, 1])
+
+    def __sklearn_tags__(self):
+        if self.balanced:
+            return Tags(estimator_type=None, target_tags=TargetTags(required=True))
+        return Tags(estimator_type="classifier",
+                    target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags())
+
+    def decision_function(self, X):
+        """How alike the two sides of each pair are (higher: more alike), now."""
+        if self.balanced:
+            raise AttributeError("a net of class labels scores no pairs")
+        scores = []
+        for out in self.forward_iter(self._pairs(X), training=False):
+            # skorch's cache holds the training steps' outputs, with their graph.
+            if isinstance(out, (tuple, list)):  # two embeddings: minus the distance
+                out = -rowwise_distances(*(z.detach().double() for z in out),
+                                         self.distance)
+            scores.append(out.detach().reshape(-1).double().cpu())
+        return torch.cat(scores).numpy()
+
+    def _pairs(self, X):
+        if isinstance(X, TensorData):
+            return X
+        left, right = X if isinstance(X, (tuple, list)) else (X[:, 0], X[:, 1])
+        return TensorData(tuple(torch.as_tensor(np.asarray(s)) for s in (left, right)))
 
     def get_dataset(self, X, y=None):
         if isinstance(X, TensorData):

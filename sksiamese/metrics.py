@@ -28,6 +28,7 @@ from ._embedding import (
     check_transformer,
     embed,
     resolve_distance,
+    scoring_data,
 )
 
 # Kept under this name: other modules of the package import it from here.
@@ -139,6 +140,7 @@ class _EpisodeScorer:
         self._kwargs = kwargs
 
     def __call__(self, estimator, X, y, **kwargs):
+        X, y = scoring_data(X, y)
         return n_way_k_shot_accuracy(estimator, X, y, **self._kwargs)
 
     def __repr__(self):
@@ -381,6 +383,7 @@ class _RetrievalScorer:
         self._block_size = block_size
 
     def __call__(self, estimator, X, y, **kwargs):
+        X, y = scoring_data(X, y)
         check_transformer(estimator)
         distance = resolve_distance(estimator, self._distance)
         return retrieval_scores(embed(estimator, X), y, distance=distance,

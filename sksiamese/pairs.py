@@ -48,13 +48,13 @@ class _HeldOutAccuracy:
         self.bce = bce
 
     def __call__(self, net, X, y=None):
-        # skorch passes the held-out TensorData whole (it is not a skorch
-        # Dataset): its X holds both sides, its y the labels.
+        # skorch hands over the held-out TensorData's X (both sides) and y
+        # (the labels, as numpy).
         X, y = (X.X, X.y) if y is None else (X, y)
         with evaluating(net.module_):
             left, right = (x.to(net.batch_device) for x in X)
             out = net.module_(left, right)
-        same = y.numpy().astype(bool)
+        same = np.asarray(y.numpy() if hasattr(y, "numpy") else y).astype(bool)
         if self.bce:
             return float(np.mean((out.cpu().numpy() > 0) == same))
         za, zb = (z.double().cpu().numpy() for z in out)

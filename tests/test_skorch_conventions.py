@@ -107,3 +107,52 @@ def test_history_records_whether_mining_finds_work():
     # A brought loss: the distances only.
     *_, active = MiningDiagnostics(None, 1.0, "euclidean")._stats(Z, labels)
     assert torch.isnan(active)
+
+
+@pytest.mark.parametrize("on_train", [False, True])
+def test_epoch_scoring_takes_the_librarys_scorers(on_train):
+    from skorch.callbacks import EpochScoring
+
+    from sksiamese.metrics import (
+        make_n_way_k_shot_scorer,
+        make_retrieval_scorer,
+        precision_at_1,
+    )
+
+    X, y = _digits()
+    scorers = [
+        EpochScoring(make_retrieval_scorer("precision_at_1"), name="p_at_1",
+                     lower_is_better=False, on_train=on_train),
+        EpochScoring(make_n_way_k_shot_scorer(n_way=3, n_episodes=50,
+                                              random_state=0),
+                     name="one_shot", lower_is_better=False, on_train=on_train),
+    ]
+    est = SiameseTransformer(**SMALL, validation_fraction=0.3,
+                             callbacks=scorers).fit(X, y)
+    scores = np.asarray(est.history_[:, "p_at_1"])
+    assert len(scores) == 2 and ((scores >= 0) & (scores <= 1)).all()
+    assert (np.asarray(est.history_[:, "one_shot"]) >= 0).all()
+    if not on_train:
+        # The same number as the library's own held-out scoring of the
+        # last epoch (same rows, same embedding).
+        held = est.history_[-1, "valid_precision_at_1"]
+        assert scores[-1] == pytest.approx(held)
+    else:
+        # On the training rows of the last epoch's network.
+        train = np.isin(y, est.classes_)
+        assert scores[-1] == pytest.approx(
+            precision_at_1(est.transform(X[train]), y[train]), abs=0.2)
+
+
+@pytest.mark.parametrize("on_train", [False, True])
+def test_epoch_scoring_roc_auc_on_the_pair_classifier(on_train):
+    from skorch.callbacks import EpochScoring
+
+    pairs, same = _pairs()
+    clf = SiamesePairClassifier(**SMALL, validation_fraction=0.3, callbacks=[
+        EpochScoring("roc_auc", lower_is_better=False, on_train=on_train)]).fit(
+            pairs, same)
+    auc = np.asarray(clf.history_[:, "roc_auc"])
+    assert len(auc) == 2 and ((auc >= 0) & (auc <= 1)).all()
+    if on_train:
+        assert auc[-1] > 0.6  # the training pairs are told apart
