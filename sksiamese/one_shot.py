@@ -509,8 +509,9 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
                                                            return_inverse=True)
             self.prototypes_ = prototypes(E, self._support_codes,
                                           len(self.classes_), self.distance_)
-            stale = ("_index",) if calibrated else (
-                "threshold_criterion_", "threshold_rates_", "_index")
+            stale = ("_index", "_index_algorithm") if calibrated else (
+                "threshold_criterion_", "threshold_rates_", "_index",
+                "_index_algorithm")
             for name in stale:
                 self.__dict__.pop(name, None)
             if self.algorithm != "brute":
@@ -906,12 +907,17 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
     # -- searching the gallery ------------------------------------------------
     def _gallery_index(self):
         """The approximate index of the rows searched: support or prototypes."""
-        if "_index" not in self.__dict__:
+        built_for = self.__dict__.get("_index_algorithm")
+        if "_index" not in self.__dict__ or not (
+                built_for is self.algorithm or (isinstance(built_for, str)
+                                                and built_for == self.algorithm)):
+            # None yet, or built for another algorithm (set_params after fit).
             rows = (self.prototypes_ if self.rule == "prototype"
                     else self.support_embeddings_)
             self._index = (FaissIndex(rows, self.distance_)
                            if isinstance(self.algorithm, str) else
                            EstimatorIndex(self.algorithm, rows, self.distance_))
+            self._index_algorithm = self.algorithm
         return self._index
 
     def _neighbors(self, Q, k, rows="support", exact=False):

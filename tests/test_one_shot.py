@@ -885,6 +885,22 @@ def test_a_search_object_that_cannot_serve_is_refused(digits300, algorithm, matc
     assert len(clf.support_labels_) == 50
 
 
+def test_a_search_object_set_after_fit_is_the_one_searched(digits300):
+    X, y = digits300
+    clf = OneShotClassifier(None, algorithm=NearestNeighbors()).fit(X[:150], y[:150])
+    exact = clf.kneighbors(X[150:], 2)
+    clf.set_params(algorithm=GraphOnly(n_neighbors=1))
+    with pytest.raises(ValueError, match=r"algorithm=GraphOnly returns 2 neighbours"):
+        clf.kneighbors(X[150:], 3)
+    # A failed build keeps nothing of it: the next object is built anew.
+    clf.set_params(algorithm=NearestNeighbors(metric="cosine"))
+    with pytest.raises(ValueError, match=r"searches by the cosine metric"):
+        clf.kneighbors(X[150:], 2)
+    clf.set_params(algorithm=NearestNeighbors(algorithm="ball_tree"))
+    for got, want in zip(clf.kneighbors(X[150:], 2), exact, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_a_graph_of_too_few_neighbours_says_how_to_fix_it(digits300):
     X, y = digits300
     clf = OneShotClassifier(None, algorithm=GraphOnly(n_neighbors=2)).fit(
