@@ -19,7 +19,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _schema
-from ._ann import FaissIndex
+from ._ann import EstimatorIndex, FaissIndex
 from ._distances import (
     DISTANCES,
     block_rows,
@@ -139,7 +139,20 @@ _PERSISTED = {
             _schema.is_real(v) and 0 < v < 1),
         optional=True),
     "threshold_rates_": _schema.OPTIONAL["threshold_rates_"],
+    # The shape of one image of the gallery (None for rows), which queries
+    # and additions must have.
+    "_sample_shape": _schema.Attribute(
+        "None, or the shape of one image: a tuple of positive ints",
+        lambda v, fitted, est: v is None or _schema.is_shape(v), optional=True),
 }
+
+
+def _sample_shape(X):
+    """The shape of one sample of ``X`` if its samples are images, else None."""
+    shape = getattr(X, "shape", None)
+    if shape is None or len(shape) < 3:
+        return None
+    return tuple(int(n) for n in shape[1:])
 
 
 def _is_fitted(estimator):
@@ -206,17 +219,52 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
     unknown_label : int, float or str, default=-1
         Prediction for rejected queries; it must not be one of the classes,
         and must be a string if the classes are.
-    algorithm : {"brute", "faiss"}, default="brute"
+    algorithm : {"brute", "faiss"} or neighbours object, default="brute"
         How ``predict``, :meth:`match` and :meth:`kneighbors` search the
-        gallery. ``"brute"``: exact, a block of queries at a time (memory
-        grows with the block times the gallery, never with queries times
-        gallery). ``"faiss"``: approximate, for galleries of millions, with an
-        inverted-file index of the faiss library (``pip install faiss-cpu``):
-        each query is compared with about a sixteenth of the gallery, and
-        the distances returned are exact for the neighbours found; a true
-        nearest neighbour can be missed. ``predict_proba``,
-        :meth:`nearest_classes`, ``threshold="auto"`` and
-        :meth:`calibrate_threshold` stay exact.
+        gallery (the support samples, or the prototypes for
+        ``rule="prototype"``).
+
+        - ``"brute"``: exact, a block of queries at a time (memory grows with
+          the block times the gallery, never with queries times gallery).
+          The best choice up to galleries of about a hundred thousand rows,
+          and the only one that needs no index: nothing is built at ``fit``
+          or ``partial_fit``.
+        - ``"faiss"``: approximate, for galleries of millions, with an
+          inverted-file index of the faiss library (``pip install
+          faiss-cpu``): each query is compared with about a sixteenth of the
+          gallery; a true nearest neighbour can be missed.
+        - an object of scikit-learn's neighbours API, unfitted: a
+          :class:`~sklearn.neighbors.NearestNeighbors` (for example
+          ``NearestNeighbors(algorithm="ball_tree")``: exact, and faster than
+          ``"brute"`` only in very few dimensions: 12 times on 10^5 rows of 3
+          dimensions, slower from 8 dimensions on), a
+          :class:`~sklearn.neighbors.KNeighborsTransformer`, or an
+          approximate search packaged for scikit-learn such as
+          ``pynndescent.PyNNDescentTransformer`` (about 16 times faster than
+          ``"brute"`` on 10^5 rows, after an index build of seconds and a
+          numba compilation of about 20 s on first use, but it missed the
+          true nearest neighbour of a quarter of the queries on 64
+          dimensions with ``n_neighbors=10``). A
+          clone of it (``sklearn.base.clone``) is fitted on the gallery at
+          each ``fit``, ``partial_fit`` and ``remove_classes``; the object
+          given stays unfitted. It is queried with ``kneighbors(X,
+          n_neighbors, return_distance=True)``, or, without it, with
+          ``transform(X)``, the sparse distance graph of a
+          ``KNeighborsTransformer``, which holds as many neighbours as its
+          own ``n_neighbors`` (ask :meth:`kneighbors` for more and it says
+          so). It searches rows whose euclidean order is the classifier's
+          distance order (for cosine distance, unit vectors), so its
+          ``metric`` must be euclidean (``"euclidean"``, ``"l2"``,
+          ``"sqeuclidean"``, or ``"minkowski"`` with ``p=2``, scikit-learn's
+          default), or ``"cosine"`` with ``distance="cosine"``; any other
+          metric is a ValueError at ``fit``. An object without a ``metric``
+          parameter is taken to be euclidean.
+
+        With ``"faiss"`` or an object, the distances returned are exact for
+        the neighbours found: the candidates are ranked by their float64
+        distances. ``predict_proba``, :meth:`nearest_classes`,
+        ``threshold="auto"`` and :meth:`calibrate_threshold` stay exact.
+        ``benchmarks/large_gallery.py`` measures them side by side.
 
     Attributes
     ----------
@@ -312,7 +360,9 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         "threshold": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"}),
                       None],
         "unknown_label": [Real, str],
-        "algorithm": [StrOptions({"brute", "faiss"})],
+        "algorithm": [StrOptions({"brute", "faiss"}),
+                      HasMethods(["fit", "kneighbors"]),
+                      HasMethods(["fit", "transform"])],
     }
 
     _PERSISTED_ATTRIBUTES = _PERSISTED
@@ -353,8 +403,37 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         check_consistent_length(X, y)
         return X, y
 
-    def _embed_queries(self, X):
+    def _check_sample_shape(self, X, method):
+        """Refuse samples shaped unlike the gallery's images, saying both shapes.
+
+        scikit-learn's own check counts the first axis of an image, its rows,
+        as features; images of other widths would even pass it.
+        """
+        expected = self.__dict__.get("_sample_shape")
+        if expected is None:
+            return
+        shape = getattr(X, "shape", None)
+        if shape is None:
+            try:
+                shape = np.shape(X)
+            except ValueError:
+                return  # ragged: the array checks say so
+        got = tuple(int(n) for n in shape[1:])
+        if got == expected or (self.transformer_ is not None and len(got) < 2):
+            # A transformer may take its images flattened.
+            return
+        what = "images" if len(got) >= 2 else "samples"
+        raise ValueError(
+            f"{type(self).__name__}.{method} got {what} of shape {got}, but the "
+            f"gallery holds images of shape {expected} (the support samples "
+            f"given to fit). Pass samples of shape (n_samples, "
+            f"{', '.join(map(str, expected))}), resized as the gallery's, or "
+            "fit a new gallery."
+        )
+
+    def _embed_queries(self, X, method="predict"):
         check_is_fitted(self)
+        self._check_sample_shape(X, method)
         if self.transformer_ is None:
             with explained_input_errors(type(self).__name__):
                 X = validate_data(self, X, reset=False, allow_nd=True,
@@ -433,6 +512,24 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
                 "label that no class uses."
             )
 
+    def _check_algorithm(self):
+        """What the parameter constraints cannot say about a search object."""
+        algorithm = self.algorithm
+        if isinstance(algorithm, str):
+            return
+        if isinstance(algorithm, type):
+            raise ValueError(
+                f"algorithm={algorithm.__name__} is a class; pass an instance, "
+                f"for example algorithm={algorithm.__name__}()."
+            )
+        if not hasattr(algorithm, "get_params"):
+            raise ValueError(
+                f"algorithm={type(algorithm).__name__} has no get_params, so it "
+                "cannot be cloned (a clone is fitted on the gallery, leaving "
+                "yours untouched). Pass a scikit-learn estimator, such as "
+                "sklearn.neighbors.NearestNeighbors(), or wrap it in one."
+            )
+
     # -- fit ---------------------------------------------------------------
     @_unchanged_on_error
     def fit(self, X, y):
@@ -455,6 +552,7 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
             The fitted classifier.
         """
         self._validate_params()
+        self._check_algorithm()
         X, y = self._validate_support(X, check_label_types(y))
         with warnings.catch_warnings():
             # scikit-learn warns when classes outnumber half the samples, which
@@ -470,6 +568,7 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
                 f"that many support samples; got {n_support}. Lower n_neighbors."
             )
         self.transformer_ = self._fitted_transformer(X, y)
+        self._sample_shape = _sample_shape(X)
         self.distance_ = resolve_distance(self.transformer_, self.distance)
         E = self._check_embeddings(embed(self.transformer_, X), "support samples")
         self._enrol(E, np.asarray(y), fresh=True)
@@ -493,11 +592,12 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
                                                            return_inverse=True)
             self.prototypes_ = prototypes(E, self._support_codes,
                                           len(self.classes_), self.distance_)
-            stale = ("_index",) if calibrated else (
-                "threshold_criterion_", "threshold_rates_", "_index")
+            stale = ("_index", "_index_algorithm") if calibrated else (
+                "threshold_criterion_", "threshold_rates_", "_index",
+                "_index_algorithm")
             for name in stale:
                 self.__dict__.pop(name, None)
-            if self.algorithm == "faiss":
+            if self.algorithm != "brute":
                 self._gallery_index()
             if calibrated:
                 pass  # threshold_ is the calibrated operating point.
@@ -590,7 +690,9 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         if not hasattr(self, "classes_"):
             return self.fit(X, y)
         self._validate_params()
+        self._check_algorithm()
         y = column_or_1d(check_label_types(y), warn=True)
+        self._check_sample_shape(X, "partial_fit")
         if self.transformer_ is None:
             with explained_input_errors(type(self).__name__):
                 X = validate_data(self, X, reset=False, allow_nd=True,
@@ -702,7 +804,7 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
                 f"n_classes must be an integer from 1 to the {n_all} enrolled "
                 f"classes; got {n_classes!r}."
             )
-        E = self._embed_queries(X)
+        E = self._embed_queries(X, "nearest_classes")
         dist = np.empty((len(E), n_classes))
         codes = np.empty((len(E), n_classes), dtype=np.intp)
         step = block_rows(len(self.support_embeddings_))
@@ -733,7 +835,7 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         distances : ndarray of shape (n_queries,)
             Distance of each query to its class.
         """
-        codes, assigned = self._assign(self._embed_queries(X))
+        codes, assigned = self._assign(self._embed_queries(X, "match"))
         return self.classes_[codes], assigned
 
     @_unchanged_on_error
@@ -888,15 +990,22 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
     # -- searching the gallery ------------------------------------------------
     def _gallery_index(self):
         """The approximate index of the rows searched: support or prototypes."""
-        if "_index" not in self.__dict__:
+        built_for = self.__dict__.get("_index_algorithm")
+        if "_index" not in self.__dict__ or not (
+                built_for is self.algorithm or (isinstance(built_for, str)
+                                                and built_for == self.algorithm)):
+            # None yet, or built for another algorithm (set_params after fit).
             rows = (self.prototypes_ if self.rule == "prototype"
                     else self.support_embeddings_)
-            self._index = FaissIndex(rows, self.distance_)
+            self._index = (FaissIndex(rows, self.distance_)
+                           if isinstance(self.algorithm, str) else
+                           EstimatorIndex(self.algorithm, rows, self.distance_))
+            self._index_algorithm = self.algorithm
         return self._index
 
     def _neighbors(self, Q, k, rows="support", exact=False):
         """The ``k`` nearest support samples (or prototypes) of each query."""
-        if not exact and self.algorithm == "faiss" and (rows == "prototypes") == (
+        if not exact and self.algorithm != "brute" and (rows == "prototypes") == (
                 self.rule == "prototype"):
             d, idx = self._gallery_index().kneighbors(Q, k)
         else:
@@ -929,8 +1038,10 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
 
     def __getstate__(self):
         # An index of the faiss library does not pickle; it is rebuilt on use.
+        # A fitted scikit-learn search object pickles, and is kept.
         state = super().__getstate__()
-        state.pop("_index", None)
+        if isinstance(state.get("_index"), FaissIndex):
+            state.pop("_index")
         return state
 
     def predict_proba(self, X):
@@ -951,7 +1062,7 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_queries, n_classes)
             Rows sum to 1; columns follow ``classes_``.
         """
-        return self._decide(self._embed_queries(X))[0]
+        return self._decide(self._embed_queries(X, "predict_proba"))[0]
 
     def predict(self, X):
         """The class of each query, or ``unknown_label`` beyond ``threshold_``.
@@ -1012,7 +1123,7 @@ class OneShotClassifier(ClassifierMixin, BaseEstimator):
         if X is None:
             E, available = S, len(S) - 1
         else:
-            E, available = self._embed_queries(X), len(S)
+            E, available = self._embed_queries(X, "kneighbors"), len(S)
         if (not isinstance(n_neighbors, Integral) or isinstance(n_neighbors, bool)
                 or not 1 <= n_neighbors <= available):
             raise ValueError(

@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.utils._param_validation import Interval, RealNotInt
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["TokenSequencer"]
@@ -42,6 +43,13 @@ class TokenSequencer(TransformerMixin, BaseEstimator):
     A 2-D array of texts, such as ``(n_pairs, 2)`` sentence pairs, gives one
     sequence per text: ``(n_pairs, 2, max_length_)``, with one vocabulary for
     all columns.
+
+    ``set_output(transform="pandas")`` (or ``"polars"``) returns a data frame
+    of one row per text and one column per token position,
+    ``get_feature_names_out()``: ``tokensequencer0``, ``tokensequencer1``,
+    ... (scikit-learn's names for outputs that are not input features), with
+    the index of a pandas input. A 2-D array of texts, whose output is 3-D,
+    cannot be one: transform its columns one at a time.
 
     Parameters
     ----------
@@ -366,6 +374,7 @@ class TokenSequencer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "vocabulary_")
         tokenized, shape = self._tokenize(X)
+        self._check_output(shape)
         return self._ids(tokenized, shape)
 
     def fit_transform(self, X, y=None):
@@ -386,8 +395,52 @@ class TokenSequencer(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         tokenized, shape = self._tokenize(X)
+        self._check_output(shape)
         self._fit(tokenized)
         return self._ids(tokenized, shape)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns, one per token position.
+
+        Parameters
+        ----------
+        input_features : None
+            Not used: texts have no features to name the output after;
+            present for API consistency by convention.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects of shape (max_length_,)
+            ``tokensequencer0``, ``tokensequencer1``, ..., as scikit-learn
+            names the outputs of a transformer that are not input features.
+
+        Examples
+        --------
+        >>> from sksiamese import TokenSequencer
+        >>> seq = TokenSequencer(max_length=3).fit(["a cat sat", "a dog"])
+        >>> seq.get_feature_names_out()
+        array(['tokensequencer0', 'tokensequencer1', 'tokensequencer2'],
+              dtype=object)
+        >>> seq.set_output(transform="pandas").transform(["a dog sat"])
+           tokensequencer0  tokensequencer1  tokensequencer2
+        0                2                4                5
+        """
+        check_is_fitted(self, "vocabulary_")
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(self.max_length_)],
+                          dtype=object)
+
+    def _check_output(self, shape):
+        """Refuse a 3-D output where ``set_output`` asks for a data frame."""
+        container = _get_output_config("transform", self)["dense"]
+        if len(shape) > 1 and container != "default":
+            raise ValueError(
+                f"TokenSequencer got a 2-D array of texts {shape}, whose "
+                f"sequences form an array of shape {(*shape, 'max_length_')}, "
+                f"but set_output(transform={container!r}) asks for a data frame, "
+                "which is 2-D. Transform one column of texts at a time, or call "
+                "set_output(transform='default')."
+            )
 
     def _ids(self, tokenized, shape):
         out = np.full((len(tokenized), self.max_length_), PADDING_ID, dtype=np.int64)

@@ -4,6 +4,7 @@ import io
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import warnings
@@ -359,7 +360,8 @@ def test_download_checksum_mismatch_leaves_nothing(
         f"the expected {'0' * 64}: the download is corrupt",
     ):
         fetch_omniglot("evaluation", data_home=home)
-    assert list((home / "omniglot").iterdir()) == []
+    # Nothing left: no partial file, nor the folders made for it.
+    assert not home.exists()
 
 
 def test_interrupted_download_leaves_nothing(local_release, tmp_path, monkeypatch):
@@ -383,7 +385,8 @@ def test_interrupted_download_leaves_nothing(local_release, tmp_path, monkeypatc
     home = tmp_path / "home"
     with pytest.raises(ConnectionResetError):
         fetch_omniglot("evaluation", data_home=home)
-    assert list((home / "omniglot").iterdir()) == []
+    # Nothing left: no partial file, nor the folders made for it.
+    assert not home.exists()
 
 
 def test_download_unreachable(local_release, tmp_path):
@@ -395,7 +398,8 @@ def test_download_unreachable(local_release, tmp_path):
         "connection, or download the file by hand and put it at",
     ):
         fetch_omniglot("evaluation", data_home=home)
-    assert list((home / "omniglot").iterdir()) == []
+    # Nothing left: no partial file, nor the folders made for it.
+    assert not home.exists()
 
 
 def test_no_download_when_disallowed(local_release, tmp_path):
@@ -404,6 +408,46 @@ def test_no_download_when_disallowed(local_release, tmp_path):
             "evaluation", data_home=tmp_path / "home", download_if_missing=False
         )
     assert not (tmp_path / "home").exists()
+
+
+@pytest.fixture(params=[0o022, 0o002, 0o077])
+def umask(request):
+    old = os.umask(request.param)
+    yield request.param
+    os.umask(old)
+
+
+def test_download_and_cache_get_the_umask_permissions(local_release, tmp_path,
+                                                      umask):
+    # mkstemp makes 0600 files; those of a shared data folder must be as
+    # readable as a plain open makes them.
+    home = tmp_path / "home"
+    fetch_omniglot("evaluation", data_home=home)
+    saved = home / "omniglot" / "images_evaluation.zip"
+    cache = home / "omniglot" / "images_evaluation_28x28.npz"
+    for path in (saved, cache):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
+    for folder in (home, home / "omniglot"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~umask, folder
+    assert sorted(p.name for p in saved.parent.iterdir()) == [saved.name, cache.name]
+
+
+def test_a_failed_download_keeps_the_folders_it_did_not_make(local_release,
+                                                             tmp_path):
+    local_release.unlink()
+    home = tmp_path / "home"
+    (home / "omniglot").mkdir(parents=True)
+    (home / "other.txt").write_text("kept")
+    with pytest.raises(OSError, match="Could not download"):
+        fetch_omniglot("evaluation", data_home=home)
+    # The data home and its omniglot folder existed: they stay, untouched.
+    assert sorted(p.name for p in home.iterdir()) == ["omniglot", "other.txt"]
+    assert list((home / "omniglot").iterdir()) == []
+    # Only the missing part of the path goes: the omniglot folder, not home.
+    (home / "omniglot").rmdir()
+    with pytest.raises(OSError, match="Could not download"):
+        fetch_omniglot("evaluation", data_home=home)
+    assert sorted(p.name for p in home.iterdir()) == ["other.txt"]
 
 
 # -- the one-shot runs --------------------------------------------------------

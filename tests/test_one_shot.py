@@ -2,11 +2,12 @@ import re
 
 import numpy as np
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
-from sklearn.model_selection import cross_val_score
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.neighbors import KNeighborsTransformer, NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -19,6 +20,7 @@ from sksiamese.metrics import equal_error_rate
     OneShotClassifier(SiameseTransformer(max_epochs=2, random_state=0)),
     OneShotClassifier(None, rule="knn", n_neighbors=1),
     OneShotClassifier(None, rule="prototype", distance="cosine"),
+    OneShotClassifier(None, algorithm=NearestNeighbors(algorithm="ball_tree")),
 ])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
@@ -723,6 +725,202 @@ def test_faiss_missing_is_a_clear_error(digits300, monkeypatch):
         OneShotClassifier(None, algorithm="faiss").fit(X[:20], y[:20])
 
 
+# -- a search object of scikit-learn's neighbours API --------------------------------
+class GraphOnly(BaseEstimator):
+    """A KNeighborsTransformer-like search with ``fit`` and ``transform`` only."""
+
+    def __init__(self, n_neighbors=5):
+        self.n_neighbors = n_neighbors
+
+    def fit(self, X, y=None):
+        self.knn_ = KNeighborsTransformer(n_neighbors=self.n_neighbors).fit(X)
+        return self
+
+    def transform(self, X):
+        return self.knn_.transform(X)
+
+
+SEARCHES = {"ball_tree": lambda: NearestNeighbors(algorithm="ball_tree"),
+            "transformer": lambda: KNeighborsTransformer(n_neighbors=4),
+            "graph_only": lambda: GraphOnly(n_neighbors=6)}
+
+
+@pytest.mark.parametrize("search", sorted(SEARCHES))
+@pytest.mark.parametrize("rule", ["nearest", "prototype", "knn"])
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_a_neighbours_object_searches_like_the_exact_search(digits300, search, rule,
+                                                            distance):
+    X, y = digits300
+    gallery, queries = np.arange(0, 300, 2), np.arange(1, 300, 2)
+    params = dict(rule=rule, distance=distance, n_neighbors=3)
+    exact = OneShotClassifier(None, **params).fit(X[gallery], y[gallery])
+    algorithm = SEARCHES[search]()
+    clf = OneShotClassifier(None, algorithm=algorithm, **params).fit(
+        X[gallery], y[gallery])
+    # A clone was fitted: the user's object is untouched.
+    assert not hasattr(algorithm, "n_samples_fit_") and not vars(algorithm).get(
+        "knn_")
+    assert clf.algorithm is algorithm
+    # An exact tree finds the exact neighbours, at the exact distances (ties
+    # may go to another of the tied rows).
+    d, _ = clf.kneighbors(X[queries], n_neighbors=3)
+    np.testing.assert_allclose(d, exact.kneighbors(X[queries], 3)[0],
+                               rtol=1e-9, atol=1e-12)
+    _, dist = clf.match(X[queries])
+    np.testing.assert_allclose(dist, exact.match(X[queries])[1], rtol=1e-9,
+                               atol=1e-12)
+    assert np.mean(clf.predict(X[queries]) == exact.predict(X[queries])) >= 0.99
+    np.testing.assert_array_equal(clf.predict_proba(X[queries]),
+                                  exact.predict_proba(X[queries]))
+
+
+def test_a_neighbours_object_grows_pickles_clones_and_is_grid_searched(digits300):
+    import pickle
+
+    X, y = digits300
+    search = NearestNeighbors(algorithm="kd_tree", leaf_size=10)
+    clf = OneShotClassifier(None, algorithm=search).fit(X[:150], y[:150])
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict(X[150:]), clf.predict(X[150:]))
+    clf.partial_fit(X[150:200], y[150:200])
+    fresh = OneShotClassifier(None, algorithm=search).fit(X[:200], y[:200])
+    np.testing.assert_array_equal(clf.predict(X[200:]), fresh.predict(X[200:]))
+    clf.remove_classes([0])
+    assert clf.kneighbors(X[200:], 1, return_distance=False).max() < len(
+        clf.support_labels_)
+    # The parameters are those of an estimator: cloned, nested, searched.
+    assert clf.get_params()["algorithm__leaf_size"] == 10
+    copy = clone(clf)
+    assert copy.algorithm is not search
+    assert copy.algorithm.get_params() == search.get_params()
+    grid = {"algorithm": ["brute", NearestNeighbors(algorithm="ball_tree")]}
+    grid = GridSearchCV(OneShotClassifier(None), grid, cv=2).fit(X[:200], y[:200])
+    assert len(grid.cv_results_["params"]) == 2
+    assert np.ptp(grid.cv_results_["mean_test_score"]) < 0.02
+
+
+@pytest.mark.parametrize("search, distance, match", [
+    (NearestNeighbors(metric="cosine"), "euclidean",
+     r"algorithm=NearestNeighbors\(metric='cosine'\) searches by the cosine metric, "
+     r"but the classifier measures euclidean distances: .* Give it "
+     r"metric='euclidean', or set distance='cosine' on the classifier\."),
+    (NearestNeighbors(metric="manhattan"), "cosine",
+     r"searches by the manhattan metric, but the classifier measures cosine "
+     r"distances: .*Give it metric='euclidean'"),
+    (NearestNeighbors(p=1), "euclidean", r"searches by the minkowski with p=1 "
+                                         r"metric"),
+    (NearestNeighbors(metric_params={"w": np.ones(64)}), "euclidean",
+     r"metric parameters"),
+])
+def test_a_neighbours_object_of_another_metric_is_refused(digits300, search, distance,
+                                                          match):
+    X, y = digits300
+    clf = OneShotClassifier(None).fit(X[:100], y[:100])
+    before = clf.predict(X[100:])
+    clf.set_params(algorithm=search, distance=distance)
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X[:150], y[:150])
+    # Unchanged: the old gallery, still answering.
+    assert len(clf.support_labels_) == 100 and "_index" not in vars(clf)
+    clf.set_params(algorithm="brute", distance=None)
+    np.testing.assert_array_equal(clf.predict(X[100:]), before)
+    assert not hasattr(search, "n_samples_fit_")
+
+
+@pytest.mark.parametrize("search", [NearestNeighbors(metric="euclidean"),
+                                    NearestNeighbors(metric="cosine",
+                                                     algorithm="brute"),
+                                    NearestNeighbors(metric="sqeuclidean")])
+def test_metrics_of_the_cosine_order_are_accepted(digits300, search):
+    X, y = digits300
+    exact = OneShotClassifier(None, distance="cosine").fit(X[:150], y[:150])
+    clf = OneShotClassifier(None, distance="cosine", algorithm=search).fit(
+        X[:150], y[:150])
+    np.testing.assert_allclose(clf.match(X[150:])[1], exact.match(X[150:])[1],
+                               rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("algorithm", [object(), "kd_tree", None])
+def test_an_object_without_fit_and_kneighbors_is_refused(digits300, algorithm):
+    X, y = digits300
+    with pytest.raises(ValueError, match=r"The 'algorithm' parameter of "
+                                         r"OneShotClassifier must be a str among "
+                                         r"\{'(brute|faiss)', '(brute|faiss)'\}, an "
+                                         r"object "
+                                         r"implementing 'fit' and 'kneighbors' or "
+                                         r"an object implementing 'fit' and "
+                                         r"'transform'\. Got .* instead\."):
+        OneShotClassifier(None, algorithm=algorithm).fit(X[:50], y[:50])
+
+
+class NoParams:
+    def fit(self, X):
+        return self
+
+    def kneighbors(self, X, n_neighbors, return_distance=True):
+        raise AssertionError("never reached")
+
+
+@pytest.mark.parametrize("algorithm, match", [
+    (NearestNeighbors, r"algorithm=NearestNeighbors is a class; pass an instance, "
+                       r"for example algorithm=NearestNeighbors\(\)\."),
+    (NoParams(), r"algorithm=NoParams has no get_params, so it cannot be cloned"),
+    (StandardScaler(), r"algorithm=StandardScaler has no kneighbors, and its "
+                       r"transform returned a ndarray, not the sparse distance "
+                       r"graph of shape \(1, \d+\) of a KNeighborsTransformer\."),
+])
+def test_a_search_object_that_cannot_serve_is_refused(digits300, algorithm, match):
+    X, y = digits300
+    clf = OneShotClassifier(None).fit(X[:50], y[:50])
+    clf.set_params(algorithm=algorithm)
+    for method in (clf.fit, clf.partial_fit):
+        with pytest.raises(ValueError, match=match):
+            method(X[50:60], y[50:60])
+    assert len(clf.support_labels_) == 50
+
+
+def test_a_search_object_set_after_fit_is_the_one_searched(digits300):
+    X, y = digits300
+    clf = OneShotClassifier(None, algorithm=NearestNeighbors()).fit(X[:150], y[:150])
+    exact = clf.kneighbors(X[150:], 2)
+    clf.set_params(algorithm=GraphOnly(n_neighbors=1))
+    with pytest.raises(ValueError, match=r"algorithm=GraphOnly returns 2 neighbours"):
+        clf.kneighbors(X[150:], 3)
+    # A failed build keeps nothing of it: the next object is built anew.
+    clf.set_params(algorithm=NearestNeighbors(metric="cosine"))
+    with pytest.raises(ValueError, match=r"searches by the cosine metric"):
+        clf.kneighbors(X[150:], 2)
+    clf.set_params(algorithm=NearestNeighbors(algorithm="ball_tree"))
+    for got, want in zip(clf.kneighbors(X[150:], 2), exact, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_graph_of_too_few_neighbours_says_how_to_fix_it(digits300):
+    X, y = digits300
+    clf = OneShotClassifier(None, algorithm=GraphOnly(n_neighbors=2)).fit(
+        X[:150], y[:150])
+    assert clf.kneighbors(X[150:160], n_neighbors=2)[1].shape == (10, 2)
+    with pytest.raises(ValueError, match=r"algorithm=GraphOnly returns 3 neighbours "
+                                         r"per query \(its transform's graph\), "
+                                         r"fewer than the 5 asked for\. Raise its "
+                                         r"n_neighbors to at least 5"):
+        clf.kneighbors(X[150:160], n_neighbors=5)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Failed to correctly find n_neighbors")
+def test_pynndescent_search_agrees_with_exact_search(digits300):
+    pynndescent = pytest.importorskip("pynndescent")
+    X, y = digits300
+    gallery, queries = np.arange(0, 300, 2), np.arange(1, 300, 2)
+    exact = OneShotClassifier(None).fit(X[gallery], y[gallery])
+    clf = OneShotClassifier(None, algorithm=pynndescent.PyNNDescentTransformer(
+        n_neighbors=10, random_state=0)).fit(X[gallery], y[gallery])
+    assert np.mean(clf.predict(X[queries]) == exact.predict(X[queries])) >= 0.9
+    _, dist = clf.match(X[queries])
+    assert (dist >= exact.match(X[queries])[1] - 1e-12).all()
+
+
 @pytest.mark.parametrize("distance", ["euclidean", "cosine"])
 def test_kneighbors_over_a_gallery_of_several_tiles(distance):
     # 5000 support rows are more than one tile of reference rows: the running
@@ -847,3 +1045,40 @@ def test_oneshot_failed_faiss_refit_keeps_the_old_embedding(open_set, emb):
     clf.set_params(transformer=None, algorithm="brute")
     _assert_same_state(clf, before)
     np.testing.assert_array_equal(clf.predict(X_q), predicted)
+
+
+# -- images of another size ----------------------------------------------------------
+def _pool(X):
+    """Any image size to 2 features: an embedding that takes every shape."""
+    X = np.asarray(X, dtype=np.float64)
+    return np.c_[X.mean(axis=(1, 2)), X.std(axis=(1, 2))]
+
+
+# A transformer may take its images flattened: (784,) is refused without one only.
+@pytest.mark.parametrize("transformer, shape", [
+    (None, (32, 32)), (None, (28, 32)), (None, (28, 28, 1)), (None, (784,)),
+    ("pool", (32, 32)), ("pool", (28, 32)), ("pool", (28, 28, 1))])
+def test_images_of_another_size_say_both_shapes(transformer, shape):
+    from sklearn.preprocessing import FunctionTransformer
+
+    rng = np.random.default_rng(0)
+    transformer = FunctionTransformer(_pool) if transformer == "pool" else None
+    clf = OneShotClassifier(transformer).fit(rng.random((4, 28, 28)), [0, 1, 2, 3])
+    before = dict(vars(clf))
+    X = rng.random((2, *shape))
+    what = "samples" if len(shape) == 1 else "images"
+    message = (rf"got {what} of shape {re.escape(str(shape))}, but the gallery holds "
+               r"images of shape \(28, 28\) \(the support samples given to fit\)\. "
+               r"Pass samples of shape \(n_samples, 28, 28\)")
+    with pytest.raises(ValueError, match=r"OneShotClassifier\.partial_fit " + message):
+        clf.partial_fit(X, [4, 5])
+    assert vars(clf).keys() == before.keys()
+    assert len(clf.support_labels_) == 4
+    for method in ("predict", "predict_proba", "match", "kneighbors",
+                   "nearest_classes"):
+        with pytest.raises(ValueError, match=rf"OneShotClassifier\.{method} "
+                                             + message):
+            getattr(clf, method)(X)
+    # Images of the gallery's shape are enrolled as before.
+    clf.partial_fit(rng.random((2, 28, 28)), [4, 5])
+    assert len(clf.classes_) == 6

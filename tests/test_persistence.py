@@ -842,3 +842,17 @@ def test_truncated_one_shot_file_is_refused(gallery, tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="is truncated or damaged"):
         load_model(path)
+
+
+def test_a_loaded_image_gallery_still_checks_the_image_shape(tmp_path):
+    from sksiamese import OneShotClassifier
+
+    rng = np.random.default_rng(0)
+    images, labels = rng.uniform(size=(6, 8, 8)), np.array([0, 0, 1, 1, 2, 2])
+    clf = OneShotClassifier(None).fit(images, labels)
+    save_model(clf, tmp_path / "gallery.pt")
+    loaded = load_model(tmp_path / "gallery.pt")
+    assert loaded._sample_shape == (8, 8)
+    np.testing.assert_array_equal(loaded.predict(images), clf.predict(images))
+    with pytest.raises(ValueError, match=r"images of shape \(8, 9\).*\(8, 8\)"):
+        loaded.predict(rng.uniform(size=(2, 8, 9)))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import NotFittedError, SkipTestWarning
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
@@ -302,3 +302,71 @@ def test_token_sequencer_from_vectorizer_refuses_a_preprocessor():
 def test_token_sequencer_tokenizer_returning_an_int_is_a_clear_error():
     with pytest.raises(ValueError, match=r"must return a list of tokens \(str\)"):
         TokenSequencer(tokenizer=lambda text: 3).fit(["a cat"])
+
+
+# -- scikit-learn's set_output API ----------------------------------------------------
+def test_set_output_pandas_gives_a_frame_of_token_positions():
+    pd = pytest.importorskip("pandas")
+    texts = pd.Series(TEXTS, index=[10, 20, 30], name="sentence")
+    default = TokenSequencer(max_length=4).fit(texts)
+    seq = TokenSequencer(max_length=4).set_output(transform="pandas")
+    names = [f"tokensequencer{i}" for i in range(4)]
+    for out in (seq.fit_transform(texts), seq.transform(texts)):
+        assert isinstance(out, pd.DataFrame)
+        assert list(out.columns) == names
+        assert list(out.index) == [10, 20, 30]
+        assert (out.dtypes == np.int64).all()
+        np.testing.assert_array_equal(out.to_numpy(), default.transform(texts))
+    np.testing.assert_array_equal(seq.get_feature_names_out(), names)
+    assert seq.get_feature_names_out().dtype == object
+    # A list has no index: the frame counts from 0.
+    assert list(seq.transform(["a cat"]).index) == [0]
+    # Back to arrays.
+    assert isinstance(seq.set_output(transform="default").transform(texts),
+                      np.ndarray)
+
+
+def test_set_output_in_a_pipeline_and_a_column_transformer():
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import ColumnTransformer
+
+    frame = pd.DataFrame({"left": TEXTS, "right": TEXTS[::-1]})
+    ct = ColumnTransformer([("l", TokenSequencer(max_length=3), "left"),
+                            ("r", TokenSequencer(max_length=2), "right")])
+    out = ct.set_output(transform="pandas").fit_transform(frame)
+    assert list(out.columns) == ["l__tokensequencer0", "l__tokensequencer1",
+                                 "l__tokensequencer2", "r__tokensequencer0",
+                                 "r__tokensequencer1"]
+
+
+def test_set_output_refuses_a_2d_array_of_texts_and_changes_nothing():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"left": TEXTS, "right": TEXTS[::-1]})
+    seq = TokenSequencer().set_output(transform="pandas")
+    message = (r"TokenSequencer got a 2-D array of texts \(3, 2\), whose sequences "
+               r"form an array of shape \(3, 2, 'max_length_'\), but "
+               r"set_output\(transform='pandas'\) asks for a data frame, which is "
+               r"2-D\. Transform one column of texts at a time")
+    with pytest.raises(ValueError, match=message):
+        seq.fit_transform(frame)
+    assert not hasattr(seq, "vocabulary_")
+    seq.fit(frame)
+    fitted = dict(vars(seq))
+    with pytest.raises(ValueError, match=message):
+        seq.transform(frame)
+    assert vars(seq).keys() == fitted.keys()
+    assert seq.set_output(transform="default").transform(frame).shape == (3, 2, 6)
+
+
+def test_get_feature_names_out_before_fit_raises():
+    with pytest.raises(NotFittedError):
+        TokenSequencer().get_feature_names_out()
+
+
+def test_check_estimator():
+    # Its input is texts: scikit-learn's checks run what they can on them.
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkipTestWarning)
+        check_estimator(TokenSequencer())

@@ -92,9 +92,62 @@ def locate(
     return target
 
 
-def _temp_file(path):
+def _umask():
+    """The process's umask, read without changing it where the system allows."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
+
+
+def temp_file(path):
+    """A temporary file beside ``path`` to write it atomically, and its path.
+
+    ``mkstemp`` creates it readable by its owner only (0600); it is given the
+    permissions a plain ``open`` would (0666 less the umask, 0644 under the
+    usual 022), so that the file renamed to ``path`` is readable by the other
+    users of a shared data folder, as the files beside it are.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+    except OSError:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return os.fdopen(fd, "wb"), Path(tmp)
+
+
+def make_folder(folder):
+    """Create ``folder`` and its missing parents; return those created, outermost first.
+
+    They get the umask's permissions (0755 under the usual 022), as ``mkdir``
+    gives.
+    """
+    folder = Path(folder)
+    missing = [f for f in (folder, *folder.parents) if not f.exists()][::-1]
+    created = []
+    for f in missing:
+        try:
+            f.mkdir()
+        except FileExistsError:
+            continue  # made meanwhile by another process: not ours to remove
+        created.append(f)
+    return created
+
+
+def remove_folders(created):
+    """Remove the folders ``make_folder`` created, innermost first, if empty."""
+    for f in reversed(created):
+        try:
+            f.rmdir()
+        except OSError:
+            return  # not empty (another download, a file put there): keep it
 
 
 def download(remote, path):
@@ -103,11 +156,13 @@ def download(remote, path):
     The body is streamed to a temporary file in the same folder (never held
     in memory whole) and renamed to ``path`` only once complete and verified,
     so that an interrupted or corrupt download never leaves a file that looks
-    like the real one. A body larger than the file (or than a zip file
-    holding it can be) is refused as it arrives.
+    like the real one; the folders created for it are removed again if it
+    fails. A body larger than the file (or than a zip file holding it can
+    be) is refused as it arrives. The file gets the umask's permissions, as
+    one written with ``open`` would.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    created = make_folder(path.parent)
     by_hand = f"download the file by hand and put it at {path}" + (
         f" (extract {remote.member} from the zip file)" if remote.member else ""
     )
@@ -116,8 +171,9 @@ def download(remote, path):
     # the slack leaves room for a release that adds a read-me beside it.
     max_body = remote.size if remote.member is None else 2 * remote.size + _CHUNK
     temps = []
+    failed = True
     try:
-        out, tmp = _temp_file(path)
+        out, tmp = temp_file(path)
         temps.append(tmp)
         digest = hashlib.sha256()
         with out:
@@ -142,7 +198,7 @@ def download(remote, path):
                     out.write(chunk)
         if remote.member is not None:
             archive = tmp
-            out, tmp = _temp_file(path)
+            out, tmp = temp_file(path)
             temps.append(tmp)
             with out:
                 digest = _extract(remote, archive, out, by_hand)
@@ -154,10 +210,14 @@ def download(remote, path):
                 f"saved; try again, or {by_hand}."
             )
         os.replace(tmp, path)
+        failed = False
     finally:
         for tmp in temps:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+        if failed:
+            # Nothing is left of a failed download, nor the folders made for it.
+            remove_folders(created)
 
 
 def _extract(remote, archive, out, by_hand):

@@ -3,7 +3,6 @@
 import contextlib
 import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from sklearn.utils import Bunch
 
 from .. import _distances
 from ..metrics import _resolve_distance
-from ._base import RemoteFile, file_sha256, locate, read_member
+from ._base import RemoteFile, file_sha256, locate, read_member, temp_file
 from .images import check_image_size, decode, ink, pil_image, stack
 
 __all__ = ["evaluate_one_shot_runs", "fetch_omniglot", "fetch_omniglot_one_shot"]
@@ -288,13 +287,13 @@ def _load_cache(path, key, size):
 def _save_cache(path, key, arrays):
     """Write the decoded arrays beside the zip file; skip where it cannot."""
     try:
-        fd, tmp = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".part"
-        )
+        # With the umask's permissions, as the zip file beside it: readable
+        # by the other users of a shared data folder.
+        out, tmp = temp_file(path)
     except OSError:
         return  # a read-only data folder: decode again next time
     try:
-        with os.fdopen(fd, "wb") as out:
+        with out:
             np.savez_compressed(out, key=key, **arrays)
         os.replace(tmp, path)
     except OSError:
