@@ -826,6 +826,15 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     # -- the base's hooks ----------------------------------------------------
     def _check_settings(self):
+        k = self.samples_per_class
+        if self.batch_size != "auto" and self.batch_size < k:
+            raise ValueError(
+                f"batch_size={self.batch_size} is below samples_per_class={k}: "
+                f"batches take whole groups of samples_per_class rows of one "
+                f"class, so every batch would hold {k} rows of a single class "
+                f"and no pair of different classes. Pass batch_size >= {2 * k} "
+                "(two groups or more), or lower samples_per_class."
+            )
         unused = unused_loss_params(self)
         if unused:
             warn(unused_loss_message(self, unused), UserWarning)

@@ -29,6 +29,16 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True)
+def still_one_torch_thread(one_torch_thread):
+    # Some libraries reset the shared OpenMP runtime's threads when they run
+    # (numba, under pynndescent, sets 2 here), and a float32 sum over two
+    # threads rounds otherwise: a test's numbers must not depend on the tests
+    # that ran before it.
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
 def _graded_pairs(n=300, n_features=4, seed=0):
     rng = np.random.default_rng(seed)
     left = rng.normal(size=(n, n_features))

@@ -300,9 +300,12 @@ def test_transformer_fit_any_input(data):
     sample = data.draw(samples(mlp_shapes), label="X")
     n = sample.shape[0] if sample.kind != "sparse" else sample.X.shape[0]
     target = data.draw(labels(n), label="y")
+    # batch_size below samples_per_class is refused (every batch would hold
+    # one class): tests/test_transformer.py.
+    k = data.draw(st.integers(2, 3), label="samples_per_class")
     params = data.draw(st.fixed_dictionaries({
-        "batch_size": st.integers(2, 6),
-        "samples_per_class": st.integers(2, 3),
+        "batch_size": st.integers(k, 6),
+        "samples_per_class": st.just(k),
         "loss": st.sampled_from(["contrastive", "triplet"]),
         "miner": st.sampled_from(["all", "hard", "semi-hard"]),
     }), label="params")
@@ -621,11 +624,23 @@ def test_token_sequencer_any_texts(case, max_length):
 # -- what the fuzzing found and was fixed ------------------------------------------
 def test_a_batch_of_one_row_joins_another():
     # Groups of 3, 1 and 2 rows in batches of 2 left the group of one alone in a
-    # middle batch, and batch normalisation failed on it inside torch.
+    # middle batch, and batch normalisation failed on it inside torch. Such
+    # batch sizes are refused now (below samples_per_class); the batches
+    # themselves still never hold one row.
+    import torch
+
+    from sksiamese._net import Batches, TensorData
+
     X = np.random.default_rng(0).normal(size=(6, 3))
     y = np.array([0, 0, 0, 1, 2, 2])
+    data = TensorData(torch.from_numpy(X), torch.from_numpy(y))
     for seed in range(20):
-        tiny_transformer(batch_size=2, samples_per_class=3, random_state=seed).fit(X, y)
+        batches = Batches(data, 2, labels=data.y, samples_per_class=3,
+                          generator=torch.Generator().manual_seed(seed))
+        sizes = [len(batch_y) for _, batch_y in batches]
+        assert min(sizes) >= 2 and sum(sizes) == 6
+    for seed in range(5):
+        tiny_transformer(batch_size=3, samples_per_class=3, random_state=seed).fit(X, y)
 
 
 @pytest.mark.parametrize("y, message", [

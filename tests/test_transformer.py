@@ -1039,3 +1039,10 @@ def test_partial_fit_keeps_the_plan_and_fit_makes_a_new_one(digits):
 def test_a_budget_of_zero_or_an_unknown_auto_is_refused(digits, params):
     with pytest.raises(ValueError, match=next(iter(params))):
         SiameseTransformer(**params).fit(digits[0][:40], digits[1][:40])
+
+
+def test_batch_size_below_samples_per_class_is_refused(digits):
+    est = small(batch_size=3, samples_per_class=4)
+    with pytest.raises(ValueError, match=r"batch_size=3 is below samples_per_class=4"):
+        est.fit(*digits)
+    assert not hasattr(est, "net_")
