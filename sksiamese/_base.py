@@ -413,15 +413,23 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
     _HELD_OUT = "samples"
 
     def _check_monitors(self):
-        """Raise where a callback watches a held-out score that fit never records.
+        """Raise where early stopping or a callback watches a score fit never records.
 
-        skorch's ``EarlyStopping``, ``Checkpoint`` and
-        ``LRScheduler("ReduceLROnPlateau")`` monitor ``valid_loss`` by
+        ``early_stopping`` watches the held-out data's score, as skorch's
+        ``EarlyStopping``, ``Checkpoint`` and
+        ``LRScheduler("ReduceLROnPlateau")`` watch ``valid_loss`` by
         default; without held-out data it is never recorded, and skorch
         would fail with a ``KeyError`` after a whole epoch.
         """
         if self.validation_fraction:
             return
+        if self.early_stopping:
+            held = self._HELD_OUT
+            raise ValueError(
+                f"early_stopping=True stops when the held-out {held}' score stops "
+                f"improving, which needs held-out {held}: set validation_fraction, "
+                "for example validation_fraction=0.2."
+            )
         for name, callback in named_callbacks(self.callbacks):
             monitor = monitored(callback)
             if monitor is not None and monitor.startswith("valid_"):
@@ -450,24 +458,25 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
             settings = {}
             for key, value in routed.items():
                 name, _, param = key[len("callbacks__"):].partition("__")
-                if names.count(name) != 1 or not param:
+                if names.count(name) != 1:
                     raise ValueError(
                         f"{key}: callbacks__<name>__<param> sets a parameter of "
                         f"the callback named <name>; the callbacks are named "
                         f"{names} (a bare callback by its class; give "
                         "(name, callback) pairs to name them)."
-                        if names.count(name) != 1 else
-                        f"{key} names no parameter: use callbacks__{name}__<param>."
                     )
-                callback = dict(named)[name]
-                if isinstance(callback, type) or param not in callback.get_params():
+                if not param:
                     raise ValueError(
-                        f"{key}: the callback {name} "
-                        + ("is a class: pass an instance to set its parameters."
-                           if isinstance(callback, type) else
-                           f"has no parameter {param!r}; it has "
-                           f"{sorted(callback.get_params())}.")
-                    )
+                        f"{key} names no parameter: use callbacks__{name}__<param>.")
+                callback = dict(named)[name]
+                if isinstance(callback, type):
+                    raise ValueError(
+                        f"{key}: the callback {name} is a class: pass an instance "
+                        "to set its parameters.")
+                if param not in callback.get_params():
+                    raise ValueError(
+                        f"{key}: the callback {name} has no parameter {param!r}; "
+                        f"it has {sorted(callback.get_params())}.")
                 settings.setdefault(name, {})[param] = value
             rest = {k: v for k, v in params.items() if k not in routed}
             super().set_params(**rest)
@@ -502,10 +511,14 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         return None
 
     def _collapse_scale(self):
-        return self.margin
+        """The margin the collapse check compares the embeddings' spread with.
 
-    def _collapse_distance(self):
-        """The distance the collapse check measures the spread in."""
+        For the estimators that call ``_warn_if_collapsed``.
+        """
+        raise NotImplementedError
+
+    def _embedding_distance(self):
+        """The distance in the embedding: of the collapse check and of scorers."""
         return "euclidean"
 
     def _monitor(self):
@@ -673,14 +686,12 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         """
         opt_cls, opt_kwargs = optimizer_spec(self._setting("optimizer"))
         accelerator = self.accelerator
-        net_class, placement = SiameseNet, {"device": resolve_device(self.device),
-                                            "callbacks__print_log": print_log()}
+        net_class, placement = SiameseNet, {"device": resolve_device(self.device)}
         if accelerator is not None:
             net_class = AcceleratedSiameseNet
             placement = {
                 "accelerator": accelerator,
                 "device": None,
-                "callbacks__print_log": print_log(),
                 # The accelerator's print writes on the main process only;
                 # skorch uses any sink other than print whatever the verbosity.
                 "callbacks__print_log__sink": (accelerator.print if self.verbose
@@ -708,8 +719,9 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
             verbose=int(self.verbose),
             balanced=self._balanced,
             samples_per_class=self._samples_per_class(),
-            distance=self._collapse_distance(),
+            distance=self._embedding_distance(),
             generator=generator,
+            callbacks__print_log=print_log(),
             **placement,
             **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
         )
@@ -888,7 +900,7 @@ class SiameseBase(BaseEstimator, metaclass=ABCMeta):
         steps = sum(row.get("train_batch_count", 0) for row in self.net_.history)
         tolerance = 1e-2 if steps >= _MIN_STEPS_FOR_COLLAPSE else 1e-6
         Z = embeddings.astype(np.float64)
-        if self._collapse_distance() == "cosine":
+        if self._embedding_distance() == "cosine":
             Z = _distances.normalize_rows(Z)
         centre = np.broadcast_to(Z.mean(axis=0), Z.shape)
         spread = float(np.sqrt(np.mean(_distances.rowwise(Z, centre) ** 2)))

@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_array
+from skorch.dataset import Dataset
 
 from ._distances import DISTANCES, normalize_rows, pairwise
 
@@ -86,7 +87,7 @@ def scoring_data(X, y):
     cache) targets in the order the batches came, which for held-out
     classes is not the rows' order: the dataset's own ``y`` is.
     """
-    if hasattr(X, "X") and hasattr(X, "y") and not hasattr(X, "shape"):
+    if isinstance(X, Dataset):
         labels = X.y
         return X.X, (labels.numpy() if hasattr(labels, "numpy") else labels)
     return X, y

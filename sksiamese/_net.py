@@ -121,6 +121,10 @@ def bare_module(net):
     return accelerator.unwrap_model(net.module_)
 
 
+# Rows per forward call of the net's transform, for scorers in training.
+_SCORING_ROWS = 1024
+
+
 class SiameseNet(NeuralNet):
     """A skorch ``NeuralNet`` whose criterion is called as ``loss(output, y)``.
 
@@ -146,14 +150,18 @@ class SiameseNet(NeuralNet):
     # threshold is calibrated until training ends), through forward, so that
     # skorch's cached predictions line up with its cached targets.
     def transform(self, X):
-        """Embeddings of ``X`` (samples, or a ``TensorData``) by the module now."""
-        if isinstance(X, TensorData):
-            X = X.X
+        """Embeddings of samples ``X`` by the module as it is now.
+
+        Straight through the module, in the rows' order: ``forward`` would
+        give skorch's cached outputs, in the order of the batches that
+        computed them (class-balanced for held-out classes).
+        """
         X = torch.as_tensor(np.asarray(X)) if not isinstance(X, torch.Tensor) else X
         module = bare_module(self)
+        rows = _SCORING_ROWS
         with evaluating(module):
-            out = [module(_to_device(X[i:i + 1024], self.batch_device)).float().cpu()
-                   for i in range(0, len(X), 1024)]
+            out = [module(_to_device(X[i:i + rows], self.batch_device)).float().cpu()
+                   for i in range(0, len(X), rows)]
         return torch.cat(out).numpy()
 
     @property
@@ -183,7 +191,7 @@ class SiameseNet(NeuralNet):
         return torch.cat(scores).numpy()
 
     def _pairs(self, X):
-        if isinstance(X, TensorData):
+        if isinstance(X, TensorData):  # skorch's EpochScoring with its cache
             return X
         left, right = X if isinstance(X, (tuple, list)) else (X[:, 0], X[:, 1])
         return TensorData(tuple(torch.as_tensor(np.asarray(s)) for s in (left, right)))

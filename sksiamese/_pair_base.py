@@ -17,9 +17,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from ._base import SiameseBase, check_images, embed
+from ._base import SiameseBase, Training, check_images, draw_seed, embed
 from ._finetune import freeze, param_groups, warn_width
-from ._net import check_embedding_output
+from ._net import TensorData, check_embedding_output
 from ._validation import (
     check_samples,
     explained_input_errors,
@@ -97,12 +97,6 @@ class PairBase(SiameseBase):
     # -- the base's hooks ----------------------------------------------------
     def _check_settings(self):
         self._check_structure()
-        if self.early_stopping and not self.validation_fraction:
-            raise ValueError(
-                "early_stopping=True stops when the held-out pairs' loss stops "
-                "improving, which needs held-out pairs: set validation_fraction, "
-                "for example validation_fraction=0.1."
-            )
 
     def _augment(self):
         return RandomAffine() if self.augment == "affine" else self.augment
@@ -115,7 +109,24 @@ class PairBase(SiameseBase):
         for name in ("encoder", "right_encoder"):
             warn_width(self, name, self.n_components_)
 
-    def _holdout(self, strata, seed, labels=(0,)):
+    def _pair_training(self, left, right, targets, strata, labels, info=None):
+        """The :class:`Training` of pairs, some held out (``_holdout``).
+
+        ``targets``: numpy, one per pair; ``strata`` and ``labels``: the
+        groups held out alike; ``info`` (given ``held``, the mask or None)
+        goes to the after-training steps.
+        """
+        seed = draw_seed(self.random_state)
+        held = self._holdout(strata, seed, labels)
+        targets = torch.from_numpy(targets)
+        info = {**(info or {}), "held": held}
+        if held is None:
+            return Training((left, right), targets, seed=seed, info=info)
+        valid = TensorData((left[held], right[held]), targets[held])
+        return Training((left[~held], right[~held]), targets[~held], valid,
+                        seed=seed, info=info)
+
+    def _holdout(self, strata, seed, labels):
         """Boolean mask of the pairs held out of training (None: none).
 
         ``validation_fraction`` of the pairs of each of ``labels`` in

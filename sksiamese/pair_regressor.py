@@ -9,11 +9,10 @@ from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import SiameseBase, Training, draw_seed
+from ._base import SiameseBase
 from ._criteria import SimilarityMSE
 from ._distances import SIMILARITIES, similarity
 from ._finetune import check_lr_prefixes
-from ._net import TensorData
 from ._pair_base import PAIR_CONSTRAINTS, PairBase, PairNetwork
 from ._warnings import warn
 
@@ -316,14 +315,8 @@ class SiamesePairRegressor(RegressorMixin, PairBase):
         if reset:
             # A continued fit keeps the scale its network was trained on.
             self.y_min_, self.y_max_ = float(y.min()), float(y.max())
-        scaled = torch.from_numpy(
-            ((y - self.y_min_) / (self.y_max_ - self.y_min_)).astype(np.float32))
-        seed = draw_seed(self.random_state)
-        held = self._holdout(np.zeros(len(y)), seed)
-        if held is None:
-            return Training((left, right), scaled, seed=seed)
-        valid = TensorData((left[held], right[held]), scaled[held])
-        return Training((left[~held], right[~held]), scaled[~held], valid, seed=seed)
+        scaled = ((y - self.y_min_) / (self.y_max_ - self.y_min_)).astype(np.float32)
+        return self._pair_training(left, right, scaled, np.zeros(len(y)), labels=(0,))
 
     def _after_training(self, data):
         self._warn_if_constant(*data.inputs)

@@ -4,7 +4,6 @@ import copy
 from numbers import Real
 
 import numpy as np
-import torch
 from scipy.special import expit
 from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
@@ -15,10 +14,10 @@ from skorch.callbacks import EpochScoring
 from torch import nn
 
 from . import _distances, _schema
-from ._base import COLLAPSE_CHECK_ROWS, SiameseBase, Training, draw_seed
+from ._base import COLLAPSE_CHECK_ROWS, SiameseBase
 from ._criteria import EmbeddingPairLoss
 from ._finetune import check_lr_prefixes
-from ._net import TensorData, evaluating
+from ._net import evaluating
 from ._pair_base import (
     PAIR_ARCHITECTURE,
     PAIR_CONSTRAINTS,
@@ -479,7 +478,7 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
     def _collapse_scale(self):
         return self.margin
 
-    def _collapse_distance(self):
+    def _embedding_distance(self):
         return self.distance
 
     def _valid_scoring(self, valid, seed):
@@ -535,15 +534,9 @@ class SiamesePairClassifier(ClassifierMixin, PairBase):
                 "warm_start=False to train a new one."
             )
         self.classes_ = classes
-        seed = draw_seed(self.random_state)
-        held = self._holdout(same, seed, labels=(0, 1))
-        rows = slice(None) if held is None else ~held
-        valid = None if held is None else TensorData(
-            (left[held], right[held]), torch.from_numpy(same[held]))
-        return Training((left[rows], right[rows]), torch.from_numpy(same[rows]),
-                        valid, seed=seed,
-                        info={"left": left, "right": right, "same": same,
-                              "held": held})
+        return self._pair_training(
+            left, right, same, same, labels=(0, 1),
+            info={"left": left, "right": right, "same": same})
 
     def _learn_width(self, module, data):
         super()._learn_width(module, data)

@@ -415,7 +415,10 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     (1797, 2)
     """
 
-    _AUTO_SETTINGS = {**SiameseBase._AUTO_SETTINGS, "n_components": 64}
+    # Until fit plans (a model loaded from a file trains again only through
+    # fit), batch_size and max_epochs "auto" stand for these floors.
+    _AUTO_SETTINGS = {**SiameseBase._AUTO_SETTINGS, "n_components": 64,
+                      "batch_size": AUTO_BATCH_SIZE, "max_epochs": AUTO_MIN_EPOCHS}
     _HELD_OUT = "classes"
 
     _parameter_constraints = {
@@ -587,20 +590,16 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         return None if self.augment == "auto" else self.augment
 
     def _epochs(self):
-        # A model loaded from a file trains again only through fit, which
-        # plans anew; until then the fixed values or the auto floors stand.
+        # What fit planned; before (a model loaded from a file), the
+        # parameter as _setting resolves it.
         if "n_epochs_" in vars(self):
             return self.n_epochs_
-        if self.max_epochs == "auto":
-            return encoder_recipe(self.encoder).get("max_epochs", AUTO_MIN_EPOCHS)
-        return self.max_epochs
+        return super()._epochs()
 
     def _rows_per_batch(self):
         if "batch_size_" in vars(self):
             return self.batch_size_
-        if self.batch_size == "auto":
-            return encoder_recipe(self.encoder).get("batch_size", AUTO_BATCH_SIZE)
-        return self.batch_size
+        return super()._rows_per_batch()
 
     def _plan(self, X_t, y_t, partial=False, kept=None):
         """Resolve the ``"auto"`` settings for the training data; record them.
@@ -732,12 +731,6 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def _holdout_classes(self, codes, n_classes):
         """Class codes held out for validation (None: no validation)."""
         if self.validation_fraction is None:
-            if self.early_stopping:
-                raise ValueError(
-                    "early_stopping=True stops when the held-out classes' score "
-                    "stops improving, which needs held-out classes: set "
-                    "validation_fraction, for example validation_fraction=0.2."
-                )
             return None
         fraction = self.validation_fraction
         n_valid = max(1, round(fraction * n_classes))
@@ -886,7 +879,7 @@ class SiameseTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     def _samples_per_class(self):
         return self.samples_per_class
 
-    def _collapse_distance(self):
+    def _embedding_distance(self):
         return self.distance
 
     def _monitor(self):
