@@ -61,23 +61,43 @@ def _faiss():
     return faiss
 
 
-class FaissIndex:
+class _ScaledRows:
+    """The gallery ``R`` of an index, and the rows it searches.
+
+    Unit vectors for cosine, whose euclidean order is the cosine order;
+    otherwise the rows divided by the gallery's largest entry, which changes
+    no order and keeps float32 searches finite (their squares overflow
+    beyond ~1e19). Queries take the same scaling.
+    """
+
+    def __init__(self, R, distance):
+        self.distance = distance
+        self.R = _float64(R)
+        top = float(np.abs(self.R).max()) if self.R.size else 0.0
+        self.scale = top if top > 0 else 1.0
+
+    def _scaled(self, X):
+        if self.distance == "cosine":
+            return normalize_rows(X)
+        return _float64(X) / self.scale
+
+    def _wanted(self, k):
+        # A few more candidates than k: their exact distances may reorder them.
+        return min(len(self.R), k + 4)
+
+
+class FaissIndex(_ScaledRows):
     """An inverted-file index of the rows of ``R`` (after ``distance``'s scaling)."""
 
     def __init__(self, R, distance, *, random_state=0):
         faiss = _faiss()
-        self.distance = distance
-        self.R = _float64(R)
+        super().__init__(R, distance)
         n, d = self.R.shape
         self.n_lists = max(1, min(int(math.sqrt(n)), n // _TRAIN_PER_LIST))
         self.n_probe = max(1, math.ceil(self.n_lists * _PROBE_FRACTION))
         quantizer = faiss.IndexFlatL2(d)
         self.index = faiss.IndexIVFFlat(quantizer, d, self.n_lists)
         self.index.cp.seed = int(random_state)
-        # faiss works in float32, whose squares overflow beyond ~1e19: the
-        # gallery's largest entry becomes 1 (queries take the same factor).
-        top = float(np.abs(self.R).max()) if self.R.size else 0.0
-        self.scale = top if top > 0 else 1.0
         rows = self._rows(self.R)
         rng = np.random.default_rng(random_state)
         train = rows[rng.permutation(n)[: self.n_lists * _TRAIN_PER_LIST]]
@@ -86,16 +106,13 @@ class FaissIndex:
         self.index.nprobe = self.n_probe
 
     def _rows(self, X):
-        """float32 rows for faiss; unit vectors for cosine, whose order L2 keeps."""
-        X = normalize_rows(X) if self.distance == "cosine" else _float64(X) / self.scale
-        return np.ascontiguousarray(X, dtype=np.float32)
+        """float32 rows for faiss."""
+        return np.ascontiguousarray(self._scaled(X), dtype=np.float32)
 
     def kneighbors(self, Q, k):
         """``(distances, indices)`` of ``k`` approximate nearest rows, nearest first."""
         Q = _float64(Q)
-        # A few more candidates than k: their exact distances may reorder them.
-        want = min(len(self.R), k + 4)
-        _, cand = self.index.search(self._rows(Q), want)
+        _, cand = self.index.search(self._rows(Q), self._wanted(k))
         return _rerank(Q, self.R, cand, cand >= 0, self.distance, k)
 
 
@@ -150,7 +167,7 @@ def check_search(estimator, distance):
     )
 
 
-class EstimatorIndex:
+class EstimatorIndex(_ScaledRows):
     """A fitted clone of a scikit-learn neighbours object over the rows of ``R``.
 
     The clone is fitted on the rows, scaled as ``FaissIndex`` scales them
@@ -165,18 +182,14 @@ class EstimatorIndex:
 
     def __init__(self, estimator, R, distance):
         check_search(estimator, distance)
-        self.distance = distance
-        self.R = _float64(R)
-        top = float(np.abs(self.R).max()) if self.R.size else 0.0
-        self.scale = top if top > 0 else 1.0
+        super().__init__(R, distance)
         self.estimator = clone(estimator).fit(self._rows(self.R))
         if not hasattr(self.estimator, "kneighbors") and len(self.R):
             # A transformer of another kind says so now, not at the first query.
             self._candidates(self.R[:1], 1)
 
     def _rows(self, X):
-        X = normalize_rows(X) if self.distance == "cosine" else _float64(X) / self.scale
-        return np.ascontiguousarray(X, dtype=np.float64)
+        return np.ascontiguousarray(self._scaled(X), dtype=np.float64)
 
     def _candidates(self, Q, want):
         """Candidate row indices of each query and where they are real."""
@@ -209,8 +222,7 @@ class EstimatorIndex:
     def kneighbors(self, Q, k):
         """``(distances, indices)`` of ``k`` nearest rows found, nearest first."""
         Q = _float64(Q)
-        want = min(len(self.R), k + 4)
-        cand, found = self._candidates(Q, want)
+        cand, found = self._candidates(Q, self._wanted(k))
         if not hasattr(self.estimator, "kneighbors") and cand.shape[1] < k <= len(
                 self.R):
             n_graph = cand.shape[1] if found.any() else 0
