@@ -236,7 +236,7 @@ def _payload(estimator):
         )
     network = _is_network(type(estimator))
     check_is_fitted(estimator, "net_" if network else None)
-    links = getattr(type(estimator), "_PERSISTED_LINKS", {})
+    links = _links(type(estimator))
     params = estimator.get_params(deep=False)
     plain = {k: _encode(v) for k, v in params.items()
              if k not in links and _is_plain(v)}
@@ -464,17 +464,11 @@ def _links(cls):
     return getattr(cls, "_PERSISTED_LINKS", {})
 
 
-def _stored(payload, key, spec, path):
-    """Where the file holds attribute ``key``, or None if it does not."""
+def _entries(payload, spec):
+    """The file's entries of the kind that holds attributes like ``spec``'s."""
     if spec.stored == "value":
-        return payload["attributes"].get(key)
-    return payload.get(f"{spec.stored}s", {}).get(key)
-
-
-def _has(payload, key, spec):
-    if spec.stored == "value":
-        return key in payload["attributes"]
-    return key in payload.get(f"{spec.stored}s", {})
+        return payload["attributes"]
+    return payload.get(f"{spec.stored}s", {})
 
 
 def _array(value, key, path):
@@ -514,12 +508,13 @@ def _set_attributes(est, payload, path, templates, device):
     """Check the fitted attributes of the file, then set them (all or none)."""
     fitted = {}
     for key, spec in _schema.schema(type(est)).items():
-        if not _has(payload, key, spec):
+        entries = _entries(payload, spec)
+        if key not in entries:
             if spec.optional:
                 continue
             raise ValueError(f"{_where(path)} is damaged: the fitted attribute {key} "
                              "is missing.")
-        value = _stored(payload, key, spec, path)
+        value = entries[key]
         if spec.stored == "array":
             value = _array(value, key, path)
         elif spec.stored == "model":
